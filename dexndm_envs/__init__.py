@@ -1,0 +1,21 @@
+"""dexndm-envs: LEAP hand in-hand rotation environments and the DexNDM sim-to-real toolkit.
+
+Importing the package registers the Gymnasium ids::
+
+    import gymnasium as gym
+    import dexndm_envs  # noqa: F401  (registers DexNDM/*)
+
+    env = gym.make("DexNDM/LeapRotate-v0", object="cylinder", wrist="palm_down", axis="+z")
+"""
+
+from gymnasium.envs.registration import register
+
+from dexndm_envs.metrics import EPISODE_STEPS
+
+__version__ = "0.1.0"
+
+register(
+    id="DexNDM/LeapRotate-v0",
+    entry_point="dexndm_envs.envs.leap_rotate_v0:LeapRotateEnv",
+    max_episode_steps=EPISODE_STEPS,
+)

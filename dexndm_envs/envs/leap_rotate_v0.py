@@ -1,0 +1,274 @@
+"""``DexNDM/LeapRotate-v0``: rotate an object in the LEAP hand about a target axis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from dexndm_envs import hand, interface
+from dexndm_envs.actuators import Actuator, make_actuator
+from dexndm_envs.grasps import GraspConfig, GraspSet, cached_grasps
+from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics
+from dexndm_envs.objects import ObjectSpec, resolve_objects
+from dexndm_envs.poses import WRISTS, parse_axis, parse_wrist, sample_axis
+from dexndm_envs.randomization import EpisodeParams, Randomization
+from dexndm_envs.robot import SimHand
+from dexndm_envs.rotations import quat_multiply, quat_to_matrix
+from dexndm_envs.world import GRAVITY, PHYSICS_HZ, World
+
+SUBSTEPS = PHYSICS_HZ // CONTROL_HZ
+HAND_POSITION = np.array([0.0, 0.0, 0.5])
+PRIVILEGED_DIM = interface.PROPRIO_DIM + 13 + 12 + 4 + 8
+_PARK = np.array([0.0, 0.0, -50.0])
+
+
+class LeapRotateEnv(gym.Env):
+    """In-hand rotation with the LEAP hand in PyBullet.
+
+    ## Description
+    A fixed LEAP hand at one of the paper's six wrist orientations (or any quaternion) holds an object
+    from a cached stable grasp; the policy moves the 16 joint targets to rotate the object about a target
+    axis given in the world frame. One policy step is 1/20 s: six 120 Hz physics steps with the target
+    held, joint torques from the actuator model (ideal torque PD by default).
+
+    ## Action Space
+    ``Box(-1, 1, (16,), float32)`` in motor order: ``target_t = clip(target_{t-1} + a_t / 24, limits)``.
+    NaN or inf actions raise ValueError.
+
+    ## Observation Space
+    ``obs_mode="proprio"`` (deployable, 327 floats): the last 10 (q, target) pairs, the wrist quaternion
+    and the axis; layout in :mod:`dexndm_envs.interface`. ``obs_mode="privileged"`` (364 floats) appends,
+    all in the world frame with positions relative to the palm origin: object position (3), orientation
+    xyzw (4), linear (3) and angular (3) velocity, fingertip contact points (4 x 3: index, middle, ring,
+    thumb), fingertip-object contact flags (4), and the episode's physical parameters: object mass (kg),
+    friction, centre-of-mass offset (3, m) and extents (3, m).
+
+    ## Rewards
+    ``r = w_rot clip(omega . k, -c, c) - w_rotp |omega x k|_1 - w_linvel |v|^2 - w_pose |q - q_0|^2
+    - w_work sum |tau * qdot| - w_torque |tau|^2`` with omega, v the object's angular / linear velocity,
+    k the axis, q_0 the grasp's joint positions, tau and qdot from the last physics step. The paper writes
+    the work term as tau . qdot; we penalise its magnitude so negative work is not rewarded.
+
+    ## Starting State
+    A grasp drawn from the (object, wrist) grasp cache (:mod:`dexndm_envs.grasps`), restored from a
+    saved simulator state. Object, wrist ("random") and axis ("random", "general") are drawn per reset
+    from the env's ``np_random``.
+
+    ## Episode End
+    Terminated when the object is further than ``fall_distance`` from its grasp position relative to
+    the hand; truncated after 400 steps (20 s) by the registered TimeLimit.
+
+    ## Arguments
+    object, wrist, axis, obs_mode, actuator, randomize (bool or a Randomization), the reward weights,
+    fall_distance (m), grasp_config, render_mode ("rgb_array" headless, or "human" for the GUI).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": CONTROL_HZ}
+
+    def __init__(
+        self,
+        object: str | list[str] = "cylinder",
+        wrist: str | Any = "palm_up",
+        axis: str | Any = "+z",
+        obs_mode: str = "proprio",
+        actuator: str | Actuator = "ideal_pd",
+        randomize: bool | Randomization = False,
+        rotate_reward_weight: float = 1.0,
+        rotate_reward_clip: float = 0.5,
+        rotp_penalty_weight: float = 0.1,
+        linvel_penalty_weight: float = 0.3,
+        pose_penalty_weight: float = 0.3,
+        work_penalty_weight: float = 2.0,
+        torque_penalty_weight: float = 0.1,
+        fall_distance: float = 0.06,
+        grasp_config: GraspConfig | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if obs_mode not in ("proprio", "privileged"):
+            raise ValueError(f"unknown obs_mode {obs_mode!r}; allowed: proprio, privileged")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"unknown render_mode {render_mode!r}; allowed: None, rgb_array, human")
+        self.objects: list[ObjectSpec] = resolve_objects(object)
+        self.wrist_spec = parse_wrist(wrist)
+        self.axis_spec = parse_axis(axis)
+        self.obs_mode = obs_mode
+        self.render_mode = render_mode
+        self.actuator = make_actuator(actuator)
+        self.randomization = Randomization() if randomize is True else (randomize or None)
+        self.weights = dict(rot=rotate_reward_weight, rotp=rotp_penalty_weight, linvel=linvel_penalty_weight,
+                            pose=pose_penalty_weight, work=work_penalty_weight, torque=torque_penalty_weight)
+        self.reward_clip = rotate_reward_clip
+        self.fall_distance = fall_distance
+        self.grasp_config = grasp_config or GraspConfig()
+
+        self.action_space = interface.action_space()
+        dim = interface.PROPRIO_DIM if obs_mode == "proprio" else PRIVILEGED_DIM
+        self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), dtype=np.float32)
+
+        self.world = World(gui=render_mode == "human")
+        self.hand = SimHand(self.world, HAND_POSITION)
+        self.bodies = [self.world.create_primitive(s.shape, s.size, s.mass, position=_PARK + [i, 0, 0])
+                       for i, s in enumerate(self.objects)]
+        self._grasps: dict[tuple[int, str], GraspSet] = {}
+        self._states: dict[tuple[int, str, int], int] = {}
+        self._history = interface.ProprioHistory()
+        self._obj = 0
+        self._metrics: EpisodeMetrics | None = None
+
+    # -- episode set-up ------------------------------------------------------------------------------
+    def _wrist(self) -> tuple[str, np.ndarray]:
+        if isinstance(self.wrist_spec, np.ndarray):
+            return "custom", self.wrist_spec
+        name = self.wrist_spec if self.wrist_spec != "random" else list(WRISTS)[self.np_random.integers(len(WRISTS))]
+        return name, WRISTS[name]
+
+    def _grasp_set(self, obj: int, wrist_key: str) -> GraspSet:
+        key = (obj, wrist_key)
+        if key not in self._grasps:
+            self._park_all()
+            self.actuator.reset(np.zeros(hand.NUM_JOINTS))  # nominal gains
+            self._grasps[key] = cached_grasps(self.world, self.hand, self.bodies[obj], self.objects[obj],
+                                              self.actuator, self.grasp_config)
+        return self._grasps[key]
+
+    def _park_all(self) -> None:
+        for i, b in enumerate(self.bodies):
+            self.world.set_body_pose(b, _PARK + [i, 0, 0], (0, 0, 0, 1))
+
+    def _restore_grasp(self, obj: int, wrist_key: str, wrist_quat: np.ndarray, index: int) -> GraspSet:
+        key = (obj, wrist_key, index)
+        if key in self._states:
+            self.world.restore_state(self._states[key])
+            return self._grasps[(obj, wrist_key)]
+        grasps = self._grasp_set(obj, wrist_key)
+        self._park_all()
+        rot = quat_to_matrix(wrist_quat)
+        self.hand.set_joint_state(grasps.q[index])
+        self.world.set_body_pose(self.bodies[obj], HAND_POSITION + rot @ grasps.object_pos[index],
+                                 quat_multiply(wrist_quat, grasps.object_quat[index]))
+        self._states[key] = self.world.save_state()
+        return grasps
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        rng = self.np_random
+        wrist_name, wrist_quat = self._wrist()
+        wrist_key = wrist_name if wrist_name != "custom" else ",".join(f"{x:.6f}" for x in wrist_quat)
+        self._obj = int(rng.integers(len(self.objects)))
+        self.axis = sample_axis(self.axis_spec, rng)
+        spec = self.objects[self._obj]
+        self.hand.set_palm_pose(HAND_POSITION, wrist_quat)
+        grasps = self._grasp_set(self._obj, wrist_key)
+        index = int(rng.integers(len(grasps)))
+        self._restore_grasp(self._obj, wrist_key, wrist_quat, index)
+        self.wrist_name, self.wrist_quat = wrist_name, np.asarray(wrist_quat, dtype=np.float64)
+        self._wrist_rot = quat_to_matrix(self.wrist_quat)
+
+        r = self.randomization
+        self.params = EpisodeParams.sample(r, rng) if r else EpisodeParams.nominal(spec.mass, spec.friction)
+        body = self.bodies[self._obj]
+        self.world.set_dynamics(body, mass=self.params.mass, lateralFriction=self.params.friction)
+        self._com_torque_arm = self.params.com if r else None
+        self.actuator.reset(grasps.q[index], self.params.gain_scale)
+
+        self.target = grasps.target[index].copy()
+        self.q_init = grasps.q[index].copy()
+        self._grasp_pos_local = grasps.object_pos[index].copy()
+        q, _ = self.hand.joint_state()
+        self._history.reset(self._observe_q(q), self.target)
+        obj_pos, obj_quat = self.world.body_pose(body)
+        self._metrics = EpisodeMetrics(self.axis, reward_clip=self.reward_clip)
+        self._metrics.reset(obj_quat)
+        self._force = None
+        info = {"object": spec.name, "wrist": wrist_name, "axis": self.axis.copy(), "grasp_index": index}
+        return self._observation(), info
+
+    # -- stepping -------------------------------------------------------------------------------------
+    def _observe_q(self, q: np.ndarray) -> np.ndarray:
+        r = self.randomization
+        if not r:
+            return q
+        return q + self.np_random.uniform(-r.joint_noise, r.joint_noise, hand.NUM_JOINTS)
+
+    def step(self, action):
+        a = interface.validate_action(action)
+        self.target = interface.next_target(self.target, a)
+        body = self.bodies[self._obj]
+        r = self.randomization
+        force = None
+        if r and self.np_random.random() < r.force_prob:
+            d = self.np_random.normal(size=3)
+            force = r.force_scale * self.params.mass * d / np.linalg.norm(d)
+        for _ in range(SUBSTEPS):
+            q, qdot = self.hand.joint_state()
+            tau = self.actuator.torque(self.target, q, qdot)
+            self.hand.apply_torques(tau)
+            if r:
+                pos, quat = self.world.body_pose(body)
+                arm = quat_to_matrix(quat) @ self.params.com
+                self.world.apply_torque(body, np.cross(arm, [0.0, 0.0, -GRAVITY * self.params.mass]))
+                if force is not None:
+                    self.world.apply_force(body, force, pos)
+            self.world.step()
+        q, qdot = self.hand.joint_state()
+        obj_pos, obj_quat = self.world.body_pose(body)
+        linvel, angvel = self.world.body_velocity(body)
+
+        rel = self._wrist_rot.T @ (obj_pos - HAND_POSITION) - self._grasp_pos_local
+        fell = bool(np.linalg.norm(rel) > self.fall_distance)
+        step_metrics = self._metrics.update(obj_quat, angvel, fell)
+
+        w = self.weights
+        terms = {
+            "rotate_reward": step_metrics["rotr_step"],
+            "rotp_penalty": float(np.abs(np.cross(angvel, self.axis)).sum()),
+            "linvel_penalty": float(linvel @ linvel),
+            "pose_penalty": float(np.sum((q - self.q_init) ** 2)),
+            "work_penalty": float(np.abs(tau * qdot).sum()),
+            "torque_penalty": float(tau @ tau),
+        }
+        reward = (w["rot"] * terms["rotate_reward"] - w["rotp"] * terms["rotp_penalty"]
+                  - w["linvel"] * terms["linvel_penalty"] - w["pose"] * terms["pose_penalty"]
+                  - w["work"] * terms["work_penalty"] - w["torque"] * terms["torque_penalty"])
+
+        self._history.push(self._observe_q(q), self.target)
+        info = {**step_metrics, **terms, "fell": fell, "target": self.target.copy()}
+        if fell:
+            info["episode_metrics"] = self._metrics.summary()
+        return self._observation(), float(reward), fell, False, info
+
+    def episode_metrics(self) -> dict[str, float]:
+        """Rot, TTF, RotR, RotP of the episode so far (see :mod:`dexndm_envs.metrics`)."""
+        return self._metrics.summary()
+
+    def _observation(self) -> np.ndarray:
+        proprio = self._history.observation(self.wrist_quat, self.axis)
+        if self.obs_mode == "proprio":
+            return proprio
+        body = self.bodies[self._obj]
+        pos, quat = self.world.body_pose(body)
+        lin, ang = self.world.body_velocity(body)
+        tips = self.hand.fingertip_positions() - HAND_POSITION
+        touching = {c[4] for c in self.world.contacts(body, self.hand.body)}
+        contacts = [float(t in touching) for t in self.hand.tip_ids]
+        p = self.params
+        physical = [p.mass, p.friction, *p.com, *self.objects[self._obj].size]
+        return np.concatenate([proprio, pos - HAND_POSITION, quat, lin, ang, tips.ravel(), contacts,
+                               physical]).astype(np.float32)
+
+    # -- rendering ------------------------------------------------------------------------------------
+    def render(self):
+        if self.render_mode is None:
+            return None
+        target = HAND_POSITION + self._wrist_rot @ self._grasp_pos_local
+        image = self.world.render(target)
+        return image if self.render_mode == "rgb_array" else None
+
+    def close(self) -> None:
+        self.world.close()

@@ -1,0 +1,91 @@
+"""Action semantics and the proprioceptive observation, shared by the sim and the real envs.
+
+Time relation (one policy step = 1 / 20 s):
+
+* ``step(a_t)`` turns the action into a new joint target
+  ``target_t = clip(target_{t-1} + a_t / 24, joint limits)`` and holds it for the whole control period
+  (six 120 Hz physics steps in simulation; one Goal Position write on the real hand).
+* At the end of the period the joints are read: ``q_{t+1}``. The step returns an observation whose
+  newest history entry is the pair ``(q_{t+1}, target_t)``: the reading and the target that produced
+  it. After ``reset`` the history holds the initial pair ``(q_0, target_{-1})`` T times, where
+  ``target_{-1}`` is the initial (grasp) target.
+
+Proprioceptive observation layout (float32, motor order, radians), T = :data:`HISTORY_STEPS` = 10:
+
+==================  ==========  ==========================================================
+slice               size        content
+==================  ==========  ==========================================================
+[0, 320)            T x 2 x 16  history, oldest first; each entry is q (16) then target (16)
+[320, 324)          4           wrist orientation, palm frame in world, quaternion xyzw
+[324, 327)          3           rotation axis, unit vector in the world frame
+==================  ==========  ==========================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
+
+ACTION_SCALE = 1.0 / 24.0
+"""Radians of target change per unit action per step."""
+HISTORY_STEPS = 10
+PROPRIO_DIM = HISTORY_STEPS * 2 * NUM_JOINTS + 4 + 3
+PROPRIO_LAYOUT: dict[str, slice] = {
+    "history": slice(0, HISTORY_STEPS * 2 * NUM_JOINTS),
+    "wrist_quat": slice(HISTORY_STEPS * 2 * NUM_JOINTS, HISTORY_STEPS * 2 * NUM_JOINTS + 4),
+    "axis": slice(HISTORY_STEPS * 2 * NUM_JOINTS + 4, PROPRIO_DIM),
+}
+
+
+def action_space() -> spaces.Box:
+    """Box(-1, 1, (16,), float32): relative joint target changes in motor order."""
+    return spaces.Box(-1.0, 1.0, (NUM_JOINTS,), dtype=np.float32)
+
+
+def proprio_space() -> spaces.Box:
+    """The proprioceptive observation space (see the module docstring for the layout)."""
+    return spaces.Box(-np.inf, np.inf, (PROPRIO_DIM,), dtype=np.float32)
+
+
+def validate_action(action) -> np.ndarray:
+    """The action as a float64 (16,) array clipped to [-1, 1].
+
+    Raises ValueError for a wrong shape or any NaN / inf entry (nothing is commanded then).
+    """
+    a = np.asarray(action, dtype=np.float64)
+    if a.shape != (NUM_JOINTS,):
+        raise ValueError(f"action must have shape ({NUM_JOINTS},) in motor order; got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        bad = np.flatnonzero(~np.isfinite(a)).tolist()
+        raise ValueError(f"action has NaN or inf entries at motor indices {bad}; actions must be finite in [-1, 1]")
+    return np.clip(a, -1.0, 1.0)
+
+
+def next_target(prev_target: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """target_t = clip(target_{t-1} + action / 24, joint limits); radians, motor order."""
+    return np.clip(prev_target + action * ACTION_SCALE, LOWER_LIMITS, UPPER_LIMITS)
+
+
+class ProprioHistory:
+    """The last T (q, target) pairs and the observation vector built from them."""
+
+    def __init__(self, steps: int = HISTORY_STEPS) -> None:
+        self.steps = steps
+        self._buf = np.zeros((steps, 2, NUM_JOINTS), dtype=np.float64)
+
+    def reset(self, q: np.ndarray, target: np.ndarray) -> None:
+        """Fill the whole history with the pair (q, target)."""
+        self._buf[:, 0] = q
+        self._buf[:, 1] = target
+
+    def push(self, q: np.ndarray, target: np.ndarray) -> None:
+        """Append the newest pair (q_{t+1}, target_t), dropping the oldest."""
+        self._buf[:-1] = self._buf[1:]
+        self._buf[-1, 0] = q
+        self._buf[-1, 1] = target
+
+    def observation(self, wrist_quat: np.ndarray, axis: np.ndarray) -> np.ndarray:
+        """The float32 proprioceptive observation (layout in the module docstring)."""
+        return np.concatenate([self._buf.ravel(), wrist_quat, axis]).astype(np.float32)

@@ -1,0 +1,91 @@
+"""The paper's rotation metrics, one definition for every env.
+
+* **Rot** (rad): total rotation of the object about the target axis k over the episode, the sum of
+  per-step rotation increments (rotation vector of R_{t+1} R_t^T projected on k). Signed: rotating the
+  wrong way counts negative.
+* **TTF**: time to fall, in seconds (``ttf_s``) and as a fraction of the 20 s episode (``ttf``). An
+  episode that never drops the object scores the full episode time.
+* **RotR**: episode sum of the clipped rotation reward clip(omega . k, -0.5, 0.5) (per step, omega in rad/s).
+* **RotP**: mean off-axis angular speed |omega x k| over the steps (rad/s; lower is better).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dexndm_envs.rotations import quat_conjugate, quat_multiply, quat_to_rotvec
+
+CONTROL_HZ = 20
+EPISODE_STEPS = 400
+EPISODE_SECONDS = EPISODE_STEPS / CONTROL_HZ
+
+
+def rotation_about_axis(quat_prev: np.ndarray, quat_next: np.ndarray, axis: np.ndarray) -> float:
+    """Angle (rad) the object turned about the world axis between two orientations (xyzw, world)."""
+    delta = quat_multiply(quat_next, quat_conjugate(quat_prev))
+    return float(quat_to_rotvec(delta) @ axis)
+
+
+def rotation_reward(angvel: np.ndarray, axis: np.ndarray, clip: float = 0.5) -> float:
+    """clip(omega . k, -clip, clip) with omega the world angular velocity (rad/s)."""
+    return float(np.clip(angvel @ axis, -clip, clip))
+
+
+def off_axis_speed(angvel: np.ndarray, axis: np.ndarray) -> float:
+    """|omega x k| (rad/s): the angular speed not about the target axis."""
+    return float(np.linalg.norm(np.cross(angvel, axis)))
+
+
+class EpisodeMetrics:
+    """Accumulates Rot, RotR and RotP over an episode and reports TTF at its end.
+
+    Args:
+        axis: the target axis (unit vector, world frame).
+        control_hz: policy rate; ``episode_steps``: the full episode length (TTF's denominator).
+    """
+
+    def __init__(self, axis: np.ndarray, control_hz: float = CONTROL_HZ, episode_steps: int = EPISODE_STEPS,
+                 reward_clip: float = 0.5) -> None:
+        self.axis = np.asarray(axis, dtype=np.float64)
+        self.dt = 1.0 / control_hz
+        self.episode_steps = episode_steps
+        self.reward_clip = reward_clip
+        self.steps = 0
+        self.rot = 0.0
+        self.rotr = 0.0
+        self._rotp_sum = 0.0
+        self.fell_at: int | None = None
+        self._quat: np.ndarray | None = None
+
+    def reset(self, quat: np.ndarray) -> None:
+        """Start an episode with the object at orientation ``quat`` (xyzw, world)."""
+        self.steps, self.rot, self.rotr, self._rotp_sum, self.fell_at = 0, 0.0, 0.0, 0.0, None
+        self._quat = np.asarray(quat, dtype=np.float64)
+
+    def update(self, quat: np.ndarray, angvel: np.ndarray, fell: bool = False) -> dict[str, float]:
+        """Account one policy step; returns this step's values for ``info``."""
+        quat = np.asarray(quat, dtype=np.float64)
+        d_rot = rotation_about_axis(self._quat, quat, self.axis)
+        r = rotation_reward(angvel, self.axis, self.reward_clip)
+        p = off_axis_speed(angvel, self.axis)
+        self._quat = quat
+        self.steps += 1
+        self.rot += d_rot
+        self.rotr += r
+        self._rotp_sum += p
+        if fell and self.fell_at is None:
+            self.fell_at = self.steps
+        return {"rot_step": d_rot, "rot": self.rot, "rotr_step": r, "rotr": self.rotr, "rotp_step": p}
+
+    def summary(self) -> dict[str, float]:
+        """Episode metrics: rot_rad, ttf_s, ttf (fraction of the episode), rotr, rotp, steps."""
+        survived = self.episode_steps if self.fell_at is None else self.fell_at
+        ttf_s = survived * self.dt
+        return {
+            "rot_rad": self.rot,
+            "ttf_s": ttf_s,
+            "ttf": ttf_s / (self.episode_steps * self.dt),
+            "rotr": self.rotr,
+            "rotp": self._rotp_sum / max(self.steps, 1),
+            "steps": self.steps,
+        }

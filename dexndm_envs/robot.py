@@ -1,0 +1,99 @@
+"""The simulated LEAP hand inside a :class:`~dexndm_envs.world.World`.
+
+All arrays are in motor order (joint names "0".."15"); the PyBullet joint indices are looked up by
+name once, at load time, and never leak out of this module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as pb
+
+from dexndm_envs import hand
+from dexndm_envs.rotations import quat_to_matrix
+from dexndm_envs.urdf import URDF_PATH
+from dexndm_envs.world import World
+
+
+class SimHand:
+    """A fixed-base LEAP hand at a world pose, driven by joint torques.
+
+    Args:
+        world: the world to load into.
+        position: palm-frame origin in the world, m.
+        orientation: palm-frame orientation in the world, xyzw (the wrist orientation).
+    """
+
+    def __init__(self, world: World, position=(0.0, 0.0, 0.3), orientation=(0.0, 0.0, 0.0, 1.0)) -> None:
+        self.world = world
+        self._c = world.client
+        self.position = np.asarray(position, dtype=np.float64)
+        self.orientation = np.asarray(orientation, dtype=np.float64)
+        self.body = world.load_urdf(
+            str(URDF_PATH), position, orientation, fixed_base=True,
+            flags=pb.URDF_USE_INERTIA_FROM_FILE | pb.URDF_USE_SELF_COLLISION | pb.URDF_USE_SELF_COLLISION_EXCLUDE_PARENT,
+        )
+        joint_index: dict[str, int] = {}
+        link_index: dict[str, int] = {}
+        for i in range(pb.getNumJoints(self.body, physicsClientId=self._c)):
+            info = pb.getJointInfo(self.body, i, physicsClientId=self._c)
+            joint_index[info[1].decode()] = i
+            link_index[info[12].decode()] = i
+        self.joint_ids = [joint_index[name] for name in hand.JOINT_NAMES]
+        self.link_index = link_index
+        self.tip_ids = [link_index[name] for name in hand.FINGERTIP_LINKS]
+        # Release the default velocity motors so the joints respond to torques only.
+        pb.setJointMotorControlArray(self.body, self.joint_ids, pb.VELOCITY_CONTROL,
+                                     forces=[0.0] * hand.NUM_JOINTS, physicsClientId=self._c)
+        for i in [-1, *self.joint_ids]:
+            pb.changeDynamics(self.body, i, linearDamping=0.0, angularDamping=0.0, jointDamping=0.0,
+                              physicsClientId=self._c)
+        self._disable_touching_pairs()
+
+    def set_palm_pose(self, position, orientation) -> None:
+        """Move the (fixed) palm frame to a world pose: position in m, orientation xyzw.
+
+        PyBullet places a base by its centre of mass, so the palm's inertial offset is added here.
+        """
+        self.position = np.asarray(position, dtype=np.float64)
+        self.orientation = np.asarray(orientation, dtype=np.float64)
+        offset = np.array(pb.getDynamicsInfo(self.body, -1, physicsClientId=self._c)[3])
+        pb.resetBasePositionAndOrientation(self.body, self.position + quat_to_matrix(self.orientation) @ offset,
+                                           self.orientation, physicsClientId=self._c)
+
+    def _disable_touching_pairs(self) -> None:
+        """Exclude link pairs that overlap by construction at q = 0 (e.g. thumb motor inside the palm)."""
+        self.set_joint_state(np.zeros(hand.NUM_JOINTS))
+        pb.performCollisionDetection(physicsClientId=self._c)
+        for c in pb.getContactPoints(self.body, self.body, physicsClientId=self._c):
+            pb.setCollisionFilterPair(self.body, self.body, c[3], c[4], 0, physicsClientId=self._c)
+
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Joint positions (rad) and velocities (rad/s), motor order."""
+        states = pb.getJointStates(self.body, self.joint_ids, physicsClientId=self._c)
+        q = np.fromiter((s[0] for s in states), np.float64, hand.NUM_JOINTS)
+        qdot = np.fromiter((s[1] for s in states), np.float64, hand.NUM_JOINTS)
+        return q, qdot
+
+    def set_joint_state(self, q: np.ndarray, qdot: np.ndarray | None = None) -> None:
+        """Teleport the joints to ``q`` (rad) with velocities ``qdot`` (rad/s, default 0)."""
+        qdot = np.zeros(hand.NUM_JOINTS) if qdot is None else qdot
+        pb.resetJointStatesMultiDof(self.body, self.joint_ids, [[float(x)] for x in q],
+                                    targetVelocities=[[float(v)] for v in qdot], physicsClientId=self._c)
+
+    def apply_torques(self, tau: np.ndarray) -> None:
+        """Command joint torques (N m, motor order) for the next physics step."""
+        pb.setJointMotorControlArray(self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau,
+                                     physicsClientId=self._c)
+
+    def fingertip_positions(self) -> np.ndarray:
+        """[4, 3] world positions (m) of the fingertip contact points: index, middle, ring, thumb."""
+        states = pb.getLinkStates(self.body, self.tip_ids, computeForwardKinematics=1, physicsClientId=self._c)
+        pos = np.array([s[4] for s in states])
+        rot = quat_to_matrix(np.array([s[5] for s in states]))
+        return pos + np.einsum("nij,nj->ni", rot, hand.FINGERTIP_OFFSETS)
+
+    def set_friction(self, friction: float) -> None:
+        """Lateral friction coefficient of every hand link."""
+        for i in [-1, *self.joint_ids]:
+            pb.changeDynamics(self.body, i, lateralFriction=friction, physicsClientId=self._c)

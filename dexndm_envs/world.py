@@ -1,0 +1,173 @@
+"""A thin wrapper around one PyBullet physics client: the scene, stepping, states and the camera.
+
+Every env owns one :class:`World`. Calls go straight to ``pybullet`` with this world's client id
+(no per-call wrapper objects: env steps are hot). Units: metres, kilograms, seconds, radians;
+quaternions are xyzw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as pb
+
+GRAVITY = 9.81
+PHYSICS_HZ = 120
+"""Fixed physics rate (Hz), as in the paper's simulator."""
+
+
+@dataclass(frozen=True)
+class PhysicsConfig:
+    """Solver settings of a world. They change physics results, so grasp caches are keyed by them."""
+
+    timestep: float = 1.0 / PHYSICS_HZ
+    solver_iterations: int = 30
+    solver_residual_threshold: float = 1e-4
+    contact_erp: float = 0.2
+    enable_cone_friction: bool = False
+
+    def key(self) -> dict:
+        """The values that identify this configuration (for cache keys)."""
+        return dict(self.__dict__)
+
+
+class World:
+    """One PyBullet client (DIRECT, or GUI when ``gui=True``) with a fixed physics step.
+
+    Args:
+        gui: open the PyBullet GUI instead of the headless DIRECT client.
+        physics: solver settings; see :class:`PhysicsConfig`.
+    """
+
+    def __init__(self, gui: bool = False, physics: PhysicsConfig = PhysicsConfig()) -> None:
+        self.physics = physics
+        self.gui = gui
+        self.client = pb.connect(pb.GUI if gui else pb.DIRECT)
+        if self.client < 0:
+            raise RuntimeError("could not start a PyBullet client (is a GUI already open in this process?)")
+        if gui:
+            pb.configureDebugVisualizer(pb.COV_ENABLE_GUI, 0, physicsClientId=self.client)
+        pb.setPhysicsEngineParameter(
+            fixedTimeStep=physics.timestep,
+            numSolverIterations=physics.solver_iterations,
+            numSubSteps=0,
+            deterministicOverlappingPairs=1,
+            solverResidualThreshold=physics.solver_residual_threshold,
+            contactERP=physics.contact_erp,
+            enableConeFriction=int(physics.enable_cone_friction),
+            physicsClientId=self.client,
+        )
+        self.set_gravity((0.0, 0.0, -GRAVITY))
+
+    # -- scene -------------------------------------------------------------------------------------
+    def load_urdf(self, path: str, position, orientation, fixed_base: bool = True, flags: int = 0) -> int:
+        """Load a URDF at a world pose (m, xyzw); returns the body id."""
+        return pb.loadURDF(str(path), position, orientation, useFixedBase=fixed_base, flags=flags,
+                           physicsClientId=self.client)
+
+    def create_primitive(self, shape: str, size: np.ndarray, mass: float, rgba=(0.85, 0.35, 0.2, 1.0),
+                         position=(0.0, 0.0, 0.0), orientation=(0.0, 0.0, 0.0, 1.0),
+                         collision_kwargs: dict | None = None) -> int:
+        """Create a rigid primitive body.
+
+        Args:
+            shape: ``"box"`` (size = full extents x, y, z), ``"cylinder"`` (size = diameter, diameter,
+                length along its local z) or ``"sphere"`` (size = diameter, ...).
+            size: (3,) extents in metres as above.
+            mass: kg. ``collision_kwargs``: extra ``createCollisionShape`` arguments (e.g. a mesh).
+        """
+        size = np.asarray(size, dtype=np.float64)
+        c = self.client
+        if shape == "box":
+            col = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=size / 2, physicsClientId=c)
+            vis = pb.createVisualShape(pb.GEOM_BOX, halfExtents=size / 2, rgbaColor=rgba, physicsClientId=c)
+        elif shape == "cylinder":
+            col = pb.createCollisionShape(pb.GEOM_CYLINDER, radius=size[0] / 2, height=size[2], physicsClientId=c)
+            vis = pb.createVisualShape(pb.GEOM_CYLINDER, radius=size[0] / 2, length=size[2], rgbaColor=rgba,
+                                       physicsClientId=c)
+        elif shape == "sphere":
+            col = pb.createCollisionShape(pb.GEOM_SPHERE, radius=size[0] / 2, physicsClientId=c)
+            vis = pb.createVisualShape(pb.GEOM_SPHERE, radius=size[0] / 2, rgbaColor=rgba, physicsClientId=c)
+        else:
+            raise ValueError(f"unknown primitive shape {shape!r}; allowed: box, cylinder, sphere")
+        return pb.createMultiBody(mass, col, vis, position, orientation, physicsClientId=c)
+
+    def remove_body(self, body: int) -> None:
+        pb.removeBody(body, physicsClientId=self.client)
+
+    def set_gravity(self, gravity) -> None:
+        """World gravity vector in m/s^2."""
+        pb.setGravity(*gravity, physicsClientId=self.client)
+
+    # -- stepping and state -----------------------------------------------------------------------
+    def step(self) -> None:
+        """Advance physics by one fixed timestep."""
+        pb.stepSimulation(physicsClientId=self.client)
+
+    def save_state(self) -> int:
+        """Snapshot the whole simulation (bodies, velocities, contact caches) in memory."""
+        return pb.saveState(physicsClientId=self.client)
+
+    def restore_state(self, state_id: int) -> None:
+        pb.restoreState(stateId=state_id, physicsClientId=self.client)
+
+    def remove_state(self, state_id: int) -> None:
+        pb.removeState(state_id, physicsClientId=self.client)
+
+    # -- bodies -------------------------------------------------------------------------------------
+    def body_pose(self, body: int) -> tuple[np.ndarray, np.ndarray]:
+        """World position (m) and orientation (xyzw) of a body's base (its centre of mass frame)."""
+        pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=self.client)
+        return np.array(pos), np.array(orn)
+
+    def body_velocity(self, body: int) -> tuple[np.ndarray, np.ndarray]:
+        """World linear (m/s) and angular (rad/s) velocity of a body's base."""
+        lin, ang = pb.getBaseVelocity(body, physicsClientId=self.client)
+        return np.array(lin), np.array(ang)
+
+    def set_body_pose(self, body: int, position, orientation, linear=(0.0, 0.0, 0.0),
+                      angular=(0.0, 0.0, 0.0)) -> None:
+        """Teleport a body's base to a world pose with the given velocities."""
+        pb.resetBasePositionAndOrientation(body, position, orientation, physicsClientId=self.client)
+        pb.resetBaseVelocity(body, linear, angular, physicsClientId=self.client)
+
+    def set_dynamics(self, body: int, link: int = -1, **kwargs) -> None:
+        """``changeDynamics`` for one link (-1 = base): mass, lateralFriction, ..."""
+        pb.changeDynamics(body, link, physicsClientId=self.client, **kwargs)
+
+    def apply_force(self, body: int, force, position) -> None:
+        """Apply a world-frame force (N) at a world point for the next physics step only."""
+        pb.applyExternalForce(body, -1, force, position, pb.WORLD_FRAME, physicsClientId=self.client)
+
+    def apply_torque(self, body: int, torque) -> None:
+        """Apply a world-frame torque (N m) to a body's base for the next physics step only."""
+        pb.applyExternalTorque(body, -1, torque, pb.WORLD_FRAME, physicsClientId=self.client)
+
+    def contacts(self, body_a: int, body_b: int) -> list:
+        """Contact points between two bodies after the last step (PyBullet tuples)."""
+        return pb.getContactPoints(body_a, body_b, physicsClientId=self.client)
+
+    # -- camera -------------------------------------------------------------------------------------
+    def render(self, target, distance: float = 0.38, yaw: float = 35.0, pitch: float = -30.0,
+               width: int = 480, height: int = 360, fov: float = 45.0) -> np.ndarray:
+        """An RGB image (height, width, 3) uint8 of the scene, looking at a world point ``target``.
+
+        Uses the TinyRenderer in DIRECT mode (headless) and the OpenGL renderer in GUI mode.
+        """
+        view = pb.computeViewMatrixFromYawPitchRoll(target, distance, yaw, pitch, 0.0, 2,
+                                                    physicsClientId=self.client)
+        proj = pb.computeProjectionMatrixFOV(fov, width / height, 0.01, 5.0, physicsClientId=self.client)
+        renderer = pb.ER_BULLET_HARDWARE_OPENGL if self.gui else pb.ER_TINY_RENDERER
+        _, _, rgba, _, _ = pb.getCameraImage(width, height, view, proj, renderer=renderer,
+                                             physicsClientId=self.client)
+        return np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3].copy()
+
+    def close(self) -> None:
+        """Disconnect the client; safe to call twice."""
+        if self.client >= 0:
+            try:
+                pb.disconnect(physicsClientId=self.client)
+            except pb.error:
+                pass
+            self.client = -1

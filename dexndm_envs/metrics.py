@@ -4,7 +4,7 @@
   per-step rotation increments (rotation vector of R_{t+1} R_t^T projected on k). Signed: rotating the
   wrong way counts negative.
 * **TTF**: time to fall, in seconds (``ttf_s``) and as a fraction of the 20 s episode (``ttf``). An
-  episode that never drops the object scores the full episode time.
+  episode that has not dropped the object scores the time it ran (a full episode: 20 s, 1.0).
 * **RotR**: episode sum of the clipped rotation reward clip(omega . k, -0.5, 0.5) (per step, omega in rad/s).
 * **RotP**: mean off-axis angular speed |omega x k| over the steps (rad/s; lower is better).
 """
@@ -79,8 +79,7 @@ class EpisodeMetrics:
 
     def summary(self) -> dict[str, float]:
         """Episode metrics: rot_rad, ttf_s, ttf (fraction of the episode), rotr, rotp, steps."""
-        survived = self.episode_steps if self.fell_at is None else self.fell_at
-        ttf_s = survived * self.dt
+        ttf_s = (self.steps if self.fell_at is None else self.fell_at) * self.dt
         return {
             "rot_rad": self.rot,
             "ttf_s": ttf_s,

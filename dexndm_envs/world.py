@@ -149,14 +149,16 @@ class World:
         return pb.getContactPoints(body_a, body_b, physicsClientId=self.client)
 
     # -- camera -------------------------------------------------------------------------------------
-    def render(self, target, distance: float = 0.38, yaw: float = 35.0, pitch: float = -30.0,
-               width: int = 480, height: int = 360, fov: float = 45.0) -> np.ndarray:
-        """An RGB image (height, width, 3) uint8 of the scene, looking at a world point ``target``.
+    def render(self, eye, target, width: int = 480, height: int = 360, fov: float = 45.0) -> np.ndarray:
+        """An RGB image (height, width, 3) uint8 seen from world point ``eye`` towards ``target``
+        (world z up on screen where possible).
 
         Uses the TinyRenderer in DIRECT mode (headless) and the OpenGL renderer in GUI mode.
         """
-        view = pb.computeViewMatrixFromYawPitchRoll(target, distance, yaw, pitch, 0.0, 2,
-                                                    physicsClientId=self.client)
+        eye, target = np.asarray(eye, dtype=np.float64), np.asarray(target, dtype=np.float64)
+        look = (target - eye) / np.linalg.norm(target - eye)
+        up = (0.0, 0.0, 1.0) if abs(look[2]) < 0.99 else (1.0, 0.0, 0.0)
+        view = pb.computeViewMatrix(eye, target, up, physicsClientId=self.client)
         proj = pb.computeProjectionMatrixFOV(fov, width / height, 0.01, 5.0, physicsClientId=self.client)
         renderer = pb.ER_BULLET_HARDWARE_OPENGL if self.gui else pb.ER_TINY_RENDERER
         _, _, rgba, _, _ = pb.getCameraImage(width, height, view, proj, renderer=renderer,

@@ -267,7 +267,9 @@ class LeapRotateEnv(gym.Env):
         if self.render_mode is None:
             return None
         target = HAND_POSITION + self._wrist_rot @ self._grasp_pos_local
-        image = self.world.render(target)
+        # Look into the palm from a three-quarter view, so the grasped object is in sight.
+        view = self._wrist_rot @ np.array([0.5, -0.6, -1.0]) + np.array([0.0, 0.0, 0.4])
+        image = self.world.render(target + 0.32 * view / np.linalg.norm(view), target)
         return image if self.render_mode == "rgb_array" else None
 
     def close(self) -> None:

@@ -59,12 +59,20 @@ class World:
             physicsClientId=self.client,
         )
         self.set_gravity((0.0, 0.0, -GRAVITY))
+        self._links: list[tuple[int, int]] = []  # (body, link) of every collision object, for clear_contacts
+
+    def _register(self, body: int) -> int:
+        """Give every link of a new body the one collision group this project uses (group 1, mask 1)."""
+        for link in range(-1, pb.getNumJoints(body, physicsClientId=self.client)):
+            pb.setCollisionFilterGroupMask(body, link, 1, 1, physicsClientId=self.client)
+            self._links.append((body, link))
+        return body
 
     # -- scene -------------------------------------------------------------------------------------
     def load_urdf(self, path: str, position, orientation, fixed_base: bool = True, flags: int = 0) -> int:
         """Load a URDF at a world pose (m, xyzw); returns the body id."""
-        return pb.loadURDF(str(path), position, orientation, useFixedBase=fixed_base, flags=flags,
-                           physicsClientId=self.client)
+        return self._register(pb.loadURDF(str(path), position, orientation, useFixedBase=fixed_base, flags=flags,
+                                          physicsClientId=self.client))
 
     def create_primitive(self, shape: str, size: np.ndarray, mass: float, rgba=(0.85, 0.35, 0.2, 1.0),
                          position=(0.0, 0.0, 0.0), orientation=(0.0, 0.0, 0.0, 1.0),
@@ -91,10 +99,11 @@ class World:
             vis = pb.createVisualShape(pb.GEOM_SPHERE, radius=size[0] / 2, rgbaColor=rgba, physicsClientId=c)
         else:
             raise ValueError(f"unknown primitive shape {shape!r}; allowed: box, cylinder, sphere")
-        return pb.createMultiBody(mass, col, vis, position, orientation, physicsClientId=c)
+        return self._register(pb.createMultiBody(mass, col, vis, position, orientation, physicsClientId=c))
 
     def remove_body(self, body: int) -> None:
         pb.removeBody(body, physicsClientId=self.client)
+        self._links = [(b, link) for b, link in self._links if b != body]
 
     def set_gravity(self, gravity) -> None:
         """World gravity vector in m/s^2."""
@@ -110,7 +119,20 @@ class World:
         return pb.saveState(physicsClientId=self.client)
 
     def restore_state(self, state_id: int) -> None:
-        pb.restoreState(stateId=state_id, physicsClientId=self.client)
+        """Restore a snapshot exactly: the contact caches are emptied first.
+
+        ``restoreState`` rewrites the contact points of the pairs in the snapshot but leaves the other
+        cached contact manifolds, and the solver visits manifolds in cache order, so without this a
+        restored episode would depend on the episodes before it. Switching every link's collisions
+        off for one collision pass empties the cache; then the saved contacts are put back.
+        """
+        c = self.client
+        for body, link in self._links:
+            pb.setCollisionFilterGroupMask(body, link, 0, 0, physicsClientId=c)
+        pb.performCollisionDetection(physicsClientId=c)
+        for body, link in self._links:
+            pb.setCollisionFilterGroupMask(body, link, 1, 1, physicsClientId=c)
+        pb.restoreState(stateId=state_id, physicsClientId=c)
 
     def remove_state(self, state_id: int) -> None:
         pb.removeState(state_id, physicsClientId=self.client)

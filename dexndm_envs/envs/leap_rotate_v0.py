@@ -153,6 +153,7 @@ class LeapRotateEnv(gym.Env):
         self.world.set_body_pose(self.bodies[obj], HAND_POSITION + rot @ grasps.object_pos[index],
                                  quat_multiply(wrist_quat, grasps.object_quat[index]))
         self._states[key] = self.world.save_state()
+        self.world.restore_state(self._states[key])
         return grasps
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -57,7 +57,8 @@ class IdealPD(Actuator):
 
     def torque(self, target: np.ndarray, q: np.ndarray, qdot: np.ndarray) -> np.ndarray:
         tau = self.kp * (target - q) - self.kd * qdot
-        return np.clip(tau, -self.torque_limit, self.torque_limit, out=tau)
+        np.minimum(tau, self.torque_limit, out=tau)
+        return np.maximum(tau, -self.torque_limit, out=tau)
 
     def key(self) -> dict:
         return {"type": "IdealPD", "kp": self.kp_nominal, "kd": self.kd_nominal, "torque_limit": self.torque_limit}

@@ -8,8 +8,9 @@ Generation, per candidate (all in the palm frame, so the result is independent o
    random yaw, pin it there, and drive the fingers for ``close_time`` s towards the pose plus
    ``squeeze`` rad on the closing joints, so they stop on the object and press it.
 3. Release the object under the real gravity of the wrist orientation for ``hold_time`` s.
-4. Accept if in the last second the object moved less than ``max_drift`` m and every fingertip is
-   within 0.1 m of it (the LEAP sim criterion). Palm-down and sideways grasps therefore hold the
+4. Accept if in the last second the object moved less than ``max_drift`` m, every fingertip is
+   within 0.1 m of it (the LEAP sim criterion) and no hand link is more than ``max_penetration`` m
+   inside it (a grasp must hold by contact, not by interpenetration). Palm-down and sideways grasps therefore hold the
    object with the fingers, against gravity.
 
 The joint state, the pressing targets and the object pose of each accepted grasp are stored in an npz
@@ -26,6 +27,7 @@ import logging
 import os
 import tempfile
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,14 +37,14 @@ import pybullet as pb
 from dexndm_envs import hand
 from dexndm_envs.actuators import Actuator
 from dexndm_envs.objects import ObjectSpec
-from dexndm_envs.robot import SimHand
+from dexndm_envs.robot import SELF_COLLISION_PAIRS, SimHand
 from dexndm_envs.rotations import quat_multiply, quat_to_matrix, rotvec_to_quat
 from dexndm_envs.urdf import URDF_PATH
 from dexndm_envs.world import GRAVITY, World
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CLOSING_JOINTS = np.array([1, 2, 3, 5, 6, 7, 9, 10, 11, 12, 14, 15])
 """Joints whose positive direction closes the hand around an object (flexions, thumb curl and bend)."""
 PALM_FACE_Z = hand.PALM_BOX[2][0]
@@ -57,13 +59,14 @@ class GraspConfig:
     seed_pose: tuple[float, ...] = tuple(hand.WRAP_POSE)
     pose_noise: float = 0.2
     open_offset: float = 1.0
-    squeeze: float = 0.3
+    squeeze: float = 0.2
     object_xy: tuple[float, float] = (-0.03, -0.035)
     position_noise: float = 0.01
     close_time: float = 0.5
     hold_time: float = 2.0
     max_drift: float = 0.005
     max_tip_distance: float = 0.1
+    max_penetration: float = 0.004
 
 
 @dataclass
@@ -95,6 +98,7 @@ def cache_key(spec: ObjectSpec, wrist_quat: np.ndarray, world: World, actuator: 
         "object": spec.key(),
         "wrist": [round(float(x), 6) for x in wrist_quat],
         "urdf": hashlib.sha256(URDF_PATH.read_bytes()).hexdigest(),
+        "self_collision": sorted(sorted(pair) for pair in SELF_COLLISION_PAIRS),
         "physics": world.physics.key(),
         "actuator": actuator.key(),
         "config": asdict(config),
@@ -151,8 +155,10 @@ def generate_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, a
         _settle(world, robot, actuator, target, sub)
         obj_pos, obj_quat = world.body_pose(body)
         tips = robot.fingertip_positions()
+        depth = -min((c[8] for c in world.contacts(body, robot.body)), default=0.0)
         held = (np.linalg.norm(obj_pos - before) < config.max_drift
-                and np.all(np.linalg.norm(tips - obj_pos, axis=1) < config.max_tip_distance))
+                and np.all(np.linalg.norm(tips - obj_pos, axis=1) < config.max_tip_distance)
+                and depth <= config.max_penetration)
         if held:
             q, _ = robot.joint_state()
             out["q"].append(q)
@@ -192,7 +198,7 @@ def load_grasps(path: Path) -> GraspSet:
         with np.load(path) as data:
             grasps = GraspSet(data["q"], data["target"], data["object_pos"], data["object_quat"],
                               json.loads(str(data["stats"])))
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise ValueError(f"grasp cache {path} is unreadable ({e}); delete it to regenerate") from e
     if grasps.q.ndim != 2 or grasps.q.shape[1] != hand.NUM_JOINTS or len(grasps) == 0:
         raise ValueError(f"grasp cache {path} has joint arrays of shape {grasps.q.shape}, expected (N>0, 16)")

@@ -11,29 +11,51 @@
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from dexndm_envs.rotations import quat_conjugate, quat_multiply, quat_to_rotvec
+import numpy as np
 
 CONTROL_HZ = 20
 EPISODE_STEPS = 400
 EPISODE_SECONDS = EPISODE_STEPS / CONTROL_HZ
 
 
-def rotation_about_axis(quat_prev: np.ndarray, quat_next: np.ndarray, axis: np.ndarray) -> float:
-    """Angle (rad) the object turned about the world axis between two orientations (xyzw, world)."""
-    delta = quat_multiply(quat_next, quat_conjugate(quat_prev))
-    return float(quat_to_rotvec(delta) @ axis)
+def rotation_about_axis(quat_prev, quat_next, axis) -> float:
+    """Angle (rad) the object turned about the world axis between two orientations (xyzw, world).
+
+    The rotation vector of q_next * conj(q_prev), projected on the axis (scalar code: this runs every
+    step and numpy's per-call overhead would dominate on 4-vectors).
+    """
+    ax, ay, az, aw = (float(v) for v in quat_next)
+    bx, by, bz, bw = (-float(quat_prev[0]), -float(quat_prev[1]), -float(quat_prev[2]), float(quat_prev[3]))
+    x = aw * bx + ax * bw + ay * bz - az * by
+    y = aw * by - ax * bz + ay * bw + az * bx
+    z = aw * bz + ax * by - ay * bx + az * bw
+    w = aw * bw - ax * bx - ay * by - az * bz
+    if w < 0.0:
+        x, y, z, w = -x, -y, -z, -w
+    s = math.sqrt(x * x + y * y + z * z)
+    if s < 1e-12:
+        return 0.0
+    scale = 2.0 * math.atan2(s, w) / s
+    return scale * (x * float(axis[0]) + y * float(axis[1]) + z * float(axis[2]))
+
+
+def off_axis_velocity(angvel, axis) -> np.ndarray:
+    """omega x k (rad/s): the part of the angular velocity not about the target axis, as a vector."""
+    wx, wy, wz = angvel
+    kx, ky, kz = axis
+    return np.array([wy * kz - wz * ky, wz * kx - wx * kz, wx * ky - wy * kx])
 
 
 def rotation_reward(angvel: np.ndarray, axis: np.ndarray, clip: float = 0.5) -> float:
     """clip(omega . k, -clip, clip) with omega the world angular velocity (rad/s)."""
-    return float(np.clip(angvel @ axis, -clip, clip))
+    return min(max(float(angvel @ axis), -clip), clip)
 
 
 def off_axis_speed(angvel: np.ndarray, axis: np.ndarray) -> float:
     """|omega x k| (rad/s): the angular speed not about the target axis."""
-    return float(np.linalg.norm(np.cross(angvel, axis)))
+    return float(np.linalg.norm(off_axis_velocity(angvel, axis)))
 
 
 class EpisodeMetrics:
@@ -64,7 +86,6 @@ class EpisodeMetrics:
 
     def update(self, quat: np.ndarray, angvel: np.ndarray, fell: bool = False) -> dict[str, float]:
         """Account one policy step; returns this step's values for ``info``."""
-        quat = np.asarray(quat, dtype=np.float64)
         d_rot = rotation_about_axis(self._quat, quat, self.axis)
         r = rotation_reward(angvel, self.axis, self.reward_clip)
         p = off_axis_speed(angvel, self.axis)

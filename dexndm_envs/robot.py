@@ -15,6 +15,20 @@ from dexndm_envs.urdf import URDF_PATH
 from dexndm_envs.world import World
 
 
+_DISTAL = ("dip", "tip")
+SELF_COLLISION_PAIRS: frozenset[frozenset[str]] = frozenset(
+    [frozenset((f"thumb_{a}", f"{f}_{b}")) for a in _DISTAL for f in ("index", "middle", "ring")
+     for b in ("pip", *_DISTAL)]
+    + [frozenset((f"{f}_{a}", f"{g}_{b}")) for f, g in (("index", "middle"), ("middle", "ring"))
+       for a in _DISTAL for b in _DISTAL]
+    + [frozenset(("palm", f"{f}_tip")) for f in hand.FINGERTIP_NAMES]
+)
+"""The link pairs of the hand that can collide with each other: the thumb against the fingers,
+neighbouring fingers, and fingertips against the palm. Joint limits keep the other pairs apart (or
+they only graze, e.g. a curled fingertip against its own knuckle); dropping them halves the cost of
+collision detection."""
+
+
 class SimHand:
     """A fixed-base LEAP hand at a world pose, driven by joint torques.
 
@@ -48,7 +62,7 @@ class SimHand:
         for i in [-1, *self.joint_ids]:
             pb.changeDynamics(self.body, i, linearDamping=0.0, angularDamping=0.0, jointDamping=0.0,
                               physicsClientId=self._c)
-        self._disable_touching_pairs()
+        self._filter_self_collisions()
 
     def set_palm_pose(self, position, orientation) -> None:
         """Move the (fixed) palm frame to a world pose: position in m, orientation xyzw.
@@ -61,18 +75,19 @@ class SimHand:
         pb.resetBasePositionAndOrientation(self.body, self.position + quat_to_matrix(self.orientation) @ offset,
                                            self.orientation, physicsClientId=self._c)
 
-    def _disable_touching_pairs(self) -> None:
-        """Exclude link pairs that overlap by construction at q = 0 (e.g. thumb motor inside the palm)."""
-        self.set_joint_state(np.zeros(hand.NUM_JOINTS))
-        pb.performCollisionDetection(physicsClientId=self._c)
-        for c in pb.getContactPoints(self.body, self.body, physicsClientId=self._c):
-            pb.setCollisionFilterPair(self.body, self.body, c[3], c[4], 0, physicsClientId=self._c)
+    def _filter_self_collisions(self) -> None:
+        """Allow self-collision only between the pairs of :data:`SELF_COLLISION_PAIRS`."""
+        names = {-1: "palm", **{i: name for name, i in self.link_index.items()}}
+        links = sorted(names)
+        for k, a in enumerate(links):
+            for b in links[k + 1:]:
+                if frozenset((names[a], names[b])) not in SELF_COLLISION_PAIRS:
+                    pb.setCollisionFilterPair(self.body, self.body, a, b, 0, physicsClientId=self._c)
 
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
         """Joint positions (rad) and velocities (rad/s), motor order."""
         states = pb.getJointStates(self.body, self.joint_ids, physicsClientId=self._c)
-        q = np.fromiter((s[0] for s in states), np.float64, hand.NUM_JOINTS)
-        qdot = np.fromiter((s[1] for s in states), np.float64, hand.NUM_JOINTS)
+        q, qdot = np.array([s[:2] for s in states]).T
         return q, qdot
 
     def set_joint_state(self, q: np.ndarray, qdot: np.ndarray | None = None) -> None:
@@ -83,7 +98,7 @@ class SimHand:
 
     def apply_torques(self, tau: np.ndarray) -> None:
         """Command joint torques (N m, motor order) for the next physics step."""
-        pb.setJointMotorControlArray(self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau,
+        pb.setJointMotorControlArray(self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau.tolist(),
                                      physicsClientId=self._c)
 
     def fingertip_positions(self) -> np.ndarray:

@@ -11,7 +11,7 @@ from gymnasium import spaces
 from dexndm_envs import hand, interface
 from dexndm_envs.actuators import Actuator, make_actuator
 from dexndm_envs.grasps import GraspConfig, GraspSet, cached_grasps
-from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics
+from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics, off_axis_velocity
 from dexndm_envs.objects import ObjectSpec, resolve_objects
 from dexndm_envs.poses import WRISTS, parse_axis, parse_wrist, sample_axis
 from dexndm_envs.randomization import EpisodeParams, Randomization
@@ -167,6 +167,7 @@ class LeapRotateEnv(gym.Env):
         self.hand.set_palm_pose(HAND_POSITION, wrist_quat)
         grasps = self._grasp_set(self._obj, wrist_key)
         index = int(rng.integers(len(grasps)))
+        self.grasps = grasps  # this episode's grasp set (its .stats say how it was generated)
         self._restore_grasp(self._obj, wrist_key, wrist_quat, index)
         self.wrist_name, self.wrist_quat = wrist_name, np.asarray(wrist_quat, dtype=np.float64)
         self._wrist_rot = quat_to_matrix(self.wrist_quat)
@@ -175,7 +176,6 @@ class LeapRotateEnv(gym.Env):
         self.params = EpisodeParams.sample(r, rng) if r else EpisodeParams.nominal(spec.mass, spec.friction)
         body = self.bodies[self._obj]
         self.world.set_dynamics(body, mass=self.params.mass, lateralFriction=self.params.friction)
-        self._com_torque_arm = self.params.com if r else None
         self.actuator.reset(grasps.q[index], self.params.gain_scale)
 
         self.target = grasps.target[index].copy()
@@ -202,20 +202,23 @@ class LeapRotateEnv(gym.Env):
         self.target = interface.next_target(self.target, a)
         body = self.bodies[self._obj]
         r = self.randomization
-        force = None
-        if r and self.np_random.random() < r.force_prob:
-            d = self.np_random.normal(size=3)
-            force = r.force_scale * self.params.mass * d / np.linalg.norm(d)
+        if r:
+            # The centre-of-mass offset as the gravity torque about the geometric centre, and the
+            # random push, both fixed for this policy step (the object turns little in 50 ms).
+            com_arm = quat_to_matrix(self.world.body_pose(body)[1]) @ self.params.com
+            com_torque = np.cross(com_arm, [0.0, 0.0, -GRAVITY * self.params.mass])
+            force = None
+            if self.np_random.random() < r.force_prob:
+                d = self.np_random.normal(size=3)
+                force = r.force_scale * self.params.mass * d / np.linalg.norm(d)
         for _ in range(SUBSTEPS):
             q, qdot = self.hand.joint_state()
             tau = self.actuator.torque(self.target, q, qdot)
             self.hand.apply_torques(tau)
             if r:
-                pos, quat = self.world.body_pose(body)
-                arm = quat_to_matrix(quat) @ self.params.com
-                self.world.apply_torque(body, np.cross(arm, [0.0, 0.0, -GRAVITY * self.params.mass]))
+                self.world.apply_torque(body, com_torque)
                 if force is not None:
-                    self.world.apply_force(body, force, pos)
+                    self.world.apply_force(body, force, self.world.body_pose(body)[0] + com_arm)
             self.world.step()
         q, qdot = self.hand.joint_state()
         obj_pos, obj_quat = self.world.body_pose(body)
@@ -228,7 +231,7 @@ class LeapRotateEnv(gym.Env):
         w = self.weights
         terms = {
             "rotate_reward": step_metrics["rotr_step"],
-            "rotp_penalty": float(np.abs(np.cross(angvel, self.axis)).sum()),
+            "rotp_penalty": float(np.abs(off_axis_velocity(angvel, self.axis)).sum()),
             "linvel_penalty": float(linvel @ linvel),
             "pose_penalty": float(np.sum((q - self.q_init) ** 2)),
             "work_penalty": float(np.abs(tau * qdot).sum()),

@@ -1,0 +1,82 @@
+"""Shared fixtures.
+
+Every test runs with ``$DEXNDM_CACHE`` pointing at a session-scoped temporary directory, so grasp
+caches are generated once per test session (about 1-2 s per (object, wrist)) and ``~/.cache`` is never
+touched. Tests that need a cache of their own (tests/test_grasps.py) point ``$DEXNDM_CACHE`` at a
+per-test directory with ``monkeypatch``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import dexndm_envs  # noqa: F401  (registers DexNDM/*)
+
+ENV_ID = "DexNDM/LeapRotate-v0"
+OBJECT = "cylinder_d55_ar20"
+"""One small cylinder keeps every env test to a single grasp cache per wrist."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dexndm_cache(tmp_path_factory):
+    """Point ``$DEXNDM_CACHE`` at a temporary directory for the whole session."""
+    path = tmp_path_factory.mktemp("dexndm_cache")
+    old = os.environ.get("DEXNDM_CACHE")
+    os.environ["DEXNDM_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("DEXNDM_CACHE", None)
+    else:
+        os.environ["DEXNDM_CACHE"] = old
+
+
+def make_env(**kwargs) -> gym.Env:
+    """``gym.make`` of LeapRotate-v0 with the test object unless another one is given."""
+    kwargs.setdefault("object", OBJECT)
+    return gym.make(ENV_ID, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def warm_grasps(dexndm_cache):
+    """Generate the session's grasp caches for the test object palm up and palm down, in envs that
+    are then thrown away, so later envs load their grasps from disk."""
+    for wrist in ("palm_up", "palm_down"):
+        env = make_env(wrist=wrist)
+        env.reset(seed=0)
+        env.close()
+    return dexndm_cache
+
+
+@pytest.fixture
+def env_factory(dexndm_cache):
+    """A function making LeapRotate-v0 envs (test object by default) that are closed after the test."""
+    envs: list[gym.Env] = []
+
+    def factory(**kwargs) -> gym.Env:
+        env = make_env(**kwargs)
+        envs.append(env)
+        return env
+
+    yield factory
+    for env in envs:
+        env.close()
+
+
+def rollout(env: gym.Env, seed: int | None, steps: int = 50, action_seed: int = 123):
+    """Reset with ``seed`` and step with seeded uniform random actions; returns (obs [T+1, D],
+    rewards [T]) as arrays, stopping early when the episode ends."""
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(action_seed)
+    observations, rewards = [obs], []
+    for _ in range(steps):
+        action = rng.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        observations.append(obs)
+        rewards.append(reward)
+        if terminated or truncated:
+            break
+    return np.array(observations), np.array(rewards)

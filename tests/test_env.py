@@ -1,0 +1,340 @@
+"""``DexNDM/LeapRotate-v0`` through gymnasium.make."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+from conftest import ENV_ID, OBJECT, make_env, rollout
+from dexndm_envs import interface, objects
+from dexndm_envs.envs.leap_rotate_v0 import HAND_POSITION, PRIVILEGED_DIM
+from dexndm_envs.poses import WRISTS, general_axes
+from dexndm_envs.rotations import quat_multiply, quat_to_matrix, rotvec_to_quat
+
+STEP_INFO_KEYS = {"rot", "rot_step", "rotr_step", "rotp_step", "fell"}
+DT = 1.0 / 20.0
+
+
+@pytest.fixture(scope="module")
+def env(warm_grasps):
+    e = make_env(wrist="palm_up", axis="+z")
+    yield e
+    e.close()
+
+
+# -- API conformance --------------------------------------------------------------------------------------
+def test_registered_with_time_limit():
+    spec = gym.spec(ENV_ID)
+    assert spec.max_episode_steps == 400
+    assert spec.entry_point == "dexndm_envs.envs.leap_rotate_v0:LeapRotateEnv"
+
+
+@pytest.mark.parametrize("obs_mode", ["proprio", "privileged"])
+def test_gymnasium_env_checker(env_factory, warm_grasps, obs_mode):
+    env = env_factory(obs_mode=obs_mode)
+    env.unwrapped.action_space.seed(0)  # the checker samples actions: keep the test deterministic
+    with warnings.catch_warnings():
+        # an unbounded Box observation space is intended (joint readings, velocities)
+        warnings.filterwarnings("ignore", message=".*Box observation space (minimum|maximum) value.*")
+        gym_check_env(env.unwrapped, skip_render_check=True)
+
+
+@pytest.mark.parametrize("obs_mode", ["proprio", "privileged"])
+def test_sb3_env_checker(env_factory, warm_grasps, obs_mode):
+    env = env_factory(obs_mode=obs_mode)
+    env.unwrapped.action_space.seed(0)
+    sb3_check_env(env.unwrapped, warn=True, skip_render_check=True)
+
+
+@pytest.mark.parametrize("obs_mode, dim", [("proprio", 327), ("privileged", 364)])
+def test_observation_shapes(env_factory, warm_grasps, obs_mode, dim):
+    env = env_factory(obs_mode=obs_mode)
+    assert env.observation_space.shape == (dim,)
+    assert env.observation_space.dtype == np.float32
+    assert env.action_space == gym.spaces.Box(-1.0, 1.0, (16,), dtype=np.float32)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (dim,) and obs.dtype == np.float32
+    assert env.observation_space.contains(obs)
+    assert info["object"] == OBJECT and info["wrist"] == "palm_up"
+    obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+    assert obs.shape == (dim,) and obs.dtype == np.float32 and np.all(np.isfinite(obs))
+    assert isinstance(reward, float) and np.isfinite(reward)
+    assert isinstance(terminated, bool) and isinstance(truncated, bool)
+    assert PRIVILEGED_DIM == 364
+
+
+def test_privileged_observation_content(env_factory, warm_grasps):
+    env = env_factory(obs_mode="privileged", wrist="palm_down")
+    env.reset(seed=1)
+    obs, *_ = env.step(np.zeros(16, np.float32))
+    u = env.unwrapped
+    body = u.bodies[u._obj]
+    pos, quat = u.world.body_pose(body)
+    lin, ang = u.world.body_velocity(body)
+    spec = objects.get_object(OBJECT)
+    np.testing.assert_allclose(obs[327:330], pos - HAND_POSITION, atol=1e-6)
+    np.testing.assert_allclose(obs[330:334], quat, atol=1e-6)
+    np.testing.assert_allclose(obs[334:337], lin, atol=1e-6)
+    np.testing.assert_allclose(obs[337:340], ang, atol=1e-6)
+    np.testing.assert_allclose(obs[340:352].reshape(4, 3), u.hand.fingertip_positions() - HAND_POSITION, atol=1e-6)
+    assert set(np.unique(obs[352:356])) <= {0.0, 1.0}
+    np.testing.assert_allclose(obs[356:358], [spec.mass, spec.friction], rtol=1e-6)  # nominal: randomize off
+    np.testing.assert_allclose(obs[358:361], 0.0)
+    np.testing.assert_allclose(obs[361:364], spec.size, rtol=1e-6)
+    # the proprioceptive part is the proprio observation
+    np.testing.assert_allclose(obs[interface.PROPRIO_LAYOUT["wrist_quat"]], WRISTS["palm_down"], atol=1e-7)
+
+
+# -- determinism ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("randomize", [False, True])
+def test_two_envs_same_seed_same_trajectory(env_factory, warm_grasps, randomize):
+    obs_a, rew_a = rollout(env_factory(randomize=randomize), seed=7, steps=50)
+    obs_b, rew_b = rollout(env_factory(randomize=randomize), seed=7, steps=50)
+    assert len(rew_a) == 50
+    np.testing.assert_array_equal(obs_a, obs_b)
+    np.testing.assert_array_equal(rew_a, rew_b)
+
+
+def test_different_seeds_differ(env_factory, warm_grasps):
+    env = env_factory(randomize=True)
+    obs_a, _ = rollout(env, seed=1, steps=5)
+    obs_b, _ = rollout(env, seed=2, steps=5)
+    assert not np.array_equal(obs_a, obs_b)
+
+
+@pytest.mark.parametrize("randomize", [False, True])
+def test_reset_with_same_seed_replays_the_episode(env_factory, warm_grasps, randomize):
+    """An env reset with a seed it has seen before replays that episode exactly, whatever ran in
+    between (evaluation with fixed seeds depends on it)."""
+    env = env_factory(randomize=randomize)
+    first = rollout(env, seed=5, steps=50)
+    rollout(env, seed=6, steps=50)
+    again = rollout(env, seed=5, steps=50)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+
+
+def test_reset_observation_depends_only_on_seed(env_factory, warm_grasps):
+    env = env_factory(obs_mode="privileged")
+    obs_a, _ = env.reset(seed=0)
+    for _ in range(10):
+        env.step(np.zeros(16, np.float32))
+    obs_b, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(obs_a, obs_b)
+
+
+def test_env_that_generated_the_grasps_matches_one_that_loaded_them(env_factory, monkeypatch, tmp_path):
+    """The first env on a machine (which generates the grasp cache) behaves like every later one."""
+    monkeypatch.setenv("DEXNDM_CACHE", str(tmp_path))
+    generated = rollout(env_factory(wrist="palm_down"), seed=3, steps=30)
+    loaded = rollout(env_factory(wrist="palm_down"), seed=3, steps=30)
+    np.testing.assert_array_equal(generated[0], loaded[0])
+    np.testing.assert_array_equal(generated[1], loaded[1])
+
+
+# -- argument validation ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, allowed", [
+    ({"object": "teapot"}, OBJECT),
+    ({"object": ["cylinder_d55_ar20", "teapot"]}, "cylinder"),
+    ({"wrist": "sideways"}, "palm_up"),
+    ({"axis": "+w"}, "+z"),
+    ({"axis": "diagonal"}, "general"),
+    ({"obs_mode": "pixels"}, "proprio"),
+    ({"render_mode": "video"}, "rgb_array"),
+    ({"actuator": "servo"}, "ideal_pd"),
+])
+@pytest.mark.filterwarnings("ignore:.*render_mode.*:UserWarning")
+def test_unknown_names_raise_value_error_listing_allowed(dexndm_cache, kwargs, allowed):
+    with pytest.raises(ValueError) as err:
+        make_env(**kwargs)
+    assert allowed in str(err.value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_action_raises_and_commands_nothing(env, bad):
+    env.reset(seed=0)
+    u = env.unwrapped
+    env.step(np.zeros(16, np.float32))
+    target = u.target.copy()
+    q, _ = u.hand.joint_state()
+    pose = u.world.body_pose(u.bodies[u._obj])
+    action = np.zeros(16, np.float32)
+    action[3] = bad
+    with pytest.raises(ValueError):
+        env.step(action)
+    np.testing.assert_array_equal(u.target, target)
+    np.testing.assert_array_equal(u.hand.joint_state()[0], q)
+    np.testing.assert_array_equal(u.world.body_pose(u.bodies[u._obj])[0], pose[0])
+    env.step(np.zeros(16, np.float32))  # still usable
+
+
+def test_wrong_action_shape_raises(env):
+    env.reset(seed=0)
+    with pytest.raises(ValueError):
+        env.step(np.zeros(15, np.float32))
+
+
+# -- axes -------------------------------------------------------------------------------------------------
+def test_general_axis_is_one_of_the_26(env_factory, warm_grasps):
+    env = env_factory(axis="general")
+    seen = set()
+    for seed in range(6):
+        obs, info = env.reset(seed=seed)
+        index = int(np.argmin(np.linalg.norm(general_axes() - info["axis"], axis=1)))
+        np.testing.assert_allclose(info["axis"], general_axes()[index], atol=1e-12)
+        np.testing.assert_allclose(obs[interface.PROPRIO_LAYOUT["axis"]], info["axis"], atol=1e-7)
+        seen.add(index)
+    assert len(seen) > 1
+
+
+def test_vector_axis_is_normalised(env_factory, warm_grasps):
+    env = env_factory(axis=[0.0, 3.0, 4.0])
+    obs, info = env.reset(seed=0)
+    np.testing.assert_allclose(info["axis"], [0.0, 0.6, 0.8])
+    np.testing.assert_allclose(obs[interface.PROPRIO_LAYOUT["axis"]], [0.0, 0.6, 0.8], atol=1e-7)
+
+
+# -- rendering --------------------------------------------------------------------------------------------
+def test_rgb_array_render(env_factory, warm_grasps):
+    env = env_factory(render_mode="rgb_array")
+    env.reset(seed=0)
+    image = env.render()
+    assert isinstance(image, np.ndarray)
+    assert image.ndim == 3 and image.shape[2] == 3 and image.shape[0] > 0 and image.shape[1] > 0
+    assert image.dtype == np.uint8
+    colours = np.unique(image.reshape(-1, 3), axis=0)
+    assert len(colours) >= 10, "the image looks blank"
+    assert image.std() > 5.0
+
+
+def test_no_render_mode_renders_nothing(env):
+    env.reset(seed=0)
+    assert env.render() is None
+
+
+# -- info, reward, termination ----------------------------------------------------------------------------
+def test_step_info_keys_and_reward_terms(env):
+    env.reset(seed=2)
+    u = env.unwrapped
+    w = u.weights
+    for _ in range(5):
+        _, reward, _, _, info = env.step(env.action_space.sample())
+        assert STEP_INFO_KEYS <= set(info)
+        assert isinstance(info["fell"], bool)
+        expected = (w["rot"] * info["rotate_reward"] - w["rotp"] * info["rotp_penalty"]
+                    - w["linvel"] * info["linvel_penalty"] - w["pose"] * info["pose_penalty"]
+                    - w["work"] * info["work_penalty"] - w["torque"] * info["torque_penalty"])
+        assert reward == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        assert info["rotate_reward"] == info["rotr_step"]
+        for key in ("rotp_penalty", "linvel_penalty", "pose_penalty", "work_penalty", "torque_penalty"):
+            assert info[key] >= 0.0
+
+
+def test_reward_weights_are_used(env_factory, warm_grasps):
+    env = env_factory(rotate_reward_weight=0.0, rotp_penalty_weight=0.0, linvel_penalty_weight=0.0,
+                      pose_penalty_weight=1.0, work_penalty_weight=0.0, torque_penalty_weight=0.0)
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(np.ones(16, np.float32))
+    assert reward == pytest.approx(-info["pose_penalty"])
+    assert info["pose_penalty"] > 0.0
+
+
+def test_rotation_metrics_follow_the_object_velocity(env):
+    env.reset(seed=1)
+    u = env.unwrapped
+    body = u.bodies[u._obj]
+    for _ in range(10):
+        _, _, _, _, info = env.step(env.action_space.sample())
+        _, ang = u.world.body_velocity(body)
+        assert info["rotr_step"] == pytest.approx(np.clip(ang @ u.axis, -0.5, 0.5), abs=1e-12)
+        assert info["rotp_step"] == pytest.approx(np.linalg.norm(np.cross(ang, u.axis)), abs=1e-12)
+
+
+def test_dropping_the_object_terminates(env):
+    env.reset(seed=0)
+    u = env.unwrapped
+    for _ in range(3):
+        env.step(np.zeros(16, np.float32))
+    body = u.bodies[u._obj]
+    pos, quat = u.world.body_pose(body)
+    u.world.set_body_pose(body, pos + np.array([0.0, 0.0, 0.3]), quat)  # far out of the hand
+    _, _, terminated, truncated, info = env.step(np.zeros(16, np.float32))
+    assert terminated and not truncated
+    assert info["fell"] is True
+    summary = info["episode_metrics"]
+    assert summary["ttf_s"] == pytest.approx(4 * DT)
+    assert summary["steps"] == 4
+    assert u.episode_metrics()["ttf_s"] == pytest.approx(4 * DT)
+
+
+# -- the Rot metric, measured on a known motion -------------------------------------------------------------
+def _matrix_rotvec(m: np.ndarray) -> np.ndarray:
+    """Rotation vector of a (small-angle) rotation matrix, from the matrix (not from quaternions)."""
+    angle = np.arccos(np.clip((np.trace(m) - 1.0) / 2.0, -1.0, 1.0))
+    skew = np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]])
+    if angle < 1e-12:
+        return skew / 2.0
+    return angle * skew / (2.0 * np.sin(angle))
+
+
+def _turn_each_step(env, seed: int, rate: float, steps: int, about=None):
+    """Reset, pin the object (mass 0: physics no longer moves it) and, right before each env.step,
+    teleport it by ``rate * dt`` about ``about`` (default: the env's axis) around its current
+    position. Returns the step infos."""
+    env.reset(seed=seed)
+    u = env.unwrapped
+    body = u.bodies[u._obj]
+    u.world.set_dynamics(body, mass=0.0)
+    axis = u.axis if about is None else np.asarray(about, dtype=np.float64)
+    infos = []
+    for _ in range(steps):
+        pos, quat = u.world.body_pose(body)
+        u.world.set_body_pose(body, pos, quat_multiply(rotvec_to_quat(rate * DT * axis), quat))
+        _, _, terminated, _, info = env.step(np.zeros(16, np.float32))
+        assert not terminated
+        infos.append(info)
+    return infos
+
+
+@pytest.mark.parametrize("wrist, axis", [("palm_up", "+z"), ("palm_down", "-y"), ("palm_up", "+x")])
+@pytest.mark.parametrize("rate", [1.0, -1.0])
+def test_rot_measures_a_known_rotation(env_factory, warm_grasps, wrist, axis, rate):
+    env = env_factory(wrist=wrist, axis=axis)
+    steps = 60  # 3 s at 1 rad/s: past pi
+    infos = _turn_each_step(env, seed=4, rate=rate, steps=steps)
+    true_angle = rate * DT * steps
+    for info in infos:
+        assert info["rot_step"] == pytest.approx(rate * DT, rel=0.02)
+    assert infos[-1]["rot"] == pytest.approx(true_angle, rel=0.02)
+    assert env.unwrapped.episode_metrics()["rot_rad"] == pytest.approx(true_angle, rel=0.02)
+    assert env.unwrapped.episode_metrics()["steps"] == steps
+
+
+def test_rot_ignores_rotation_about_other_axes(env_factory, warm_grasps):
+    env = env_factory(wrist="palm_up", axis="+z")
+    infos = _turn_each_step(env, seed=4, rate=1.0, steps=20, about=[1.0, 0.0, 0.0])
+    assert abs(infos[-1]["rot"]) < 1e-6
+
+
+def test_rot_of_a_free_object_matches_its_orientation_change(env):
+    """With physics on, Rot over an episode equals the summed per-step turns of the object about the
+    axis, measured independently from its poses."""
+    env.reset(seed=3)
+    u = env.unwrapped
+    body = u.bodies[u._obj]
+    _, prev = u.world.body_pose(body)
+    total = 0.0
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        _, _, terminated, _, info = env.step(rng.uniform(-1, 1, 16).astype(np.float32))
+        _, quat = u.world.body_pose(body)
+        total += float(_matrix_rotvec(quat_to_matrix(quat) @ quat_to_matrix(prev).T) @ u.axis)
+        prev = quat
+        if terminated:
+            break
+    assert info["rot"] == pytest.approx(total, abs=1e-6)

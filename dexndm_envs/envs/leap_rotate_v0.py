@@ -132,14 +132,25 @@ class LeapRotateEnv(gym.Env):
         key = (obj, wrist_key)
         if key not in self._grasps:
             self._park_all()
+            spec = self.objects[obj]
+            self._activate(obj, spec.mass, spec.friction)
             self.actuator.reset(np.zeros(hand.NUM_JOINTS))  # nominal gains
             self._grasps[key] = cached_grasps(self.world, self.hand, self.bodies[obj], self.objects[obj],
                                               self.actuator, self.grasp_config)
         return self._grasps[key]
 
     def _park_all(self) -> None:
+        """Move every object out of the way (they are static while parked, see _activate)."""
         for i, b in enumerate(self.bodies):
             self.world.set_body_pose(b, _PARK + [i, 0, 0], (0, 0, 0, 1))
+
+    def _activate(self, obj: int, mass: float, friction: float) -> None:
+        """Make object ``obj`` dynamic with the given mass (kg) and friction; the others static
+        (mass 0), so parked objects cost nothing and do not fall."""
+        for i, b in enumerate(self.bodies):
+            if i != obj:
+                self.world.set_dynamics(b, mass=0.0)
+        self.world.set_dynamics(self.bodies[obj], mass=mass, lateralFriction=friction)
 
     def _restore_grasp(self, obj: int, wrist_key: str, wrist_quat: np.ndarray, index: int) -> GraspSet:
         key = (obj, wrist_key, index)
@@ -175,7 +186,7 @@ class LeapRotateEnv(gym.Env):
         r = self.randomization
         self.params = EpisodeParams.sample(r, rng) if r else EpisodeParams.nominal(spec.mass, spec.friction)
         body = self.bodies[self._obj]
-        self.world.set_dynamics(body, mass=self.params.mass, lateralFriction=self.params.friction)
+        self._activate(self._obj, self.params.mass, self.params.friction)
         self.actuator.reset(grasps.q[index], self.params.gain_scale)
 
         self.target = grasps.target[index].copy()

@@ -99,6 +99,7 @@ def cache_key(spec: ObjectSpec, wrist_quat: np.ndarray, world: World, actuator: 
         "wrist": [round(float(x), 6) for x in wrist_quat],
         "urdf": hashlib.sha256(URDF_PATH.read_bytes()).hexdigest(),
         "self_collision": sorted(sorted(pair) for pair in SELF_COLLISION_PAIRS),
+        "link_friction": hand.LINK_FRICTION,
         "physics": world.physics.key(),
         "actuator": actuator.key(),
         "config": asdict(config),

@@ -146,6 +146,10 @@ PALM_BOX = ((-0.098, 0.005), (-0.095, 0.030), (-0.031, 0.015))
 """Palm collision box in the palm frame as (min, max) per axis, m: 103 x 125 x 46 mm, its grasping
 face at z = -0.031 just below the finger links."""
 
+LINK_FRICTION = 0.5
+"""Lateral friction coefficient of every hand link (PyBullet's default). Bullet multiplies the two
+coefficients of a contact, so a finger-object contact has friction 0.5 x the object's coefficient."""
+
 FINGER_WIDTH = 0.022
 """Cross-section of the finger links (an XC330 is 20 x 34 x 26 mm inside a printed bracket), m."""
 

@@ -61,7 +61,7 @@ class SimHand:
                                      forces=[0.0] * hand.NUM_JOINTS, physicsClientId=self._c)
         for i in [-1, *self.joint_ids]:
             pb.changeDynamics(self.body, i, linearDamping=0.0, angularDamping=0.0, jointDamping=0.0,
-                              physicsClientId=self._c)
+                              lateralFriction=hand.LINK_FRICTION, physicsClientId=self._c)
         self._filter_self_collisions()
 
     def set_palm_pose(self, position, orientation) -> None:
@@ -107,8 +107,3 @@ class SimHand:
         pos = np.array([s[4] for s in states])
         rot = quat_to_matrix(np.array([s[5] for s in states]))
         return pos + np.einsum("nij,nj->ni", rot, hand.FINGERTIP_OFFSETS)
-
-    def set_friction(self, friction: float) -> None:
-        """Lateral friction coefficient of every hand link."""
-        for i in [-1, *self.joint_ids]:
-            pb.changeDynamics(self.body, i, lateralFriction=friction, physicsClientId=self._c)

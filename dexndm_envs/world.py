@@ -192,6 +192,14 @@ class World:
                                              physicsClientId=self.client)
         return np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3].copy()
 
+    def aim_gui_camera(self, eye, target) -> None:
+        """Point the GUI's camera from world point ``eye`` at ``target`` (GUI mode only)."""
+        offset = np.asarray(eye, dtype=np.float64) - np.asarray(target, dtype=np.float64)
+        distance = float(np.linalg.norm(offset))
+        yaw = float(np.degrees(np.arctan2(offset[0], -offset[1])))
+        pitch = float(np.degrees(np.arcsin(-offset[2] / distance)))
+        pb.resetDebugVisualizerCamera(distance, yaw, pitch, list(target), physicsClientId=self.client)
+
     def close(self) -> None:
         """Disconnect the client; safe to call twice."""
         if self.client >= 0:

@@ -152,12 +152,13 @@ class LeapRotateEnv(gym.Env):
                 self.world.set_dynamics(b, mass=0.0)
         self.world.set_dynamics(self.bodies[obj], mass=mass, lateralFriction=friction)
 
-    def _restore_grasp(self, obj: int, wrist_key: str, wrist_quat: np.ndarray, index: int) -> GraspSet:
+    def _restore_grasp(self, obj: int, wrist_key: str, wrist_quat: np.ndarray, index: int) -> None:
+        """Put the world in the saved state of one grasp (saving it the first time it is used)."""
         key = (obj, wrist_key, index)
         if key in self._states:
             self.world.restore_state(self._states[key])
-            return self._grasps[(obj, wrist_key)]
-        grasps = self._grasp_set(obj, wrist_key)
+            return
+        grasps = self._grasps[(obj, wrist_key)]
         self._park_all()
         rot = quat_to_matrix(wrist_quat)
         self.hand.set_joint_state(grasps.q[index])
@@ -165,7 +166,6 @@ class LeapRotateEnv(gym.Env):
                                  quat_multiply(wrist_quat, grasps.object_quat[index]))
         self._states[key] = self.world.save_state()
         self.world.restore_state(self._states[key])
-        return grasps
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -194,10 +194,10 @@ class LeapRotateEnv(gym.Env):
         self._grasp_pos_local = grasps.object_pos[index].copy()
         q, _ = self.hand.joint_state()
         self._history.reset(self._observe_q(q), self.target)
-        obj_pos, obj_quat = self.world.body_pose(body)
         self._metrics = EpisodeMetrics(self.axis, reward_clip=self.reward_clip)
-        self._metrics.reset(obj_quat)
-        self._force = None
+        self._metrics.reset(self.world.body_pose(body)[1])
+        if self.render_mode == "human":
+            self.render()
         info = {"object": spec.name, "wrist": wrist_name, "axis": self.axis.copy(), "grasp_index": index}
         return self._observation(), info
 
@@ -256,6 +256,8 @@ class LeapRotateEnv(gym.Env):
         info = {**step_metrics, **terms, "fell": fell, "target": self.target.copy()}
         if fell:
             info["episode_metrics"] = self._metrics.summary()
+        if self.render_mode == "human":
+            self.render()
         return self._observation(), float(reward), fell, False, info
 
     def episode_metrics(self) -> dict[str, float]:
@@ -284,8 +286,11 @@ class LeapRotateEnv(gym.Env):
         target = HAND_POSITION + self._wrist_rot @ self._grasp_pos_local
         # Look into the palm from a three-quarter view, so the grasped object is in sight.
         view = self._wrist_rot @ np.array([0.5, -0.6, -1.0]) + np.array([0.0, 0.0, 0.4])
-        image = self.world.render(target + 0.32 * view / np.linalg.norm(view), target)
-        return image if self.render_mode == "rgb_array" else None
+        eye = target + 0.32 * view / np.linalg.norm(view)
+        if self.render_mode == "human":
+            self.world.aim_gui_camera(eye, target)
+            return None
+        return self.world.render(eye, target)
 
     def close(self) -> None:
         self.world.close()

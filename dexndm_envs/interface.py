@@ -57,15 +57,15 @@ def validate_action(action) -> np.ndarray:
     a = np.asarray(action, dtype=np.float64)
     if a.shape != (NUM_JOINTS,):
         raise ValueError(f"action must have shape ({NUM_JOINTS},) in motor order; got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
+    if not np.isfinite(a.sum()):  # one reduction: NaN or inf anywhere makes the sum non-finite
         bad = np.flatnonzero(~np.isfinite(a)).tolist()
         raise ValueError(f"action has NaN or inf entries at motor indices {bad}; actions must be finite in [-1, 1]")
-    return np.clip(a, -1.0, 1.0)
+    return np.maximum(np.minimum(a, 1.0), -1.0)
 
 
 def next_target(prev_target: np.ndarray, action: np.ndarray) -> np.ndarray:
     """target_t = clip(target_{t-1} + action / 24, joint limits); radians, motor order."""
-    return np.clip(prev_target + action * ACTION_SCALE, LOWER_LIMITS, UPPER_LIMITS)
+    return np.maximum(np.minimum(prev_target + action * ACTION_SCALE, UPPER_LIMITS), LOWER_LIMITS)
 
 
 class ProprioHistory:

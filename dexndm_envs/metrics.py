@@ -41,21 +41,22 @@ def rotation_about_axis(quat_prev, quat_next, axis) -> float:
     return scale * (x * float(axis[0]) + y * float(axis[1]) + z * float(axis[2]))
 
 
-def off_axis_velocity(angvel, axis) -> np.ndarray:
+def off_axis_velocity(angvel, axis) -> tuple[float, float, float]:
     """omega x k (rad/s): the part of the angular velocity not about the target axis, as a vector."""
     wx, wy, wz = angvel
     kx, ky, kz = axis
-    return np.array([wy * kz - wz * ky, wz * kx - wx * kz, wx * ky - wy * kx])
+    return (wy * kz - wz * ky, wz * kx - wx * kz, wx * ky - wy * kx)
 
 
-def rotation_reward(angvel: np.ndarray, axis: np.ndarray, clip: float = 0.5) -> float:
+def rotation_reward(angvel, axis, clip: float = 0.5) -> float:
     """clip(omega . k, -clip, clip) with omega the world angular velocity (rad/s)."""
-    return min(max(float(angvel @ axis), -clip), clip)
+    dot = float(angvel[0] * axis[0] + angvel[1] * axis[1] + angvel[2] * axis[2])
+    return min(max(dot, -clip), clip)
 
 
-def off_axis_speed(angvel: np.ndarray, axis: np.ndarray) -> float:
+def off_axis_speed(angvel, axis) -> float:
     """|omega x k| (rad/s): the angular speed not about the target axis."""
-    return float(np.linalg.norm(off_axis_velocity(angvel, axis)))
+    return math.hypot(*off_axis_velocity(angvel, axis))
 
 
 class EpisodeMetrics:

@@ -87,8 +87,7 @@ class SimHand:
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
         """Joint positions (rad) and velocities (rad/s), motor order."""
         states = pb.getJointStates(self.body, self.joint_ids, physicsClientId=self._c)
-        q, qdot = np.array([s[:2] for s in states]).T
-        return q, qdot
+        return np.array([s[0] for s in states]), np.array([s[1] for s in states])
 
     def set_joint_state(self, q: np.ndarray, qdot: np.ndarray | None = None) -> None:
         """Teleport the joints to ``q`` (rad) with velocities ``qdot`` (rad/s, default 0)."""

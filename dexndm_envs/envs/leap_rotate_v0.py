@@ -236,15 +236,15 @@ class LeapRotateEnv(gym.Env):
         linvel, angvel = self.world.body_velocity(body)
 
         rel = self._wrist_rot.T @ (obj_pos - HAND_POSITION) - self._grasp_pos_local
-        fell = bool(np.linalg.norm(rel) > self.fall_distance)
+        fell = bool(rel @ rel > self.fall_distance**2)
         step_metrics = self._metrics.update(obj_quat, angvel, fell)
 
         w = self.weights
         terms = {
             "rotate_reward": step_metrics["rotr_step"],
-            "rotp_penalty": float(np.abs(off_axis_velocity(angvel, self.axis)).sum()),
+            "rotp_penalty": sum(abs(v) for v in off_axis_velocity(angvel, self.axis)),
             "linvel_penalty": float(linvel @ linvel),
-            "pose_penalty": float(np.sum((q - self.q_init) ** 2)),
+            "pose_penalty": float((q - self.q_init) @ (q - self.q_init)),
             "work_penalty": float(np.abs(tau * qdot).sum()),
             "torque_penalty": float(tau @ tau),
         }

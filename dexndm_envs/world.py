@@ -68,10 +68,11 @@ class World:
             physicsClientId=self.client,
         )
         self.set_gravity((0.0, 0.0, -GRAVITY))
-        self._links: list[tuple[int, int]] = []  # (body, link) of every collision object, for clear_contacts
+        self._links: list[tuple[int, int]] = []  # (body, link) of every collision object, for restore_state
 
-    def _register(self, body: int) -> int:
-        """Give every link of a new body the one collision group this project uses (group 1, mask 1)."""
+    def add_body(self, body: int) -> int:
+        """Adopt a body created in this client: give every link the one collision group this project
+        uses (group 1, mask 1) and track it for :meth:`restore_state`. Returns the body id."""
         for link in range(-1, pb.getNumJoints(body, physicsClientId=self.client)):
             pb.setCollisionFilterGroupMask(body, link, 1, 1, physicsClientId=self.client)
             self._links.append((body, link))
@@ -80,7 +81,7 @@ class World:
     # -- scene -------------------------------------------------------------------------------------
     def load_urdf(self, path: str, position, orientation, fixed_base: bool = True, flags: int = 0) -> int:
         """Load a URDF at a world pose (m, xyzw); returns the body id."""
-        return self._register(pb.loadURDF(str(path), position, orientation, useFixedBase=fixed_base, flags=flags,
+        return self.add_body(pb.loadURDF(str(path), position, orientation, useFixedBase=fixed_base, flags=flags,
                                           physicsClientId=self.client))
 
     def create_primitive(self, shape: str, size: np.ndarray, mass: float, rgba=(0.85, 0.35, 0.2, 1.0),
@@ -108,7 +109,7 @@ class World:
             vis = pb.createVisualShape(pb.GEOM_SPHERE, radius=size[0] / 2, rgbaColor=rgba, physicsClientId=c)
         else:
             raise ValueError(f"unknown primitive shape {shape!r}; allowed: box, cylinder, sphere")
-        return self._register(pb.createMultiBody(mass, col, vis, position, orientation, physicsClientId=c))
+        return self.add_body(pb.createMultiBody(mass, col, vis, position, orientation, physicsClientId=c))
 
     def remove_body(self, body: int) -> None:
         pb.removeBody(body, physicsClientId=self.client)

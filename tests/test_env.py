@@ -139,8 +139,8 @@ def test_env_that_generated_the_grasps_matches_one_that_loaded_them(env_factory,
 
 # -- argument validation ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, allowed", [
-    ({"object": "teapot"}, OBJECT),
-    ({"object": ["cylinder_d55_ar20", "teapot"]}, "cylinder"),
+    ({"object": "unicorn"}, OBJECT),
+    ({"object": ["cylinder_d55_ar20", "unicorn"]}, "cylinder"),
     ({"wrist": "sideways"}, "palm_up"),
     ({"axis": "+w"}, "+z"),
     ({"axis": "diagonal"}, "general"),

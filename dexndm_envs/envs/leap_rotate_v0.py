@@ -12,7 +12,7 @@ from dexndm_envs import hand, interface
 from dexndm_envs.actuators import Actuator, make_actuator
 from dexndm_envs.grasps import GraspConfig, GraspSet, cached_grasps
 from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics, off_axis_velocity
-from dexndm_envs.objects import ObjectSpec, resolve_objects
+from dexndm_envs.objects import ObjectSpec, create_body, resolve_objects
 from dexndm_envs.poses import WRISTS, parse_axis, parse_wrist, sample_axis
 from dexndm_envs.randomization import EpisodeParams, Randomization
 from dexndm_envs.robot import SimHand
@@ -113,8 +113,7 @@ class LeapRotateEnv(gym.Env):
 
         self.world = World(gui=render_mode == "human")
         self.hand = SimHand(self.world, HAND_POSITION)
-        self.bodies = [self.world.create_primitive(s.shape, s.size, s.mass, position=_PARK + [i, 0, 0])
-                       for i, s in enumerate(self.objects)]
+        self.bodies = [create_body(self.world, s, position=_PARK + [i, 0, 0]) for i, s in enumerate(self.objects)]
         self._grasps: dict[tuple[int, str], GraspSet] = {}
         self._states: dict[tuple[int, str, int], int] = {}
         self._history = interface.ProprioHistory()

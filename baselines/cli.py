@@ -1,4 +1,4 @@
-"""The ``dexndm`` command line. Subcommands: ``demo``, ``render``."""
+"""The ``dexndm`` command line. Subcommands: ``demo``, ``render``, ``objects``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,34 @@ def _render(args: argparse.Namespace) -> None:
     print(render_wrists(args.object, args.out, args.seed))
 
 
+def _objects(args: argparse.Namespace) -> None:
+    import json
+
+    from dexndm_envs import objects
+
+    if args.action == "list":
+        specs = objects.list_objects(args.category)
+        if args.json:
+            print(json.dumps([s.to_dict() for s in specs], indent=1))
+            return
+        print(f"{'name':<26}{'category':<16}{'shape':<10}{'size (cm)':<22}{'aspect':>7}{'mass (g)':>10}  source")
+        for s in specs:
+            size = " x ".join(f"{100 * x:.1f}" for x in s.size)
+            print(f"{s.name:<26}{s.category:<16}{s.shape:<10}{size:<22}{s.aspect_ratio:>7.2f}{1000 * s.mass:>10.1f}  {s.source}")
+        print(f"{len(specs)} objects")
+    elif args.action == "show":
+        print(json.dumps(objects.get_object(args.name).to_dict(), indent=1))
+    elif args.action == "import":
+        spec = objects.import_mesh(args.mesh, args.name, scale=args.scale, mass=args.mass)
+        print(f"imported {spec.name}: {' x '.join(f'{100 * x:.1f}' for x in spec.size)} cm, "
+              f"{1000 * spec.mass:.1f} g, {'convex' if spec.convex else 'concave (convex hulls)'}; "
+              f"catalogue {objects.user_catalogue_dir() / 'catalogue.json'}")
+    elif args.action == "sheet":
+        from baselines.object_sheet import contact_sheet
+
+        print(contact_sheet(objects.list_objects(args.category), args.out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dexndm", description="DexNDM LEAP hand tools")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (grasp generation, ...)")
@@ -39,6 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("docs/wrists.png"))
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_render)
+
+    p = sub.add_parser("objects", help="list, show and import objects, or draw the catalogue")
+    actions = p.add_subparsers(dest="action", required=True)
+    a = actions.add_parser("list", help="list the catalogue (shipped and imported objects)")
+    a.add_argument("--category", default=None, help="only this category")
+    a.add_argument("--json", action="store_true", help="machine-readable output")
+    a = actions.add_parser("show", help="everything about one object")
+    a.add_argument("name")
+    a = actions.add_parser("import", help="add a mesh file (OBJ, STL, PLY, ...) to the user catalogue")
+    a.add_argument("mesh", type=Path)
+    a.add_argument("--name", required=True, help="name for the new object (letters, digits, _ and -)")
+    a.add_argument("--scale", type=float, default=1.0, help="factor to metres (0.001 for a file in mm)")
+    a.add_argument("--mass", type=float, default=None, help="mass in kg (default: from 400 kg/m^3)")
+    a = actions.add_parser("sheet", help="render a contact sheet of the catalogue")
+    a.add_argument("--category", default=None)
+    a.add_argument("--out", type=Path, default=Path("docs/objects.png"))
+    p.set_defaults(func=_objects)
     return parser
 
 

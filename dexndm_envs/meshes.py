@@ -128,3 +128,45 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def load_and_repair(path: Path, scale: float = 1.0) -> trimesh.Trimesh:
+    """Read a mesh file, scale it (to metres), and repair what can be repaired (merged vertices,
+    degenerate and duplicate faces, winding and normals, small holes).
+
+    Raises ValueError saying what is wrong: not a mesh, no volume, or not closable into a volume.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        loaded = trimesh.load(path, force="mesh", process=True)
+    except Exception as e:  # trimesh raises many types for unreadable files
+        raise ValueError(f"{path} is not a mesh file trimesh can read ({type(e).__name__}: {e})") from e
+    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
+        raise ValueError(f"{path} is not a mesh: it holds no triangles (a point cloud or an empty scene?)")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive number, got {scale}")
+    mesh = loaded.copy()
+    mesh.apply_scale(scale)
+    mesh.merge_vertices()
+    mesh.update_faces(mesh.nondegenerate_faces())
+    mesh.update_faces(mesh.unique_faces())
+    mesh.remove_unreferenced_vertices()
+    trimesh.repair.fix_winding(mesh)
+    trimesh.repair.fill_holes(mesh)
+    trimesh.repair.fix_inversion(mesh)
+    trimesh.repair.fix_normals(mesh)
+    if len(mesh.faces) == 0 or np.min(mesh.extents) < 1e-6:
+        raise ValueError(f"{path} has zero volume: it is flat (extents {np.round(mesh.extents, 6).tolist()} m)")
+    if not mesh.is_watertight:
+        raise ValueError(f"{path} is not a closed surface and could not be repaired into one "
+                         "(open boundaries remain after filling holes); close the mesh in a modeller first")
+    if not mesh.is_volume or mesh.volume <= 1e-12:
+        raise ValueError(f"{path} has zero volume after repair (volume {mesh.volume:.3g} m^3)")
+    largest = float(mesh.extents.max())
+    if not MIN_EXTENT <= largest <= MAX_EXTENT:
+        raise ValueError(
+            f"{path} is {largest * 100:.3g} cm across at scale {scale}; objects for the LEAP hand must be "
+            f"{MIN_EXTENT * 100:.1f}-{MAX_EXTENT * 100:.0f} cm across (is the file in mm? try --scale 0.001)")
+    return mesh

@@ -172,3 +172,40 @@ def create_body(world: World, spec: ObjectSpec, position=(0.0, 0.0, 0.0), rgba=(
     # PyBullet estimates a compound's inertia from its bounding box; use the mesh's own.
     pb.changeDynamics(body, -1, localInertiaDiagonal=list(spec.inertia), physicsClientId=c)
     return body
+
+
+def import_mesh(path: str | Path, name: str, scale: float = 1.0, mass: float | None = None,
+                category: str = "user", friction: float = 1.0) -> ObjectSpec:
+    """Add a user mesh to the user catalogue (never the shipped one) and return its spec.
+
+    The mesh is read, scaled by ``scale`` (to metres), repaired, checked (a closed volume, 1.5-25 cm
+    across), moved to its principal frame, given mass properties (``mass`` in kg, or a density of
+    400 kg/m^3) and, if concave, decomposed into convex hulls. Files are written atomically.
+    Raises ValueError saying what was wrong.
+    """
+    import re
+
+    from dexndm_envs import meshes
+
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+        raise ValueError(f"object name {name!r} must use only letters, digits, '_' and '-'")
+    if name in {s.name for s in _shipped()}:
+        raise ValueError(f"object name {name!r} is taken by a shipped object; choose another name")
+    if mass is not None and not (np.isfinite(mass) and mass > 0):
+        raise ValueError(f"mass must be a positive number of kg, got {mass}")
+    root = user_catalogue_dir()
+    index = root / "catalogue.json"
+    entries = json.loads(index.read_text())["objects"] if index.exists() else []
+    if any(e["name"] == name for e in entries):
+        raise ValueError(f"object {name!r} is already in the user catalogue {index}; choose another name")
+
+    prepared = meshes.prepare_mesh(meshes.load_and_repair(Path(path), scale), mass=mass)
+    visual, collision = f"meshes/{name}.obj", f"meshes/{name}_collision.obj"
+    meshes.write_atomic(root / visual, meshes.obj_text([prepared.mesh]))
+    meshes.write_atomic(root / collision, meshes.obj_text(meshes.convex_hulls(prepared)))
+    entry = {"name": name, "category": category, "shape": "mesh",
+             "size": [round(float(x), 6) for x in prepared.extents], "mass": round(prepared.mass, 6),
+             "friction": friction, "inertia": [float(f"{x:.6g}") for x in prepared.inertia],
+             "visual": visual, "collision": collision, "convex": prepared.convex, "source_file": str(path)}
+    meshes.write_atomic(index, json.dumps({"version": 2, "objects": [*entries, entry]}, indent=1) + "\n")
+    return get_object(name)

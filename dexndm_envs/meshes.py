@@ -99,14 +99,14 @@ def convex_hulls(prepared: PreparedMesh, max_vertices: int = 48) -> list[trimesh
                          concavity=0.0025, physicsClientId=client)
         finally:
             pb.disconnect(client)
-        scene = trimesh.load(out, force="scene", split_object=True, group_material=False)
+        scene = trimesh.load(out, force="scene", split_objects=True, group_material=False)
         hulls = [g.convex_hull for g in scene.dump()] if isinstance(scene, trimesh.Scene) else [scene.convex_hull]
     if not hulls:
         raise ValueError("convex decomposition produced no hulls")
     return hulls
 
 
-def obj_text(meshes: list[trimesh.Trimesh], digits: int = 6) -> str:
+def obj_text(meshes: list[trimesh.Trimesh], digits: int = 9) -> str:
     """Wavefront OBJ text with each mesh as its own object group (``o part_k``), deterministic."""
     lines, offset = [], 1
     for k, m in enumerate(meshes):
@@ -166,7 +166,8 @@ def load_and_repair(path: Path, scale: float = 1.0) -> trimesh.Trimesh:
         raise ValueError(f"{path} has zero volume after repair (volume {mesh.volume:.3g} m^3)")
     largest = float(mesh.extents.max())
     if not MIN_EXTENT <= largest <= MAX_EXTENT:
+        hint = "is the file in mm? try --scale 0.001" if largest > MAX_EXTENT else "enlarge it with --scale"
         raise ValueError(
             f"{path} is {largest * 100:.3g} cm across at scale {scale}; objects for the LEAP hand must be "
-            f"{MIN_EXTENT * 100:.1f}-{MAX_EXTENT * 100:.0f} cm across (is the file in mm? try --scale 0.001)")
+            f"{MIN_EXTENT * 100:.1f}-{MAX_EXTENT * 100:.0f} cm across ({hint})")
     return mesh

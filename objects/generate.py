@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +29,7 @@ import trimesh
 from trimesh import creation
 from trimesh.transformations import rotation_matrix, translation_matrix
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dexndm_envs.meshes import (  # noqa: E402
-    DENSITY, convex_hulls, obj_text, prepare_mesh, to_principal_frame, write_atomic)
+from dexndm_envs.meshes import DENSITY, convex_hulls, obj_text, prepare_mesh, to_principal_frame, write_atomic
 
 SEED = 2026
 FRICTION = 1.0
@@ -123,7 +120,7 @@ def teapot() -> trimesh.Trimesh:
     handle = creation.torus(major_radius=0.7, minor_radius=0.16)
     handle.apply_transform(rotation_matrix(np.pi / 2, [1, 0, 0]))
     handle.apply_translation((-1.5, 0, 0.1))
-    knob = ellipsoid((0.3, 0.3, 0.25), (0, 0, 1.2))
+    knob = ellipsoid((0.3, 0.3, 0.25), (0.02, 0.01, 1.2))  # off the body's pole: no shared vertex
     return union(body, spout, handle, knob)
 
 
@@ -225,6 +222,8 @@ def generate(out: Path = HERE) -> Path:
     records = []
     for entry in catalogue_entries(rng):
         name, mesh = entry["name"], entry.pop("mesh")
+        if not trimesh.Trimesh(mesh.vertices, mesh.faces).is_volume:  # as a reader merging vertices sees it
+            raise RuntimeError(f"{name}: the mesh is not a closed volume once coincident vertices merge")
         prepared = prepare_mesh(mesh)
         visual = f"meshes/{name}.obj"
         write_atomic(out / visual, obj_text([prepared.mesh]))

@@ -69,23 +69,6 @@ def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ], -1)
 
 
-def quat_conjugate(q: np.ndarray) -> np.ndarray:
-    """Inverse of a unit quaternion (xyzw)."""
-    q = np.asarray(q, dtype=np.float64)
-    return np.concatenate([-q[..., :3], q[..., 3:]], -1)
-
-
-def quat_to_rotvec(q: np.ndarray) -> np.ndarray:
-    """Unit quaternion(s) xyzw -> rotation vector(s) (axis * angle, angle in [0, pi])."""
-    q = np.asarray(q, dtype=np.float64)
-    q = np.where(q[..., 3:] < 0, -q, q)
-    v = q[..., :3]
-    s = np.linalg.norm(v, axis=-1, keepdims=True)
-    angle = 2.0 * np.arctan2(s, q[..., 3:])
-    scale = np.where(s > 1e-12, angle / np.maximum(s, 1e-12), 2.0)
-    return v * scale
-
-
 def rotvec_to_quat(v: np.ndarray) -> np.ndarray:
     """Rotation vector(s) (axis * angle, rad) -> unit quaternion(s) xyzw."""
     v = np.asarray(v, dtype=np.float64)
@@ -93,17 +76,3 @@ def rotvec_to_quat(v: np.ndarray) -> np.ndarray:
     half = 0.5 * angle
     scale = np.where(angle > 1e-12, np.sin(half) / np.maximum(angle, 1e-12), 0.5)
     return np.concatenate([v * scale, np.cos(half)], -1)
-
-
-def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The smallest rotation (xyzw) taking unit vector a onto unit vector b."""
-    a = np.asarray(a, dtype=np.float64) / np.linalg.norm(a)
-    b = np.asarray(b, dtype=np.float64) / np.linalg.norm(b)
-    c = float(np.dot(a, b))
-    if c < -1.0 + 1e-9:
-        ortho = np.cross(a, [1.0, 0.0, 0.0])
-        if np.linalg.norm(ortho) < 1e-6:
-            ortho = np.cross(a, [0.0, 1.0, 0.0])
-        return rotvec_to_quat(np.pi * ortho / np.linalg.norm(ortho))
-    q = np.concatenate([np.cross(a, b), [1.0 + c]])
-    return q / np.linalg.norm(q)

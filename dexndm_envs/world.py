@@ -142,9 +142,6 @@ class World:
             pb.setCollisionFilterGroupMask(body, link, 1, 1, physicsClientId=c)
         pb.restoreState(stateId=state_id, physicsClientId=c)
 
-    def remove_state(self, state_id: int) -> None:
-        pb.removeState(state_id, physicsClientId=self.client)
-
     # -- bodies -------------------------------------------------------------------------------------
     def body_pose(self, body: int) -> tuple[np.ndarray, np.ndarray]:
         """World position (m) and orientation (xyzw) of a body's base (its centre of mass frame)."""

@@ -108,8 +108,8 @@ class LeapRotateEnv(gym.Env):
         self.grasp_config = grasp_config or GraspConfig()
 
         self.action_space = interface.action_space()
-        dim = interface.PROPRIO_DIM if obs_mode == "proprio" else PRIVILEGED_DIM
-        self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), dtype=np.float32)
+        self.observation_space = (interface.proprio_space() if obs_mode == "proprio"
+                                  else spaces.Box(-np.inf, np.inf, (PRIVILEGED_DIM,), dtype=np.float32))
 
         self.world = World(gui=render_mode == "human")
         self.hand = SimHand(self.world, HAND_POSITION)

@@ -9,10 +9,13 @@ per-test directory with ``monkeypatch``.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
+import trimesh
+from trimesh import creation
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
 
@@ -80,3 +83,35 @@ def rollout(env: gym.Env, seed: int | None, steps: int = 50, action_seed: int = 
         if terminated or truncated:
             break
     return np.array(observations), np.array(rewards)
+
+
+@pytest.fixture(autouse=True)
+def user_objects(monkeypatch, tmp_path) -> Path:
+    """An empty user object catalogue for every test: nothing touches ~/.local."""
+    root = tmp_path / "user_objects"
+    monkeypatch.setenv("DEXNDM_USER_OBJECTS", str(root))
+    return root
+
+
+def l_shape_mm() -> trimesh.Trimesh:
+    """An L: a 60 x 20 mm bar and a 20 x 45 mm bar, 15 mm thick, united (in mm, like most CAD exports)."""
+    a = creation.box(extents=(60.0, 20.0, 15.0))
+    a.apply_translation((30.0, 10.0, 7.5))
+    b = creation.box(extents=(20.0, 45.0, 15.0))
+    b.apply_translation((10.0, 22.5, 7.5))
+    mesh = trimesh.boolean.union([a, b], engine="manifold")
+    assert mesh.is_volume and not mesh.is_convex
+    return mesh
+
+
+@pytest.fixture
+def l_stl(tmp_path) -> Path:
+    """The L-shaped bracket written to an STL file (in mm)."""
+    path = tmp_path / "l_bracket.stl"
+    l_shape_mm().export(path)
+    return path
+
+
+def hull_count(path: Path) -> int:
+    """Convex hulls in a collision OBJ: one object group (``o ...``) each."""
+    return sum(1 for line in path.read_text().splitlines() if line.startswith("o "))

@@ -16,40 +16,16 @@ import pytest
 import trimesh
 from trimesh import creation
 
-from conftest import make_env
+from conftest import hull_count, l_shape_mm, make_env
 from dexndm_envs import meshes, objects
 
 SHIPPED_CATALOGUE = Path(str(resources.files("dexndm_objects"))) / "catalogue.json"
 L_NAME = "test_l_bracket"
 
 
-@pytest.fixture(autouse=True)
-def user_objects(monkeypatch, tmp_path) -> Path:
-    """An empty user catalogue folder for every test."""
-    root = tmp_path / "user_objects"
-    monkeypatch.setenv("DEXNDM_USER_OBJECTS", str(root))
-    return root
-
-
-def l_shape_mm() -> trimesh.Trimesh:
-    """An L: a 60 x 20 mm bar and a 20 x 45 mm bar, 15 mm thick, united (in mm, like most CAD exports)."""
-    a = creation.box(extents=(60.0, 20.0, 15.0))
-    a.apply_translation((30.0, 10.0, 7.5))
-    b = creation.box(extents=(20.0, 45.0, 15.0))
-    b.apply_translation((10.0, 22.5, 7.5))
-    mesh = trimesh.boolean.union([a, b], engine="manifold")
-    assert mesh.is_volume and not mesh.is_convex
-    return mesh
-
-
 def write_mesh(mesh: trimesh.Trimesh, path: Path) -> Path:
     mesh.export(path)
     return path
-
-
-@pytest.fixture
-def l_stl(tmp_path) -> Path:
-    return write_mesh(l_shape_mm(), tmp_path / "l_bracket.stl")
 
 
 def box_mesh(extents=(0.05, 0.04, 0.03)) -> trimesh.Trimesh:
@@ -59,10 +35,6 @@ def box_mesh(extents=(0.05, 0.04, 0.03)) -> trimesh.Trimesh:
 def without_faces(mesh: trimesh.Trimesh, faces: list[int]) -> trimesh.Trimesh:
     keep = np.setdiff1d(np.arange(len(mesh.faces)), faces)
     return trimesh.Trimesh(mesh.vertices, mesh.faces[keep], process=False)
-
-
-def hull_count(path: Path) -> int:
-    return sum(1 for line in path.read_text().splitlines() if line.startswith("o "))
 
 
 def user_catalogue_names(root: Path) -> list[str]:

@@ -19,11 +19,12 @@ import pybullet as pb
 import pytest
 import trimesh
 
+from conftest import hull_count
 from dexndm_envs import objects
 from dexndm_envs.grasps import GraspConfig
 from dexndm_envs.meshes import DENSITY
 from dexndm_envs.rotations import matrix_to_quat, quat_to_matrix
-from dexndm_envs.world import PHYSICS_HZ, PhysicsConfig, World
+from dexndm_envs.world import PHYSICS_HZ, World
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = Path(str(resources.files("dexndm_objects")))
@@ -34,17 +35,6 @@ SHIPPED_NAMES = [s.name for s in SHIPPED_SPECS]
 CATEGORIES = ("cylinder", "cuboid", "long_cuboid", "small_cylinder", "irregular", "animal", "small", "long")
 
 
-@pytest.fixture(autouse=True)
-def user_objects(monkeypatch, tmp_path) -> Path:
-    """An empty user catalogue folder for every test."""
-    root = tmp_path / "user_objects"
-    monkeypatch.setenv("DEXNDM_USER_OBJECTS", str(root))
-    return root
-
-
-def hull_count(path: Path) -> int:
-    """Convex hulls in a collision OBJ: one object group (``o ...``) each."""
-    return sum(1 for line in path.read_text().splitlines() if line.startswith("o "))
 
 
 # -- 1. every object loads in PyBullet and rests on the ground --------------------------------------------

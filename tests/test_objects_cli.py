@@ -9,32 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
-import trimesh
-from trimesh import creation
 
 from baselines.cli import main
 
 ANIMALS = ("cow", "bunny", "duck", "elephant", "bear", "teapot", "mug", "fish")
-
-
-@pytest.fixture(autouse=True)
-def user_objects(monkeypatch, tmp_path) -> Path:
-    """An empty user catalogue folder for every test."""
-    root = tmp_path / "user_objects"
-    monkeypatch.setenv("DEXNDM_USER_OBJECTS", str(root))
-    return root
-
-
-@pytest.fixture
-def l_stl(tmp_path) -> Path:
-    """An L-shaped bracket (two united boxes) in mm."""
-    a = creation.box(extents=(60.0, 20.0, 15.0))
-    a.apply_translation((30.0, 10.0, 7.5))
-    b = creation.box(extents=(20.0, 45.0, 15.0))
-    b.apply_translation((10.0, 22.5, 7.5))
-    path = tmp_path / "l_bracket.stl"
-    trimesh.boolean.union([a, b], engine="manifold").export(path)
-    return path
 
 
 def run(capsys, *argv: str) -> str:

@@ -1,8 +1,8 @@
 """Actuator models: how a commanded joint target becomes joint torque, once per physics step.
 
 Every actuator works on arrays in motor order (16 joints, radians, N m) and is called once per
-physics substep with the current joint state. The training default is :class:`IdealPD`, the torque PD
-of the paper's simulator. Later models (e.g. a Dynamixel servo) implement the same interface.
+physics substep (1/120 s) with the current joint state. The training default is :class:`IdealPD`, the
+torque PD of the paper's simulator; :class:`DynamixelXC330` models the real hand's servos.
 """
 
 from __future__ import annotations
@@ -11,23 +11,32 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from dexndm_envs.hand import NUM_JOINTS
+from dexndm_envs.hand import NUM_JOINTS, TICKS_PER_RAD
+from dexndm_envs.world import PHYSICS_HZ
 
 
 class Actuator(ABC):
     """Turns joint targets into joint torques.
 
     Life cycle: :meth:`reset` at the start of an episode, then :meth:`torque` once per physics step.
-    ``gain_scale`` lets domain randomization perturb the gains per joint for one episode.
+    ``gain_scale`` lets domain randomization perturb the gains per joint for one episode; ``rng`` is
+    the env's generator, for actuators with noise. :meth:`measure` turns true joint angles into what
+    the hand's encoders would report.
     """
 
     @abstractmethod
-    def reset(self, q: np.ndarray, gain_scale: np.ndarray | None = None) -> None:
-        """Start an episode at joint positions ``q`` (rad, motor order); clear internal state."""
+    def reset(self, target: np.ndarray, gain_scale: np.ndarray | None = None,
+              rng: np.random.Generator | None = None) -> None:
+        """Start an episode with ``target`` (rad, motor order) the joint target already in effect;
+        clear internal state."""
 
     @abstractmethod
     def torque(self, target: np.ndarray, q: np.ndarray, qdot: np.ndarray) -> np.ndarray:
         """Joint torques (N m, motor order) for targets ``target`` (rad) at state (q rad, qdot rad/s)."""
+
+    def measure(self, q: np.ndarray) -> np.ndarray:
+        """Joint angles as the hand reports them (rad); exact unless the model says otherwise."""
+        return q
 
     def key(self) -> dict:
         """The parameters that change the physics (for grasp-cache keys)."""
@@ -50,7 +59,8 @@ class IdealPD(Actuator):
         self.kp = np.full(NUM_JOINTS, self.kp_nominal)
         self.kd = np.full(NUM_JOINTS, self.kd_nominal)
 
-    def reset(self, q: np.ndarray, gain_scale: np.ndarray | None = None) -> None:
+    def reset(self, target: np.ndarray, gain_scale: np.ndarray | None = None,
+              rng: np.random.Generator | None = None) -> None:
         scale = np.ones(NUM_JOINTS) if gain_scale is None else np.asarray(gain_scale, dtype=np.float64)
         self.kp = self.kp_nominal * scale
         self.kd = self.kd_nominal * scale
@@ -64,12 +74,112 @@ class IdealPD(Actuator):
         return {"type": "IdealPD", "kp": self.kp_nominal, "kd": self.kd_nominal, "torque_limit": self.torque_limit}
 
 
-ACTUATORS: dict[str, type[Actuator]] = {"ideal_pd": IdealPD}
-"""Actuators by name, as accepted by the envs' ``actuator=`` argument."""
+TORQUE_CONSTANT = 0.93 / 1.80
+"""Output torque per ampere of an XC330-M288, N m / A: stall torque over stall current at 5 V."""
+NO_LOAD_SPEED = 8.48
+"""XC330-M288 no-load speed at 5 V, rad/s (81 rpm)."""
+
+
+class DynamixelXC330(Actuator):
+    """A Dynamixel XC330-M288 in current-based position mode (Operating Mode 5), per joint.
+
+    What is modelled, and from where (reference/dynamixel.md unless noted):
+
+    * **Command latency** ``latency_s``: a Goal Position takes effect that long after it is written
+      (USB adapter + bus + servo cycle; ~5-10 ms on a tuned LEAP hand). Targets are delayed in whole
+      physics steps.
+    * **Encoder quantization**: the controller (and :meth:`measure`) sees the angle in 4096 ticks per
+      revolution, plus Gaussian ``encoder_noise_rad`` on what is reported.
+    * **Position PID** on the tick error with the registers' internal scaling (P/128, I/65536, D/16).
+      The output is taken as a current demand in mA with the error in ticks and its derivative in
+      ticks per millisecond (the firmware's units are not published; with P = 800 this gives
+      ~2.1 N m/rad of stiffness below saturation, close to the simulator's Kp = 3).
+    * **Current cap**: |I| <= ``goal_current_ma`` (the LEAP hand writes 350 mA, lite; 550 mA full).
+    * **Torque** = 0.517 N m/A x I (stall torque / stall current).
+    * **Gear friction**: Coulomb ``coulomb_friction_nm`` (smoothed over 0.05 rad/s) and viscous
+      ``viscous_friction_nms`` opposing the joint velocity.
+    * **Backlash** ``backlash_rad``: after the torque reverses, the motor has to cross the gear gap
+      (at its no-load speed) before torque reaches the link again; the torque of that physics step is
+      scaled by the fraction of the step spent engaged.
+    * **Rotor inertia**: in the URDF (``hand.JOINT_ARMATURE``), the same for every actuator.
+
+    Args:
+        p_gain, i_gain, d_gain: Position P / I / D gain registers (LEAP: 800 / 0 / 200 on the ROS nodes).
+        goal_current_ma, latency_s, backlash_rad, coulomb_friction_nm, viscous_friction_nms,
+        encoder_noise_rad: as above. ``dt``: the physics step, s.
+    """
+
+    def __init__(self, p_gain: float = 800.0, i_gain: float = 0.0, d_gain: float = 200.0,
+                 goal_current_ma: float = 350.0, latency_s: float = 0.008, backlash_rad: float = 0.01,
+                 coulomb_friction_nm: float = 0.02, viscous_friction_nms: float = 0.005,
+                 encoder_noise_rad: float = 0.0, dt: float = 1.0 / PHYSICS_HZ) -> None:
+        values = dict(p_gain=p_gain, i_gain=i_gain, d_gain=d_gain, goal_current_ma=goal_current_ma,
+                      latency_s=latency_s, backlash_rad=backlash_rad, coulomb_friction_nm=coulomb_friction_nm,
+                      viscous_friction_nms=viscous_friction_nms, encoder_noise_rad=encoder_noise_rad)
+        bad = [k for k, v in values.items() if not (np.isfinite(v) and v >= 0)]
+        if bad or dt <= 0:
+            raise ValueError(f"DynamixelXC330 parameters must be finite and >= 0 (dt > 0); bad: {bad or ['dt']}")
+        self.params = values
+        self.dt = float(dt)
+        self.delay_steps = int(round(latency_s / dt))
+        self._kp = p_gain / 128.0  # mA per tick
+        self._ki = i_gain / 65536.0  # mA per tick per millisecond of accumulation
+        self._kd = d_gain / 16.0  # mA per (tick / ms)
+        self.reset(np.zeros(NUM_JOINTS))
+
+    def reset(self, target: np.ndarray, gain_scale: np.ndarray | None = None,
+              rng: np.random.Generator | None = None) -> None:
+        self.scale = np.ones(NUM_JOINTS) if gain_scale is None else np.asarray(gain_scale, dtype=np.float64)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        # The goal already in the servos: new targets queue behind it for the latency.
+        self._pending: list[np.ndarray] = [np.array(target, dtype=np.float64)] * self.delay_steps
+        self._integral = np.zeros(NUM_JOINTS)
+        self._prev_error: np.ndarray | None = None
+        self._slack = np.zeros(NUM_JOINTS)  # motor-side minus link-side angle within the gear gap, rad
+
+    def _delayed(self, target: np.ndarray) -> np.ndarray:
+        self._pending.append(target.copy())
+        if len(self._pending) > self.delay_steps + 1:
+            self._pending.pop(0)
+        return self._pending[0]
+
+    def torque(self, target: np.ndarray, q: np.ndarray, qdot: np.ndarray) -> np.ndarray:
+        goal_ticks = np.rint(self._delayed(target) * TICKS_PER_RAD)
+        error = goal_ticks - np.rint(q * TICKS_PER_RAD)
+        dt_ms = self.dt * 1000.0
+        d_error = np.zeros(NUM_JOINTS) if self._prev_error is None else (error - self._prev_error) / dt_ms
+        self._prev_error = error
+        self._integral += error * dt_ms
+        current = self.scale * (self._kp * error + self._ki * self._integral + self._kd * d_error)
+        cap = self.params["goal_current_ma"]
+        current = np.clip(current, -cap, cap)
+        drive = TORQUE_CONSTANT * current / 1000.0
+        # Backlash: the motor crosses the gap at no-load speed before the torque reaches the link.
+        half_gap = self.params["backlash_rad"] / 2.0
+        direction = np.sign(drive)
+        travel = np.where(direction != 0.0, np.abs(direction * half_gap - self._slack), 0.0)
+        engaged = np.clip(1.0 - travel / (NO_LOAD_SPEED * self.dt), 0.0, 1.0)
+        self._slack = np.where(direction != 0.0,
+                               self._slack + direction * np.minimum(travel, NO_LOAD_SPEED * self.dt), self._slack)
+        friction = (self.params["coulomb_friction_nm"] * np.tanh(qdot / 0.05)
+                    + self.params["viscous_friction_nms"] * qdot)
+        return drive * engaged - friction
+
+    def measure(self, q: np.ndarray) -> np.ndarray:
+        ticks = np.rint(q * TICKS_PER_RAD) / TICKS_PER_RAD
+        noise = self.params["encoder_noise_rad"]
+        return ticks + (self.rng.normal(0.0, noise, NUM_JOINTS) if noise > 0 else 0.0)
+
+    def key(self) -> dict:
+        return {"type": "DynamixelXC330", **self.params, "dt": self.dt}
+
+
+ACTUATORS: dict[str, type[Actuator]] = {"ideal_pd": IdealPD, "xc330": DynamixelXC330}
+"""Actuators by name, as accepted by the envs' ``actuator=`` argument and by gap profiles."""
 
 
 def make_actuator(spec: str | Actuator) -> Actuator:
-    """An actuator from a name in :data:`ACTUATORS` or an instance (returned as is)."""
+    """An actuator from a name in :data:`ACTUATORS` (default parameters) or an instance (as is)."""
     if isinstance(spec, Actuator):
         return spec
     if spec not in ACTUATORS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -9,7 +10,8 @@ import numpy as np
 from gymnasium import spaces
 
 from dexndm_envs import hand, interface
-from dexndm_envs.actuators import Actuator, make_actuator
+from dexndm_envs.actuators import Actuator, IdealPD, make_actuator
+from dexndm_envs.gap import GapProfile, load_gap
 from dexndm_envs.grasps import GraspConfig, GraspSet, cached_grasps
 from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics, off_axis_velocity
 from dexndm_envs.objects import ObjectSpec, create_body, resolve_objects
@@ -62,7 +64,9 @@ class LeapRotateEnv(gym.Env):
     the hand; truncated after 400 steps (20 s) by the registered TimeLimit.
 
     ## Arguments
-    object, wrist, axis, obs_mode, actuator, randomize (bool or a Randomization), the reward weights,
+    object, wrist, axis, obs_mode, actuator, gap (a reality-gap profile: a built-in name such as
+    "leap_xc330", a JSON path or a GapProfile; it sets the actuator and scales the object's mass and
+    friction, see :mod:`dexndm_envs.gap`), randomize (bool or a Randomization), the reward weights,
     fall_distance (m), grasp_config, render_mode ("rgb_array" headless, or "human" for the GUI).
 
     ## Version History
@@ -78,6 +82,7 @@ class LeapRotateEnv(gym.Env):
         axis: str | Any = "+z",
         obs_mode: str = "proprio",
         actuator: str | Actuator = "ideal_pd",
+        gap: str | Path | GapProfile | None = None,
         randomize: bool | Randomization = False,
         rotate_reward_weight: float = 1.0,
         rotate_reward_clip: float = 0.5,
@@ -99,7 +104,13 @@ class LeapRotateEnv(gym.Env):
         self.axis_spec = parse_axis(axis)
         self.obs_mode = obs_mode
         self.render_mode = render_mode
-        self.actuator = make_actuator(actuator)
+        if gap is not None and actuator != "ideal_pd":
+            raise ValueError("pass either actuator= or gap= (a gap profile brings its own actuator), not both")
+        self.gap = load_gap(gap) if gap is not None else None
+        self.actuator = self.gap.make_actuator() if self.gap else make_actuator(actuator)
+        # Grasps belong to the task in the training simulator: under a gap profile the hand starts
+        # from the grasps the simulator's actuator made, as a real hand starts from sim-made grasps.
+        self._grasp_actuator = IdealPD() if self.gap else self.actuator
         self.randomization = Randomization() if randomize is True else (randomize or None)
         self.weights = dict(rot=rotate_reward_weight, rotp=rotp_penalty_weight, linvel=linvel_penalty_weight,
                             pose=pose_penalty_weight, work=work_penalty_weight, torque=torque_penalty_weight)
@@ -133,9 +144,9 @@ class LeapRotateEnv(gym.Env):
             self._park_all()
             spec = self.objects[obj]
             self._activate(obj, spec.mass, spec.friction)
-            self.actuator.reset(np.zeros(hand.NUM_JOINTS))  # nominal gains
+            self._grasp_actuator.reset(np.zeros(hand.NUM_JOINTS))  # nominal gains
             self._grasps[key] = cached_grasps(self.world, self.hand, self.bodies[obj], self.objects[obj],
-                                              self.actuator, self.grasp_config)
+                                              self._grasp_actuator, self.grasp_config)
         return self._grasps[key]
 
     def _park_all(self) -> None:
@@ -184,9 +195,11 @@ class LeapRotateEnv(gym.Env):
 
         r = self.randomization
         self.params = EpisodeParams.sample(r, rng) if r else EpisodeParams.nominal(spec.mass, spec.friction)
+        if self.gap:
+            self.params.mass, self.params.friction = self.gap.object_params(self.params.mass, self.params.friction)
         body = self.bodies[self._obj]
         self._activate(self._obj, self.params.mass, self.params.friction)
-        self.actuator.reset(grasps.q[index], self.params.gain_scale)
+        self.actuator.reset(grasps.target[index], self.params.gain_scale, rng)
 
         self.target = grasps.target[index].copy()
         self.q_init = grasps.q[index].copy()
@@ -202,6 +215,8 @@ class LeapRotateEnv(gym.Env):
 
     # -- stepping -------------------------------------------------------------------------------------
     def _observe_q(self, q: np.ndarray) -> np.ndarray:
+        """The joint reading: the actuator's encoders, plus randomization noise when enabled."""
+        q = self.actuator.measure(q)
         r = self.randomization
         if not r:
             return q

@@ -1,0 +1,161 @@
+"""Reality-gap profiles and the Dynamixel XC330 actuator model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import OBJECT, make_env
+from dexndm_envs.actuators import TORQUE_CONSTANT, DynamixelXC330, IdealPD
+from dexndm_envs.gap import builtin_gaps, load_gap
+from dexndm_envs.hand import NUM_JOINTS, TICKS_PER_RAD
+
+ZERO = np.zeros(NUM_JOINTS)
+
+
+def xc330(**kwargs) -> DynamixelXC330:
+    defaults = dict(latency_s=0.0, backlash_rad=0.0, coulomb_friction_nm=0.0, viscous_friction_nms=0.0)
+    act = DynamixelXC330(**{**defaults, **kwargs})
+    act.reset(ZERO, rng=np.random.default_rng(0))
+    return act
+
+
+# -- profiles -----------------------------------------------------------------------------------------------
+def test_builtin_profile_loads():
+    assert "leap_xc330" in builtin_gaps()
+    gap = load_gap("leap_xc330")
+    assert gap.actuator == "xc330" and gap.kp == 800 and gap.kd == 200 and gap.goal_current_ma == 350
+    assert isinstance(gap.make_actuator(), DynamixelXC330)
+    assert gap.object_params(0.03, 1.0) == pytest.approx((0.03 * gap.object_mass_scale, gap.object_friction_scale))
+
+
+def _write(tmp_path, **changes) -> str:
+    data = json.loads((load_gap.__globals__["BUILTIN_DIR"] / "leap_xc330.json").read_text())
+    data.update(changes)
+    data = {k: v for k, v in data.items() if v is not None}
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_profile_from_a_path_with_the_ideal_actuator(tmp_path):
+    gap = load_gap(_write(tmp_path, actuator="ideal_pd", kp=2.0, kd=0.05, goal_current_ma=500))
+    act = gap.make_actuator()
+    assert isinstance(act, IdealPD)
+    assert act.torque_limit == pytest.approx(TORQUE_CONSTANT * 0.5)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"stiction": 0.1}, "unknown keys ['stiction']"),
+    ({"latency_s": None}, "missing keys ['latency_s']"),
+    ({"backlash_rad": -0.01}, "backlash_rad must be a finite number >= 0"),
+    ({"kp": "high"}, "kp must be a finite number"),
+    ({"goal_current_ma": 0}, "goal_current_ma must be > 0"),
+    ({"actuator": "xm430"}, "actuator 'xm430' is not one of"),
+])
+def test_bad_profiles_name_the_problem(tmp_path, changes, message):
+    with pytest.raises(ValueError, match="profile .*profile.json") as err:
+        load_gap(_write(tmp_path, **changes))
+    assert message in str(err.value)
+
+
+def test_profile_errors_for_files_and_names(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_gap(bad)
+    with pytest.raises(ValueError, match="leap_xc330"):  # lists the built-ins
+        load_gap("no_such_profile")
+
+
+# -- the servo model ----------------------------------------------------------------------------------------
+def test_current_cap_limits_the_torque():
+    act = xc330(goal_current_ma=350)
+    tau = act.torque(np.full(NUM_JOINTS, 1.0), ZERO, ZERO)
+    assert tau == pytest.approx(np.full(NUM_JOINTS, TORQUE_CONSTANT * 0.35))
+
+
+def test_stiffness_below_saturation_follows_the_p_register():
+    act = xc330(p_gain=800, d_gain=0)
+    error = 20 / TICKS_PER_RAD  # 20 ticks: 125 mA, below the cap
+    tau = act.torque(np.full(NUM_JOINTS, error), ZERO, ZERO)
+    assert tau == pytest.approx(np.full(NUM_JOINTS, TORQUE_CONSTANT * 20 * 800 / 128 / 1000), rel=1e-6)
+
+
+def test_errors_below_half_a_tick_are_invisible():
+    act = xc330()
+    assert np.all(act.torque(np.full(NUM_JOINTS, 0.4 / TICKS_PER_RAD), ZERO, ZERO) == 0.0)
+
+
+def test_latency_delays_a_new_target_by_whole_physics_steps():
+    act = xc330(latency_s=3 / 120)
+    target = np.full(NUM_JOINTS, 0.5)
+    torques = [act.torque(target, ZERO, ZERO)[0] for _ in range(5)]
+    assert torques[:3] == [0.0, 0.0, 0.0] and torques[3] > 0.0
+
+
+def test_friction_opposes_motion():
+    act = xc330(coulomb_friction_nm=0.02, viscous_friction_nms=0.005)
+    tau = act.torque(ZERO, ZERO, np.full(NUM_JOINTS, 1.0))
+    assert tau == pytest.approx(np.full(NUM_JOINTS, -(0.02 * np.tanh(1.0 / 0.05) + 0.005)))
+
+
+def test_backlash_costs_torque_when_the_drive_reverses():
+    gap = 0.1  # rad, large so that crossing it takes longer than one physics step
+    act = xc330(backlash_rad=gap)
+    push = np.full(NUM_JOINTS, 0.5)
+    for _ in range(5):
+        engaged = act.torque(push, ZERO, ZERO)  # slack taken up: full torque
+    reversed_first = act.torque(-push, ZERO, ZERO)
+    assert engaged[0] == pytest.approx(TORQUE_CONSTANT * 0.35)
+    assert 0.0 <= -reversed_first[0] < 0.5 * engaged[0]
+
+
+def test_measure_quantizes_to_encoder_ticks_and_adds_seeded_noise():
+    q = np.linspace(-1.0, 1.0, NUM_JOINTS)
+    exact = xc330().measure(q)
+    assert np.allclose(exact * TICKS_PER_RAD, np.rint(q * TICKS_PER_RAD))
+    noisy = [DynamixelXC330(encoder_noise_rad=0.01) for _ in range(2)]
+    for act in noisy:
+        act.reset(ZERO, rng=np.random.default_rng(7))
+    a, b = (act.measure(q) for act in noisy)
+    assert np.array_equal(a, b) and not np.allclose(a, exact)
+
+
+# -- the gap env --------------------------------------------------------------------------------------------
+def _joint_trajectory(env, steps=60):
+    env.reset(seed=3)
+    rng = np.random.default_rng(11)
+    out = []
+    for _ in range(steps):
+        obs, *_ = env.step(rng.uniform(-1, 1, NUM_JOINTS).astype(np.float32))
+        out.append(env.unwrapped.hand.joint_state()[0])
+    return np.array(out)
+
+
+def test_the_gap_changes_the_joint_trajectories(warm_grasps):
+    ideal, gapped = make_env(), make_env(gap="leap_xc330")
+    try:
+        rms = np.sqrt(np.mean((_joint_trajectory(ideal) - _joint_trajectory(gapped)) ** 2, axis=0))
+        assert isinstance(gapped.unwrapped.actuator, DynamixelXC330)
+        assert gapped.unwrapped.params.mass == pytest.approx(ideal.unwrapped.params.mass * 1.2)
+    finally:
+        ideal.close()
+        gapped.close()
+    assert np.sum(rms > 0.002) >= 12, f"per-joint RMS difference (rad): {np.round(rms, 4)}"
+
+
+def test_gap_env_is_deterministic(warm_grasps):
+    a, b = make_env(gap="leap_xc330"), make_env(gap="leap_xc330")
+    try:
+        assert np.array_equal(_joint_trajectory(a, 30), _joint_trajectory(b, 30))
+    finally:
+        a.close()
+        b.close()
+
+
+def test_gap_and_actuator_together_is_an_error(dexndm_cache):
+    with pytest.raises(ValueError, match="either actuator= or gap="):
+        make_env(object=OBJECT, gap="leap_xc330", actuator="xc330")

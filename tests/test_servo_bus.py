@@ -1,0 +1,138 @@
+"""The emulated servo bus, driven by dynamixel-sdk itself (its packet handler and group classes).
+
+The SDK talks to the bus through a loopback port that hands every written packet to
+``ServoBus.handle`` and returns the reply bytes; the pseudo-terminal of the full emulator replaces this
+port, the bytes on the wire are the same.
+"""
+
+from __future__ import annotations
+
+import time
+
+import dynamixel_sdk as dxl
+import pytest
+
+from real.emulator.bus import ServoBus
+from real.emulator.control_table import MODEL_NUMBER, REGISTERS
+from real.emulator.protocol import ErrorCode, PacketError, parse_packet
+
+
+class LoopbackPort:
+    """The part of dynamixel-sdk's PortHandler the packet handler uses, wired to a ServoBus."""
+
+    def __init__(self, bus: ServoBus) -> None:
+        self.bus, self.rx, self.is_using, self.baudrate = bus, bytearray(), False, 4_000_000
+        self.packet_start_time, self.packet_timeout = 0.0, 0.0
+
+    def clearPort(self) -> None:  # noqa: N802 (the SDK's names)
+        self.rx.clear()
+
+    def writePort(self, packet) -> int:  # noqa: N802
+        data = bytes(packet)
+        while data:
+            try:
+                parsed, used = parse_packet(data)
+            except PacketError as e:
+                parsed, used = None, e.args[1]
+            if parsed is not None:
+                self.rx += self.bus.handle(parsed)
+            if used == 0:
+                break
+            data = data[used:]
+        return len(packet)
+
+    def readPort(self, length: int) -> list[int]:  # noqa: N802
+        out = list(self.rx[:length])
+        del self.rx[:length]
+        return out
+
+    def getBaudRate(self) -> int:  # noqa: N802
+        return self.baudrate
+
+    def getBytesAvailable(self) -> int:  # noqa: N802
+        return len(self.rx)
+
+    def setPacketTimeout(self, packet_length: int) -> None:  # noqa: N802
+        self.packet_start_time, self.packet_timeout = time.time(), 0.02
+
+    def setPacketTimeoutMillis(self, msec: float) -> None:  # noqa: N802
+        self.packet_start_time, self.packet_timeout = time.time(), msec / 1000.0
+
+    def isPacketTimeout(self) -> bool:  # noqa: N802
+        return time.time() - self.packet_start_time > self.packet_timeout
+
+    def getCurrentTime(self) -> float:  # noqa: N802
+        return time.time() * 1000.0
+
+    def getTimeSinceStart(self) -> float:  # noqa: N802
+        return (time.time() - self.packet_start_time) * 1000.0
+
+
+@pytest.fixture()
+def hand():
+    bus = ServoBus(range(16))
+    return bus, LoopbackPort(bus), dxl.PacketHandler(2.0)
+
+
+def test_ping_and_broadcast_ping(hand):
+    bus, port, packets = hand
+    model, result, error = packets.ping(port, 3)
+    assert (model, result, error) == (MODEL_NUMBER, dxl.COMM_SUCCESS, 0)
+    found, result = packets.broadcastPing(port)
+    assert result == dxl.COMM_SUCCESS and sorted(found) == list(range(16))
+    _, result, _ = packets.ping(port, 40)
+    assert result != dxl.COMM_SUCCESS  # nobody answers for an absent ID
+
+
+def test_leap_startup_sequence_and_eeprom_lock(hand):
+    bus, port, packets = hand
+    assert packets.write1ByteTxRx(port, 0, REGISTERS["operating_mode"].address, 5)[:2] == (dxl.COMM_SUCCESS, 0)
+    assert packets.write1ByteTxRx(port, 0, REGISTERS["torque_enable"].address, 1)[:2] == (dxl.COMM_SUCCESS, 0)
+    # EEPROM is locked while torque is on
+    result, error = packets.write1ByteTxRx(port, 0, REGISTERS["operating_mode"].address, 3)
+    assert error == ErrorCode.ACCESS and bus.tables[0].get("operating_mode") == 5
+    assert packets.write2ByteTxRx(port, 0, REGISTERS["position_p_gain"].address, 800)[:2] == (dxl.COMM_SUCCESS, 0)
+    assert packets.read2ByteTxRx(port, 0, REGISTERS["position_p_gain"].address) == (800, dxl.COMM_SUCCESS, 0)
+    # Goal Current above Current Limit, a bad mode and read-only registers are refused
+    assert packets.write2ByteTxRx(port, 1, REGISTERS["goal_current"].address, 3000)[1] == ErrorCode.DATA_LIMIT
+    assert packets.write1ByteTxRx(port, 1, REGISTERS["operating_mode"].address, 2)[1] == ErrorCode.DATA_RANGE
+    assert packets.write4ByteTxRx(port, 1, REGISTERS["present_position"].address, 7)[1] == ErrorCode.ACCESS
+
+
+def test_sync_write_then_fast_sync_read_of_position_velocity_current(hand):
+    bus, port, packets = hand
+    write = dxl.GroupSyncWrite(port, packets, REGISTERS["goal_position"].address, 4)
+    for i in range(16):
+        assert write.addParam(i, list((1000 + i).to_bytes(4, "little")))
+    assert write.txPacket() == dxl.COMM_SUCCESS
+    assert [bus.tables[i].get("goal_position") for i in range(16)] == [1000 + i for i in range(16)]
+
+    for i in range(16):  # what the physics side would publish
+        bus.tables[i].set("present_position", 2048 + i)
+        bus.tables[i].set("present_velocity", -i)
+        bus.tables[i].set("present_current", 10 * i)
+    start = REGISTERS["present_current"].address
+    read = dxl.GroupSyncRead(port, packets, start, 10)  # current + velocity + position in one read
+    for i in range(16):
+        read.addParam(i)
+    assert read.txRxPacket() == dxl.COMM_SUCCESS  # the SDK sends FAST SYNC READ
+    for i in range(16):
+        assert read.getData(i, REGISTERS["present_position"].address, 4) == 2048 + i
+        assert read.getData(i, REGISTERS["present_current"].address, 2) == 10 * i
+        velocity = read.getData(i, REGISTERS["present_velocity"].address, 4)
+        assert velocity == (-i) & 0xFFFFFFFF
+
+
+def test_bulk_read_and_reboot_clear_a_hardware_error(hand):
+    bus, port, packets = hand
+    bus.tables[4].set("hardware_error_status", 0x20)  # overload
+    _, _, error = packets.read1ByteTxRx(port, 4, REGISTERS["hardware_error_status"].address)
+    assert error & ErrorCode.HARDWARE_ALERT
+    bulk = dxl.GroupBulkRead(port, packets)
+    assert bulk.addParam(2, REGISTERS["present_position"].address, 4)
+    assert bulk.addParam(5, REGISTERS["model_number"].address, 2)
+    assert bulk.txRxPacket() == dxl.COMM_SUCCESS
+    assert bulk.getData(2, REGISTERS["present_position"].address, 4) == 2048
+    assert bulk.getData(5, REGISTERS["model_number"].address, 2) == MODEL_NUMBER
+    assert packets.reboot(port, 4)[0] == dxl.COMM_SUCCESS
+    assert bus.tables[4].get("hardware_error_status") == 0 and bus.tables[4].get("torque_enable") == 0

@@ -1,4 +1,4 @@
-"""The ``dexndm`` command line. Subcommands: ``demo``, ``render``, ``objects``."""
+"""The ``dexndm`` command line. Subcommands: ``demo``, ``render``, ``objects``, ``emulate``."""
 
 from __future__ import annotations
 
@@ -49,6 +49,20 @@ def _objects(args: argparse.Namespace) -> None:
         print(contact_sheet(objects.list_objects(args.category), args.out))
 
 
+def _emulate(args: argparse.Namespace) -> None:
+    import signal
+    import threading
+
+    from real.emulator.virtual_hand import VirtualHand
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with VirtualHand(gap=args.gap, object=args.object, wrist=args.wrist, seed=args.seed) as hand:
+        print(f"port: {hand.port}", flush=True)
+        stop.wait()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dexndm", description="DexNDM LEAP hand tools")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (grasp generation, ...)")
@@ -84,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--category", default=None)
     a.add_argument("--out", type=Path, default=Path("docs/objects.png"))
     p.set_defaults(func=_objects)
+
+    p = sub.add_parser("emulate", help="serve a virtual LEAP hand (16 XC330s, Protocol 2.0) on a pseudo-terminal")
+    p.add_argument("--gap", default="leap_xc330", help="reality-gap profile with an xc330 actuator")
+    p.add_argument("--object", default="cylinder_d55_ar20")
+    p.add_argument("--wrist", default="palm_down", choices=list(WRISTS))
+    p.add_argument("--seed", type=int, default=0, help="which cached grasp the hand starts in")
+    p.set_defaults(func=_emulate)
     return parser
 
 

@@ -122,10 +122,16 @@ class DynamixelXC330(Actuator):
         self.params = values
         self.dt = float(dt)
         self.delay_steps = int(round(latency_s / dt))
-        self._kp = p_gain / 128.0  # mA per tick
-        self._ki = i_gain / 65536.0  # mA per tick per millisecond of accumulation
-        self._kd = d_gain / 16.0  # mA per (tick / ms)
+        self.set_registers(p_gain, i_gain, d_gain, goal_current_ma)
+        self.current_ma = np.zeros(NUM_JOINTS)
         self.reset(np.zeros(NUM_JOINTS))
+
+    def set_registers(self, p_gain, i_gain, d_gain, goal_current_ma) -> None:
+        """Gains and Goal Current as written to the servos' registers (scalars or per-joint arrays)."""
+        self._kp = np.asarray(p_gain, dtype=np.float64) / 128.0  # mA per tick
+        self._ki = np.asarray(i_gain, dtype=np.float64) / 65536.0  # mA per tick per ms of accumulation
+        self._kd = np.asarray(d_gain, dtype=np.float64) / 16.0  # mA per (tick / ms)
+        self._cap = np.asarray(goal_current_ma, dtype=np.float64)
 
     def reset(self, target: np.ndarray, gain_scale: np.ndarray | None = None,
               rng: np.random.Generator | None = None) -> None:
@@ -151,9 +157,8 @@ class DynamixelXC330(Actuator):
         self._prev_error = error
         self._integral += error * dt_ms
         current = self.scale * (self._kp * error + self._ki * self._integral + self._kd * d_error)
-        cap = self.params["goal_current_ma"]
-        current = np.clip(current, -cap, cap)
-        drive = TORQUE_CONSTANT * current / 1000.0
+        self.current_ma = np.clip(current, -self._cap, self._cap)
+        drive = TORQUE_CONSTANT * self.current_ma / 1000.0
         # Backlash: the motor crosses the gap at no-load speed before the torque reaches the link.
         half_gap = self.params["backlash_rad"] / 2.0
         direction = np.sign(drive)

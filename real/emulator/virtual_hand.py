@@ -1,0 +1,156 @@
+"""The virtual LEAP hand: an emulated servo bus on a pseudo-terminal, moved by a physics world.
+
+The physics is LeapRotate's own world (hand, object, cached grasp) driven through a reality-gap
+profile's actuator, stepped at 120 Hz in real time. Every physics step reads the servos' goal
+registers (Torque Enable, Operating Mode, gains, Goal Current, Goal Position) and writes back Present
+Position / Velocity / Current, so a driver on the serial device sees a hand that behaves like the gap
+profile says. Until the first Torque Enable the world is held still, so the grasped object does not
+drop before a driver has started.
+
+Modes: 5 (current-based position, the LEAP hand's) and 3 (position: the cap is Current Limit) drive
+the joint; a servo with torque off or in another mode applies no torque.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+import tty
+
+import numpy as np
+
+from dexndm_envs.actuators import DynamixelXC330
+from dexndm_envs.envs.leap_rotate_v0 import LeapRotateEnv
+from dexndm_envs.hand import NUM_JOINTS, ticks_to_urdf, urdf_to_ticks
+from dexndm_envs.world import PHYSICS_HZ
+from real.emulator.bus import ServoBus
+from real.emulator.protocol import PacketError, parse_packet
+
+VELOCITY_UNIT = 0.229 * 2.0 * np.pi / 60.0
+"""Present Velocity unit, rad/s (0.229 rpm)."""
+_REG = ("torque_enable", "operating_mode", "position_p_gain", "position_i_gain", "position_d_gain",
+        "goal_current", "current_limit", "goal_position")
+
+
+class VirtualHand:
+    """16 emulated XC330 servos (IDs 0-15) on a pseudo-terminal.
+
+    Args:
+        gap: a gap profile whose actuator is ``xc330`` (name, path or GapProfile).
+        object, wrist: the scene, as LeapRotate's arguments.
+        seed: which cached grasp the hand starts in.
+    """
+
+    def __init__(self, gap="leap_xc330", object: str = "cylinder_d55_ar20", wrist: str = "palm_down",
+                 seed: int = 0) -> None:
+        self.env = LeapRotateEnv(object=object, wrist=wrist, gap=gap)
+        if not isinstance(self.env.actuator, DynamixelXC330):
+            raise ValueError("the virtual hand needs a gap profile with actuator 'xc330'")
+        self.env.reset(seed=seed)
+        self.bus = ServoBus(range(NUM_JOINTS))
+        self.lock = threading.Lock()
+        self._held = True  # physics frozen until the first Torque Enable
+        q, _ = self.env.hand.joint_state()
+        self._publish(q, np.zeros(NUM_JOINTS))
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.port = os.ttyname(self._slave)
+        self._running = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- physics ----------------------------------------------------------------------------------------
+    def _registers(self) -> dict[str, np.ndarray]:
+        tables = [self.bus.tables[i] for i in range(NUM_JOINTS)]
+        return {name: np.array([t.get(name) for t in tables], dtype=np.float64) for name in _REG}
+
+    def _publish(self, q: np.ndarray, qdot: np.ndarray) -> None:
+        position = urdf_to_ticks(self.env.actuator.measure(q))
+        velocity = np.rint(qdot / VELOCITY_UNIT).astype(np.int64)
+        current = np.rint(self.env.actuator.current_ma).astype(np.int64)
+        for i in range(NUM_JOINTS):
+            table = self.bus.tables[i]
+            table.set("present_position", int(position[i]))
+            table.set("present_velocity", int(velocity[i]))
+            table.set("present_current", int(np.clip(current[i], -32768, 32767)))
+
+    def physics_step(self) -> None:
+        """One 1/120 s step: goal registers in, physics, present registers out."""
+        with self.lock:
+            reg = self._registers()
+        driving = (reg["torque_enable"] == 1) & np.isin(reg["operating_mode"], (3, 5))
+        if self._held and not driving.any():
+            return
+        self._held = False
+        actuator = self.env.actuator
+        cap = np.where(reg["operating_mode"] == 5, np.abs(reg["goal_current"]), reg["current_limit"])
+        actuator.set_registers(reg["position_p_gain"], reg["position_i_gain"], reg["position_d_gain"], cap)
+        hand = self.env.hand
+        q, qdot = hand.joint_state()
+        tau = actuator.torque(ticks_to_urdf(reg["goal_position"]), q, qdot) * driving
+        hand.apply_torques(tau)
+        self.env.world.step()
+        q, qdot = hand.joint_state()
+        with self.lock:
+            self._publish(q, qdot)
+
+    def _physics_loop(self) -> None:
+        period, next_time = 1.0 / PHYSICS_HZ, time.perf_counter()
+        while self._running.is_set():
+            self.physics_step()
+            next_time += period
+            delay = next_time - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                next_time = time.perf_counter()  # behind: do not try to catch up in a burst
+
+    # -- serial -----------------------------------------------------------------------------------------
+    def _serial_loop(self) -> None:
+        buffer = b""
+        while self._running.is_set():
+            ready, _, _ = select.select([self._master], [], [], 0.05)
+            if not ready:
+                continue
+            buffer += os.read(self._master, 4096)
+            while buffer:
+                try:
+                    packet, used = parse_packet(buffer)
+                except PacketError as e:  # a corrupted instruction gets no answer, as on a real bus
+                    packet, used = None, e.args[1]
+                if packet is not None:
+                    with self.lock:
+                        reply = self.bus.handle(packet)
+                    if reply:
+                        os.write(self._master, reply)
+                buffer = buffer[used:]
+                if packet is None and used == 0:
+                    break
+
+    def start(self) -> "VirtualHand":
+        """Start the physics and serial threads; returns self."""
+        self._running.set()
+        self._threads = [threading.Thread(target=f, daemon=True) for f in (self._physics_loop, self._serial_loop)]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the threads and close the pseudo-terminal and the physics world; safe twice."""
+        self._running.clear()
+        for t in self._threads:
+            t.join(timeout=2.0)
+        self._threads = []
+        for fd in (self._master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.env.close()
+
+    def __enter__(self) -> "VirtualHand":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -19,3 +19,10 @@ register(
     entry_point="dexndm_envs.envs.leap_rotate_v0:LeapRotateEnv",
     max_episode_steps=EPISODE_STEPS,
 )
+# The real hand lives in the `real` package; the entry point is a string, so importing dexndm_envs
+# never imports `real` (dependencies point baselines -> real -> dexndm_envs).
+register(
+    id="DexNDM/LeapRotateReal-v0",
+    entry_point="real.leap_rotate_real_v0:LeapRotateRealEnv",
+    max_episode_steps=EPISODE_STEPS,
+)

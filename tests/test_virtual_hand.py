@@ -74,3 +74,71 @@ def test_dexndm_emulate_prints_its_port_and_stops_on_sigterm(warm_grasps, tmp_pa
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def _wait_for(condition, timeout: float = 2.0) -> bool:
+    """Poll: writes without a reply (SYNC WRITE) reach the emulator a moment after the SDK returns."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def test_real_env_on_the_virtual_hand(warm_grasps):
+    import gymnasium as gym
+
+    with VirtualHand(wrist="palm_down") as hand:
+        env = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="palm_down")
+        sim = gym.make("DexNDM/LeapRotate-v0", object="cylinder_d55_ar20")
+        try:
+            assert env.action_space == sim.action_space and env.observation_space == sim.observation_space
+            obs, _ = env.reset(seed=0)
+            assert obs.shape == sim.observation_space.shape
+            q0 = obs[288:304].copy()  # newest q of the history (interface.PROPRIO_LAYOUT)
+            action = np.zeros(16, np.float32)
+            action[5] = -1.0  # open the middle finger's flexion by 1/24 rad per step
+            overruns = []
+            for _ in range(40):
+                obs, reward, terminated, truncated, info = env.step(action)
+                overruns.append(info["overrun_s"])
+            q, target = obs[288:304], obs[304:320]
+            assert target[5] < q0[5] - 0.1
+            assert q[5] < q0[5] - 0.15, "the finger follows its falling target"
+            assert np.median(overruns) == 0.0
+            with pytest.raises(ValueError, match="NaN"):
+                env.step(np.full(16, np.nan, np.float32))
+        finally:
+            env.close()
+            sim.close()
+        assert _wait_for(lambda: all(hand.bus.tables[i].get("torque_enable") == 0 for i in range(16)))
+
+
+def test_real_env_refuses_a_random_wrist(warm_grasps):
+    import gymnasium as gym
+
+    with VirtualHand(wrist="palm_down") as hand:
+        with pytest.raises(ValueError, match="mounted one way"):
+            gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="random")
+
+
+def test_driver_refuses_unsafe_settings_and_missing_ports(tmp_path):
+    from real.bus import BusError
+    from real.leap_hand import LeapHand
+
+    with pytest.raises(ValueError, match="goal_current_ma"):
+        LeapHand(str(tmp_path / "nowhere"), goal_current_ma=900)
+    with pytest.raises(BusError, match="cannot open serial port"):
+        LeapHand(str(tmp_path / "nowhere"))
+
+
+def test_driver_clamps_targets_to_the_joint_limits(warm_grasps):
+    from dexndm_envs.hand import LOWER_LIMITS, UPPER_LIMITS
+    from real.leap_hand import LeapHand
+
+    with VirtualHand(wrist="palm_down") as hand, LeapHand(hand.port) as leap:
+        sent = leap.command(np.full(16, 10.0))
+        assert np.array_equal(sent, UPPER_LIMITS)
+        sent = leap.command(np.full(16, -10.0))
+        assert np.array_equal(sent, LOWER_LIMITS)

@@ -58,7 +58,7 @@ def _emulate(args: argparse.Namespace) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with VirtualHand(gap=args.gap, object=args.object, wrist=args.wrist, seed=args.seed) as hand:
+    with VirtualHand(gap=args.gap, object=args.object, wrist=args.wrist, seed=args.seed, faults=args.faults) as hand:
         print(f"port: {hand.port}", flush=True)
         stop.wait()
 
@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--object", default="cylinder_d55_ar20")
     p.add_argument("--wrist", default="palm_down", choices=list(WRISTS))
     p.add_argument("--seed", type=int, default=0, help="which cached grasp the hand starts in")
+    p.add_argument("--faults", default=None,
+                   help="fault injection, e.g. crc=0.01,drop=0.01,late=0.01,overload=3@5 (see real.emulator.faults)")
     p.set_defaults(func=_emulate)
     return parser
 

@@ -2,11 +2,14 @@
 
 One :class:`DynamixelBus` per serial port. Reads of the whole hand are one GroupSyncRead (which
 dynamixel-sdk sends as FAST SYNC READ) of Present Current + Velocity + Position; writes to all motors
-are one GroupSyncWrite. Communication failures are retried ``retries`` times and then raised as a
-:class:`BusError` naming the motors; servo error bytes are decoded into words.
+are one GroupSyncWrite. Communication failures are retried ``retries`` times (after a pause that lets
+late replies pass, then a flush) and then raised as a :class:`BusError` naming the motors; servo
+error bytes and Hardware Error Status values are decoded into words.
 """
 
 from __future__ import annotations
+
+import time
 
 import dynamixel_sdk as dxl
 import numpy as np
@@ -15,12 +18,23 @@ import serial
 from real.emulator.control_table import REGISTERS
 from real.emulator.protocol import ErrorCode
 
+SETTLE_S = 0.08
+"""Pause before a retry, s: longer than a late reply takes, so it is discarded rather than misread."""
 _ERRORS = {ErrorCode.RESULT_FAIL: "result fail", ErrorCode.INSTRUCTION: "instruction error",
            ErrorCode.CRC: "CRC error", ErrorCode.DATA_RANGE: "data range error",
            ErrorCode.DATA_LENGTH: "data length error", ErrorCode.DATA_LIMIT: "data limit error",
            ErrorCode.ACCESS: "access error"}
 _STATE_START = REGISTERS["present_current"].address
 _STATE_SIZE = REGISTERS["present_position"].address + 4 - _STATE_START
+
+
+_HARDWARE = {0: "input voltage error", 2: "overheating", 3: "motor encoder error", 4: "electrical shock",
+             5: "overload"}
+
+
+def describe_hardware_error(status: int) -> str:
+    """A Hardware Error Status register value in words."""
+    return ", ".join(text for bit, text in _HARDWARE.items() if status & (1 << bit)) or f"status {status:#x}"
 
 
 def describe_error(error: int) -> str:
@@ -64,7 +78,11 @@ class DynamixelBus:
             self._read.addParam(i)
 
     def _retry(self, what: str, motors: list[int], call):
-        for _ in range(self.retries + 1):
+        for attempt in range(self.retries + 1):
+            if attempt:
+                # A reply that was only late would otherwise be taken for the answer to the retry.
+                time.sleep(SETTLE_S)
+                self.port.clearPort()
             result = call()
             if result[0] == dxl.COMM_SUCCESS:
                 return result
@@ -110,6 +128,15 @@ class DynamixelBus:
             return np.where(raw >= 1 << (8 * reg.size - 1), raw - (1 << (8 * reg.size)), raw)
 
         return column("present_position"), column("present_velocity"), column("present_current")
+
+    def sync_read(self, name: str) -> np.ndarray:
+        """One register of every motor (``ids`` order), in one FAST SYNC READ."""
+        reg = REGISTERS[name]
+        group = dxl.GroupSyncRead(self.port, self.packets, reg.address, reg.size)
+        for i in self.ids:
+            group.addParam(i)
+        self._retry(f"read {name}", self.ids, lambda: (group.txRxPacket(),))
+        return np.array([group.getData(i, reg.address, reg.size) for i in self.ids], dtype=np.int64)
 
     def close(self) -> None:
         self.port.closePort()

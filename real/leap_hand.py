@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from dexndm_envs import hand
-from real.bus import BusError, DynamixelBus
+from real.bus import BusError, DynamixelBus, describe_hardware_error
 
 VELOCITY_UNIT = 0.229 * 2.0 * np.pi / 60.0
 """Present Velocity unit, rad/s."""
@@ -61,8 +61,22 @@ class LeapHand:
         self.command(q)
 
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Joint angles (rad, URDF), velocities (rad/s) and currents (mA), motor order."""
-        ticks, velocity, current = self.bus.read_state()
+        """Joint angles (rad, URDF), velocities (rad/s) and currents (mA), motor order.
+
+        Also checks every motor's Hardware Error Status (group reads drop the servos' error bytes): a
+        motor in error switches the torque off and raises BusError naming it.
+        """
+        try:
+            ticks, velocity, current = self.bus.read_state()
+            status = self.bus.sync_read("hardware_error_status")
+        except BusError:
+            self.torque_off()
+            raise
+        if status.any():
+            self.torque_off()
+            bad = np.flatnonzero(status).tolist()
+            words = "; ".join(f"motor {i}: {describe_hardware_error(int(status[i]))}" for i in bad)
+            raise BusError(f"hardware error ({words}); torque switched off, reboot the motor(s)", bad)
         return hand.ticks_to_urdf(ticks), velocity * VELOCITY_UNIT, current.astype(np.float64)
 
     def command(self, target: np.ndarray) -> np.ndarray:

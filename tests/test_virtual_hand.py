@@ -142,3 +142,40 @@ def test_driver_clamps_targets_to_the_joint_limits(warm_grasps):
         assert np.array_equal(sent, UPPER_LIMITS)
         sent = leap.command(np.full(16, -10.0))
         assert np.array_equal(sent, LOWER_LIMITS)
+
+
+@pytest.mark.parametrize("spec", ["drop=1", "crc=1", "late=1"])
+def test_under_bus_faults_the_driver_retries_raises_and_switches_torque_off(warm_grasps, spec):
+    from real.bus import BusError
+    from real.emulator.faults import parse_faults
+    from real.leap_hand import LeapHand
+
+    with VirtualHand(wrist="palm_down") as hand, LeapHand(hand.port, retries=2) as leap:
+        leap.read()
+        hand.faults = parse_faults(spec)  # from now on every reply is lost, corrupted or late
+        with pytest.raises(BusError, match=r"failed 3 times for motor\(s\) \[0, 1, .*15\]"):
+            leap.read()
+        assert _wait_for(lambda: all(hand.bus.tables[i].get("torque_enable") == 0 for i in range(16)))
+
+
+def test_an_overloaded_motor_is_named_and_torque_goes_off(warm_grasps):
+    from real.bus import BusError
+    from real.leap_hand import LeapHand
+
+    with VirtualHand(wrist="palm_down", faults="overload=3@0.3") as hand, LeapHand(hand.port) as leap:
+        leap.read()
+        time.sleep(0.5)
+        with pytest.raises(BusError, match="motor 3: overload") as err:
+            leap.read()
+        assert err.value.motors == [3]
+        assert _wait_for(lambda: all(hand.bus.tables[i].get("torque_enable") == 0 for i in range(16)))
+
+
+def test_fault_specs_are_checked():
+    from real.emulator.faults import parse_faults
+
+    assert parse_faults("crc=0.1,drop=0.2,late=0.05,overload=3@5,seed=4").overload_motor == 3
+    with pytest.raises(ValueError, match="unknown fault 'noise'"):
+        parse_faults("noise=0.1")
+    with pytest.raises(ValueError, match="probability"):
+        parse_faults("drop=2")

@@ -26,6 +26,7 @@ from dexndm_envs.envs.leap_rotate_v0 import LeapRotateEnv
 from dexndm_envs.hand import NUM_JOINTS, ticks_to_urdf, urdf_to_ticks
 from dexndm_envs.world import PHYSICS_HZ
 from real.emulator.bus import ServoBus
+from real.emulator.faults import LATE_S, OVERLOAD_BIT, Faults, parse_faults
 from real.emulator.protocol import PacketError, parse_packet
 
 VELOCITY_UNIT = 0.229 * 2.0 * np.pi / 60.0
@@ -41,10 +42,12 @@ class VirtualHand:
         gap: a gap profile whose actuator is ``xc330`` (name, path or GapProfile).
         object, wrist: the scene, as LeapRotate's arguments.
         seed: which cached grasp the hand starts in.
+        faults: a fault spec (:mod:`real.emulator.faults`) or Faults.
     """
 
     def __init__(self, gap="leap_xc330", object: str = "cylinder_d55_ar20", wrist: str = "palm_down",
-                 seed: int = 0) -> None:
+                 seed: int = 0, faults: str | Faults | None = None) -> None:
+        self.faults = faults if isinstance(faults, Faults) else parse_faults(faults)
         self.env = LeapRotateEnv(object=object, wrist=wrist, gap=gap)
         if not isinstance(self.env.actuator, DynamixelXC330):
             raise ValueError("the virtual hand needs a gap profile with actuator 'xc330'")
@@ -75,9 +78,20 @@ class VirtualHand:
             table.set("present_velocity", int(velocity[i]))
             table.set("present_current", int(np.clip(current[i], -32768, 32767)))
 
+    def _inject_overload(self) -> None:
+        f = self.faults
+        if f.overload_motor is None or time.perf_counter() - self._started < f.overload_at:
+            return
+        table = self.bus.tables[f.overload_motor]
+        if not table.get("hardware_error_status") & OVERLOAD_BIT and not self._overloaded:
+            table.set("hardware_error_status", OVERLOAD_BIT)
+            table.set("torque_enable", 0)  # the servo's shutdown on an overload error
+            self._overloaded = True
+
     def physics_step(self) -> None:
         """One 1/120 s step: goal registers in, physics, present registers out."""
         with self.lock:
+            self._inject_overload()
             reg = self._registers()
         driving = (reg["torque_enable"] == 1) & np.isin(reg["operating_mode"], (3, 5))
         if self._held and not driving.any():
@@ -123,13 +137,25 @@ class VirtualHand:
                     with self.lock:
                         reply = self.bus.handle(packet)
                     if reply:
-                        os.write(self._master, reply)
+                        self._send(reply)
                 buffer = buffer[used:]
                 if packet is None and used == 0:
                     break
 
+    def _send(self, reply: bytes) -> None:
+        fate = self.faults.reply_fate()
+        if fate == "drop":
+            return
+        if fate == "crc":
+            reply = reply[:-1] + bytes([reply[-1] ^ 0x5A])
+        elif fate == "late":
+            time.sleep(LATE_S)
+        os.write(self._master, reply)
+
     def start(self) -> "VirtualHand":
         """Start the physics and serial threads; returns self."""
+        self._started = time.perf_counter()
+        self._overloaded = False
         self._running.set()
         self._threads = [threading.Thread(target=f, daemon=True) for f in (self._physics_loop, self._serial_loop)]
         for t in self._threads:

@@ -60,6 +60,7 @@ def _emulate(args: argparse.Namespace) -> None:
         signal.signal(sig, lambda *_: stop.set())
     with VirtualHand(gap=args.gap, object=args.object, wrist=args.wrist, seed=args.seed, faults=args.faults) as hand:
         print(f"port: {hand.port}", flush=True)
+        print(f"tracker: {hand.tracker_address}", flush=True)
         stop.wait()
 
 

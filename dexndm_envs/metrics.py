@@ -20,12 +20,10 @@ EPISODE_STEPS = 400
 EPISODE_SECONDS = EPISODE_STEPS / CONTROL_HZ
 
 
-def rotation_about_axis(quat_prev, quat_next, axis) -> float:
-    """Angle (rad) the object turned about the world axis between two orientations (xyzw, world).
-
-    The rotation vector of q_next * conj(q_prev), projected on the axis (scalar code: this runs every
-    step and numpy's per-call overhead would dominate on 4-vectors).
-    """
+def rotation_vector(quat_prev, quat_next) -> tuple[float, float, float]:
+    """The rotation (axis x angle, rad, world frame) from one orientation (xyzw, world) to the next:
+    the rotation vector of q_next * conj(q_prev). Scalar code: it runs every step, and numpy's
+    per-call overhead would dominate on 4-vectors."""
     ax, ay, az, aw = (float(v) for v in quat_next)
     bx, by, bz, bw = (-float(quat_prev[0]), -float(quat_prev[1]), -float(quat_prev[2]), float(quat_prev[3]))
     x = aw * bx + ax * bw + ay * bz - az * by
@@ -36,9 +34,15 @@ def rotation_about_axis(quat_prev, quat_next, axis) -> float:
         x, y, z, w = -x, -y, -z, -w
     s = math.sqrt(x * x + y * y + z * z)
     if s < 1e-12:
-        return 0.0
+        return 0.0, 0.0, 0.0
     scale = 2.0 * math.atan2(s, w) / s
-    return scale * (x * float(axis[0]) + y * float(axis[1]) + z * float(axis[2]))
+    return scale * x, scale * y, scale * z
+
+
+def rotation_about_axis(quat_prev, quat_next, axis) -> float:
+    """Angle (rad) the object turned about the world axis between two orientations (xyzw, world)."""
+    x, y, z = rotation_vector(quat_prev, quat_next)
+    return x * float(axis[0]) + y * float(axis[1]) + z * float(axis[2])
 
 
 def off_axis_velocity(angvel, axis) -> tuple[float, float, float]:

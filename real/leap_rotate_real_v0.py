@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from dexndm_envs import interface
-from dexndm_envs.metrics import CONTROL_HZ
+from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics, rotation_vector
 from dexndm_envs.poses import WRISTS, parse_axis, parse_wrist, sample_axis
 from real.leap_hand import LeapHand
 from real.rate import RateKeeper
+from real.tracker import TcpTracker, Tracker
 
 
 class LeapRotateRealEnv(gym.Env):
@@ -25,17 +27,24 @@ class LeapRotateRealEnv(gym.Env):
     observation pair is (q_{t+1}, target_t), as in simulation. ``info`` has the loop ``period_s`` and
     ``overrun_s`` (> 0 when the loop could not keep 20 Hz).
 
-    ## Rewards and Episode End
-    No object state is measured here: the reward is 0 and episodes end only by the 400-step TimeLimit.
+    ## Rewards, Metrics and Episode End
+    The reward is 0: a real hand does not measure what the simulator's reward needs. With a
+    ``tracker`` (a :class:`real.tracker.Tracker` or "host:port" of a tracker server, e.g. the virtual
+    hand's) the paper's metrics are computed from the tracked orientation (angular velocity from
+    consecutive poses) and put in ``info`` as in simulation, and the episode terminates when the object
+    is lost or more than ``fall_distance`` from where it started. Otherwise episodes end only by the
+    400-step TimeLimit.
 
     ## Arguments
     port (serial device or the emulator's pseudo-terminal), wrist (one of the six names or a
-    quaternion: how the hand is mounted), axis, goal_current_ma, p_gain, d_gain.
+    quaternion: how the hand is mounted), axis, tracker, fall_distance (m), goal_current_ma, p_gain,
+    d_gain.
     """
 
     metadata = {"render_modes": [], "render_fps": CONTROL_HZ}
 
     def __init__(self, port: str, wrist: str | Any = "palm_down", axis: str | Any = "+z",
+                 tracker: str | Tracker | None = None, fall_distance: float = 0.06,
                  goal_current_ma: int = 350, p_gain: int = 800, d_gain: int = 200) -> None:
         spec = parse_wrist(wrist)
         if isinstance(spec, str) and spec == "random":
@@ -47,6 +56,9 @@ class LeapRotateRealEnv(gym.Env):
         self.observation_space = interface.proprio_space()
         self._history = interface.ProprioHistory()
         self._rate = RateKeeper(CONTROL_HZ)
+        self.tracker = TcpTracker(tracker) if isinstance(tracker, str) else tracker
+        self.fall_distance = fall_distance
+        self._metrics: EpisodeMetrics | None = None
         self.hand = LeapHand(port, goal_current_ma=goal_current_ma, p_gain=p_gain, d_gain=d_gain)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -56,6 +68,14 @@ class LeapRotateRealEnv(gym.Env):
         self.target = self.hand.command(q)
         self._history.reset(q, self.target)
         self._rate.reset()
+        self._metrics = None
+        if self.tracker is not None:
+            pose = self.tracker.pose()
+            if pose is None:
+                raise RuntimeError("the tracker does not see the object at reset; place it in the hand")
+            self._start_position, self._last_quat, self._last_time = pose
+            self._metrics = EpisodeMetrics(self.axis)
+            self._metrics.reset(self._last_quat)
         return self._history.observation(self.wrist_quat, self.axis), {"axis": self.axis.copy()}
 
     def step(self, action):
@@ -65,9 +85,33 @@ class LeapRotateRealEnv(gym.Env):
         q, qdot, current = self.hand.read()
         self._history.push(q, self.target)
         info = {"period_s": period, "overrun_s": overrun, "target": self.target.copy(), "current_ma": current}
-        return self._history.observation(self.wrist_quat, self.axis), 0.0, False, False, info
+        fell = self._track(info) if self._metrics is not None else False
+        return self._history.observation(self.wrist_quat, self.axis), 0.0, fell, False, info
+
+    def _track(self, info: dict) -> bool:
+        """Update the metrics from the tracker; returns whether the object fell (or was lost)."""
+        pose = self.tracker.pose()
+        if pose is None:
+            fell, quat, angvel = True, self._last_quat, np.zeros(3)
+        else:
+            position, quat, stamp = pose
+            dt = max(stamp - self._last_time, 1e-3)
+            angvel = np.array(rotation_vector(self._last_quat, quat)) / dt
+            fell = bool(np.linalg.norm(position - self._start_position) > self.fall_distance)
+            self._last_quat, self._last_time = quat, stamp
+        info.update(self._metrics.update(quat, angvel, fell), fell=fell)
+        return fell
+
+    def episode_metrics(self) -> dict[str, float]:
+        """Rot, TTF, RotR, RotP so far (needs a tracker)."""
+        if self._metrics is None:
+            raise RuntimeError("episode metrics need a tracker (tracker='host:port' or a Tracker)")
+        return self._metrics.summary()
 
     def close(self) -> None:
+        if getattr(self, "tracker", None) is not None and hasattr(self.tracker, "close"):
+            self.tracker.close()
+            self.tracker = None
         if getattr(self, "hand", None) is not None:
             self.hand.close()
             self.hand = None

@@ -67,6 +67,8 @@ def test_dexndm_emulate_prints_its_port_and_stops_on_sigterm(warm_grasps, tmp_pa
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("port: /dev/pts/"), line
+        tracker_line = proc.stdout.readline().strip()
+        assert tracker_line.startswith("tracker: 127.0.0.1:"), tracker_line
         port = dxl.PortHandler(line.split(": ", 1)[1])
         assert port.openPort()
         assert dxl.PacketHandler(2.0).ping(port, 15)[1] == dxl.COMM_SUCCESS
@@ -179,3 +181,21 @@ def test_fault_specs_are_checked():
         parse_faults("noise=0.1")
     with pytest.raises(ValueError, match="probability"):
         parse_faults("drop=2")
+
+
+def test_real_env_with_the_tracker_reports_the_metrics(warm_grasps):
+    import gymnasium as gym
+
+    with VirtualHand(wrist="palm_up", object="cylinder_d55_ar20") as hand:
+        env = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="palm_up",
+                       tracker=hand.tracker_address)
+        try:
+            env.reset(seed=0)
+            for _ in range(20):
+                _, _, terminated, _, info = env.step(np.zeros(16, np.float32))
+            assert {"rot", "rot_step", "rotr_step", "rotp_step", "fell"} <= set(info)
+            metrics = env.unwrapped.episode_metrics()
+            assert metrics["steps"] == 20 and np.isfinite(metrics["rot_rad"])
+            assert not terminated, "a held object does not fall in one second of zero actions"
+        finally:
+            env.close()

@@ -7,14 +7,19 @@ Position / Velocity / Current, so a driver on the serial device sees a hand that
 profile says. Until the first Torque Enable the world is held still, so the grasped object does not
 drop before a driver has started.
 
+A tracker server on 127.0.0.1 (``tracker_address``) answers each line ``pose`` with the object's
+pose as one JSON line, like a camera tracker would (:class:`real.tracker.TcpTracker` reads it).
+
 Modes: 5 (current-based position, the LEAP hand's) and 3 (position: the cap is Current Limit) drive
 the joint; a servo with torque off or in another mode applies no torque.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import select
+import socket
 import threading
 import time
 import tty
@@ -57,6 +62,8 @@ class VirtualHand:
         self._held = True  # physics frozen until the first Torque Enable
         q, _ = self.env.hand.joint_state()
         self._publish(q, np.zeros(NUM_JOINTS))
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.tracker_address = f"127.0.0.1:{self._server.getsockname()[1]}"
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.port = os.ttyname(self._slave)
@@ -142,6 +149,34 @@ class VirtualHand:
                 if packet is None and used == 0:
                     break
 
+    def object_pose(self) -> dict:
+        """The object's world pose now, as the tracker server reports it."""
+        with self.lock:
+            position, quaternion = self.env.world.body_pose(self.env.bodies[self.env._obj])
+        return {"visible": True, "time": time.perf_counter() - self._started,
+                "position": position.tolist(), "quaternion": quaternion.tolist()}
+
+    def _tracker_loop(self) -> None:
+        clients: list[socket.socket] = []
+        while self._running.is_set():
+            ready, _, _ = select.select([self._server, *clients], [], [], 0.05)
+            for sock in ready:
+                if sock is self._server:
+                    clients.append(self._server.accept()[0])
+                    continue
+                try:
+                    data = sock.recv(256)
+                except OSError:
+                    data = b""
+                if not data:
+                    clients.remove(sock)
+                    sock.close()
+                    continue
+                for _ in range(data.count(b"\n")):
+                    sock.sendall((json.dumps(self.object_pose()) + "\n").encode())
+        for sock in clients:
+            sock.close()
+
     def _send(self, reply: bytes) -> None:
         fate = self.faults.reply_fate()
         if fate == "drop":
@@ -157,7 +192,7 @@ class VirtualHand:
         self._started = time.perf_counter()
         self._overloaded = False
         self._running.set()
-        self._threads = [threading.Thread(target=f, daemon=True) for f in (self._physics_loop, self._serial_loop)]
+        self._threads = [threading.Thread(target=f, daemon=True) for f in (self._physics_loop, self._serial_loop, self._tracker_loop)]
         for t in self._threads:
             t.start()
         return self
@@ -168,6 +203,7 @@ class VirtualHand:
         for t in self._threads:
             t.join(timeout=2.0)
         self._threads = []
+        self._server.close()
         for fd in (self._master, self._slave):
             try:
                 os.close(fd)

@@ -22,6 +22,10 @@ class LeapRotateRealEnv(gym.Env):
     Exactly LeapRotate's (``dexndm_envs.interface``: the same functions build both): relative targets
     ``Box(-1, 1, (16,))`` and the 327-float proprioceptive observation.
 
+    ## Starting State
+    Whatever the hand holds: ``reset`` reads the joints and holds them, or commands
+    ``options["target"]`` (rad, motor order; clamped to the limits) when given, e.g. a grasp's target.
+
     ## Timing
     ``step`` sends the new targets, sleeps until the next 20 Hz tick, then reads the joints: the newest
     observation pair is (q_{t+1}, target_t), as in simulation. ``info`` has the loop ``period_s`` and
@@ -65,7 +69,8 @@ class LeapRotateRealEnv(gym.Env):
         super().reset(seed=seed)
         self.axis = sample_axis(self.axis_spec, self.np_random)
         q, _, _ = self.hand.read()
-        self.target = self.hand.command(q)
+        start = (options or {}).get("target")
+        self.target = self.hand.command(q if start is None else start)
         self._history.reset(q, self.target)
         self._rate.reset()
         self._metrics = None

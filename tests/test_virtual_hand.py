@@ -199,3 +199,34 @@ def test_real_env_with_the_tracker_reports_the_metrics(warm_grasps):
             assert not terminated, "a held object does not fall in one second of zero actions"
         finally:
             env.close()
+
+
+def test_virtual_hand_agrees_with_the_in_process_gap_env(warm_grasps):
+    """Same grasp, same actions: the emulator's joints track the gap env's far closer than the gap env
+    tracks the ideal PD (benchmarks/emulator_vs_gap.py reports the numbers)."""
+    import gymnasium as gym
+
+    scene = dict(object="cylinder_d55_ar20", wrist="palm_up")
+    actions = np.random.default_rng(0).uniform(-0.5, 0.5, (25, 16)).astype(np.float32)
+
+    def run(env, options=None):
+        obs, _ = env.reset(seed=0, options=options)
+        return np.array([env.step(a)[0][288:304] for a in actions])
+
+    gap, ideal = gym.make("DexNDM/LeapRotate-v0", gap="leap_xc330", **scene), gym.make("DexNDM/LeapRotate-v0", **scene)
+    try:
+        q_gap, q_ideal = run(gap), run(ideal)
+        gap.reset(seed=0)
+        start = gap.unwrapped.target.copy()
+    finally:
+        gap.close()
+        ideal.close()
+    with VirtualHand(seed=0, **scene) as hand:
+        real = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="palm_up")
+        try:
+            q_emu = run(real, {"target": start})
+        finally:
+            real.close()
+    emu_vs_gap = np.sqrt(np.mean((q_emu - q_gap) ** 2))
+    gap_vs_ideal = np.sqrt(np.mean((q_gap - q_ideal) ** 2))
+    assert emu_vs_gap < 0.3 * gap_vs_ideal, (emu_vs_gap, gap_vs_ideal)

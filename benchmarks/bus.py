@@ -13,15 +13,13 @@ virtual hand runs its physics in real time.
 from __future__ import annotations
 
 import argparse
-import platform
-import shlex
-import sys
 import time
 
 import gymnasium as gym
 import numpy as np
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
+from report import header
 from real.emulator.virtual_hand import VirtualHand
 from real.leap_hand import LeapHand
 
@@ -31,8 +29,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--steps", type=int, default=400)
     args = parser.parse_args()
-    print("command: python " + shlex.join(sys.argv))
-    print(f"machine: {platform.platform()}, python {platform.python_version()}")
+    header()
     with VirtualHand(wrist="palm_down") as hand:
         with LeapHand(hand.port) as leap:
             cycles, start = 0, time.perf_counter()

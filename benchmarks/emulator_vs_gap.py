@@ -13,14 +13,12 @@ different moments than in the lock-step env), so the two agree only up to that t
 from __future__ import annotations
 
 import argparse
-import platform
-import shlex
-import sys
 
 import gymnasium as gym
 import numpy as np
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
+from report import header, joint_table
 from dexndm_envs.interface import PROPRIO_LAYOUT
 from real.emulator.virtual_hand import VirtualHand
 
@@ -43,8 +41,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args()
-    print("command: python " + shlex.join(sys.argv))
-    print(f"machine: {platform.platform()}, python {platform.python_version()}")
+    header()
     emu_vs_gap, gap_vs_ideal = [], []
     for seed in range(args.seeds):
         actions = np.random.default_rng(seed).uniform(-0.5, 0.5, (args.steps, 16)).astype(np.float32)
@@ -62,12 +59,9 @@ def main() -> None:
         ideal_env.close()
         emu_vs_gap.append(q_emu - q_gap)
         gap_vs_ideal.append(q_gap - q_ideal)
-    rms = lambda parts: 1000 * np.sqrt(np.mean(np.concatenate(parts) ** 2, axis=0))  # noqa: E731
+    rms = lambda parts: np.sqrt(np.mean(np.concatenate(parts) ** 2, axis=0))  # noqa: E731
     print(f"{args.seeds} seeds x {args.steps} steps; RMS joint difference in mrad (motor order)")
-    print(f"{'':<16}" + "".join(f"{j:>6}" for j in range(16)) + f"{'mean':>7}")
-    for label, parts in (("emulator vs gap", emu_vs_gap), ("gap vs ideal", gap_vs_ideal)):
-        values = rms(parts)
-        print(f"{label:<16}" + "".join(f"{v:>6.0f}" for v in values) + f"{values.mean():>7.0f}")
+    joint_table([("emulator vs gap", rms(emu_vs_gap)), ("gap vs ideal", rms(gap_vs_ideal))])
 
 
 if __name__ == "__main__":

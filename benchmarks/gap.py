@@ -11,14 +11,12 @@ error |q - target|.
 from __future__ import annotations
 
 import argparse
-import platform
-import shlex
-import sys
 
 import gymnasium as gym
 import numpy as np
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
+from report import header, joint_table
 
 
 def rollout(gap: str | None, seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +41,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
-    print("command: python " + shlex.join(sys.argv))
-    print(f"machine: {platform.platform()}, python {platform.python_version()}")
+    header()
     diff, track_ideal, track_gap = [], [], []
     for seed in range(args.episodes):
         (qi, ti), (qg, tg) = rollout(None, seed, args.steps), rollout(args.gap, seed, args.steps)
@@ -53,11 +50,8 @@ def main() -> None:
         track_ideal.append(qi - ti)
         track_gap.append(qg - tg)
     rms = lambda parts: np.sqrt(np.mean(np.concatenate(parts) ** 2, axis=0))  # noqa: E731
-    rows = [("ideal vs gap", rms(diff)), ("track ideal", rms(track_ideal)), (f"track {args.gap}", rms(track_gap))]
     print(f"{args.episodes} episodes x {args.steps} steps, random actions; RMS in mrad per joint (motor order)")
-    print(f"{'':<18}" + "".join(f"{j:>6}" for j in range(16)) + f"{'mean':>7}")
-    for label, values in rows:
-        print(f"{label:<18}" + "".join(f"{1000 * v:>6.0f}" for v in values) + f"{1000 * values.mean():>7.0f}")
+    joint_table([("ideal vs gap", rms(diff)), ("track ideal", rms(track_ideal)), (f"track {args.gap}", rms(track_gap))])
 
 
 if __name__ == "__main__":

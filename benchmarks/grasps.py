@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shlex
-import sys
 import tempfile
 import time
 
@@ -27,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
+from report import header
 from dexndm_envs.objects import categories, list_objects
 from dexndm_envs.poses import WRISTS
 
@@ -87,8 +85,7 @@ def main() -> None:
     p.add_argument("--resets", type=int, default=10)
     p.set_defaults(func=by_category)
     args = parser.parse_args()
-    print("command: python " + shlex.join(sys.argv))
-    print(f"machine: {platform.platform()}, python {platform.python_version()}")
+    header()
     with tempfile.TemporaryDirectory() as cache:
         os.environ["DEXNDM_CACHE"] = cache
         args.func(args)

@@ -15,9 +15,8 @@ import numpy as np
 
 from dexndm_envs import hand
 from real.bus import BusError, DynamixelBus, describe_hardware_error
+from real.emulator.control_table import VELOCITY_UNIT
 
-VELOCITY_UNIT = 0.229 * 2.0 * np.pi / 60.0
-"""Present Velocity unit, rad/s."""
 MAX_GOAL_CURRENT_MA = 600
 """Never command more than this (the LEAP hand's documented ceiling)."""
 

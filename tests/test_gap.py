@@ -159,3 +159,10 @@ def test_gap_env_is_deterministic(warm_grasps):
 def test_gap_and_actuator_together_is_an_error(dexndm_cache):
     with pytest.raises(ValueError, match="either actuator= or gap="):
         make_env(object=OBJECT, gap="leap_xc330", actuator="xc330")
+
+
+def test_xc330_refuses_negative_or_non_finite_parameters():
+    with pytest.raises(ValueError, match="bad: \\['backlash_rad'\\]"):
+        DynamixelXC330(backlash_rad=-0.01)
+    with pytest.raises(ValueError, match="latency_s"):
+        DynamixelXC330(latency_s=float("nan"))

@@ -230,3 +230,20 @@ def test_virtual_hand_agrees_with_the_in_process_gap_env(warm_grasps):
     emu_vs_gap = np.sqrt(np.mean((q_emu - q_gap) ** 2))
     gap_vs_ideal = np.sqrt(np.mean((q_gap - q_ideal) ** 2))
     assert emu_vs_gap < 0.3 * gap_vs_ideal, (emu_vs_gap, gap_vs_ideal)
+
+
+def test_unreachable_tracker_is_a_clear_error():
+    from real.tracker import TcpTracker
+
+    with pytest.raises(ValueError, match="cannot reach the tracker at '127.0.0.1:1'"):
+        TcpTracker("127.0.0.1:1")
+    with pytest.raises(ValueError, match="expected host:port"):
+        TcpTracker("no-port-here")
+
+
+def test_driver_refuses_a_target_of_the_wrong_shape(warm_grasps):
+    from real.leap_hand import LeapHand
+
+    with VirtualHand(wrist="palm_down") as hand, LeapHand(hand.port) as leap:
+        with pytest.raises(ValueError, match=r"shape \(16,\)"):
+            leap.command(np.zeros(15))

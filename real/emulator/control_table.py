@@ -8,10 +8,13 @@ Limit; Operating Mode accepts the XC330's modes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from real.emulator.protocol import ErrorCode
 
+VELOCITY_UNIT = 0.229 * 2.0 * math.pi / 60.0
+"""Present Velocity register unit, rad/s (0.229 rpm)."""
 MODEL_NUMBER = 1240
 FIRMWARE_VERSION = 52
 EEPROM_END = 64

@@ -31,11 +31,10 @@ from dexndm_envs.envs.leap_rotate_v0 import LeapRotateEnv
 from dexndm_envs.hand import NUM_JOINTS, ticks_to_urdf, urdf_to_ticks
 from dexndm_envs.world import PHYSICS_HZ
 from real.emulator.bus import ServoBus
+from real.emulator.control_table import VELOCITY_UNIT
 from real.emulator.faults import LATE_S, OVERLOAD_BIT, Faults, parse_faults
 from real.emulator.protocol import PacketError, parse_packet
 
-VELOCITY_UNIT = 0.229 * 2.0 * np.pi / 60.0
-"""Present Velocity unit, rad/s (0.229 rpm)."""
 _REG = ("torque_enable", "operating_mode", "position_p_gain", "position_i_gain", "position_d_gain",
         "goal_current", "current_limit", "goal_position")
 

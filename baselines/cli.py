@@ -1,4 +1,5 @@
-"""The ``dexndm`` command line. Subcommands: ``demo``, ``render``, ``objects``, ``emulate``."""
+"""The ``dexndm`` command line. Subcommands: ``demo``, ``render``, ``objects``, ``emulate``, ``fit``,
+``residual``."""
 
 from __future__ import annotations
 
@@ -64,6 +65,41 @@ def _emulate(args: argparse.Namespace) -> None:
         stop.wait()
 
 
+def _write_report(report: dict, path: Path | None) -> None:
+    import json
+
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=1))
+
+
+def _fit(args: argparse.Namespace) -> None:
+    from dexndm_envs.dynamics.fitting import fit
+
+    report = fit(args.data, args.model, args.out, history=args.history, init=args.init, hidden=args.hidden,
+                 epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed)
+    _write_report(report, args.json)
+    e = report["eval"]
+    print(f"{args.model}-wise model -> {args.out} ({report['train_transitions']} train / "
+          f"{report['eval_transitions']} eval transitions, best epoch {report['best_epoch']}, "
+          f"{report['seconds']:.1f} s)")
+    print(f"{'eval RMSE (rad)':<18}{'1-step':>10}{'10-step':>10}")
+    for name, scores in (("model", e), ("next q = q", e["naive_hold"]), ("next q = target", e["naive_target"])):
+        print(f"{name:<18}{scores['rmse_1step']:>10.4f}{scores['rmse_10step']:>10.4f}")
+
+
+def _residual(args: argparse.Namespace) -> None:
+    from dexndm_envs.dynamics.residual import fit_residual
+
+    report = fit_residual(args.ndm, args.sim_data, args.out, max_correction=args.max_correction,
+                          hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          seed=args.seed)
+    _write_report(report, args.json)
+    print(f"residual -> {args.out}: model-predicted standardised error on held-out sim episodes "
+          f"{report['eval_loss_uncorrected']:.4f} uncorrected -> {report['eval_loss_corrected']:.4f} corrected; "
+          f"mean |correction| {report['mean_abs_correction_rad']:.4f} rad")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dexndm", description="DexNDM LEAP hand tools")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (grasp generation, ...)")
@@ -108,6 +144,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", default=None,
                    help="fault injection, e.g. crc=0.01,drop=0.01,late=0.01,overload=3@5 (see real.emulator.faults)")
     p.set_defaults(func=_emulate)
+
+    p = sub.add_parser("fit", help="fit a joint-wise or whole-hand neural dynamics model on episode datasets")
+    p.add_argument("--data", nargs="+", required=True, type=Path, help="dataset directories")
+    p.add_argument("--model", choices=["joint", "whole"], default="joint")
+    p.add_argument("--history", type=int, default=10, help="W, steps of history (default: 10 = 0.5 s)")
+    p.add_argument("--init", type=Path, default=None, help="fine-tune from this checkpoint (e.g. sim-pretrained)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden width (default: 64 joint-wise, matched whole-hand)")
+    p.add_argument("--epochs", type=int, default=100, help="at most this many epochs (default: 100)")
+    p.add_argument("--patience", type=int, default=10, help="early stop after this many epochs without a better eval loss")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
+    p.add_argument("--json", type=Path, default=None, help="write the evaluation report here")
+    p.set_defaults(func=_fit)
+
+    p = sub.add_parser("residual", help="train the residual correction through a frozen dynamics model")
+    p.add_argument("--ndm", type=Path, required=True, help="dynamics model checkpoint fitted on real-hand data")
+    p.add_argument("--sim-data", nargs="+", required=True, type=Path, help="the base policy's sim episodes")
+    p.add_argument("--max-correction", type=float, default=0.1, help="bound per joint, rad (default: 0.1)")
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
+    p.add_argument("--json", type=Path, default=None, help="write the training report here")
+    p.set_defaults(func=_residual)
     return parser
 
 

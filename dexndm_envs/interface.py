@@ -5,6 +5,10 @@ Time relation (one policy step = 1 / 20 s):
 * ``step(a_t)`` turns the action into a new joint target
   ``target_t = clip(target_{t-1} + a_t / 24, joint limits)`` and holds it for the whole control period
   (six 120 Hz physics steps in simulation; one Goal Position write on the real hand).
+* A correction (e.g. the residual of :class:`dexndm_envs.wrappers.NDMCorrection`) may be set with the
+  env's ``set_target_correction``; the motors then execute ``clip(target_t + correction, limits)``
+  (``info["target"]``), while the observation keeps the policy's own ``target_t``
+  (``info["policy_target"]``), so a policy sees what it saw in simulation.
 * At the end of the period the joints are read: ``q_{t+1}``. The step returns an observation whose
   newest history entry is the pair ``(q_{t+1}, target_t)``: the reading and the target that produced
   it. After ``reset`` the history holds the initial pair ``(q_0, target_{-1})`` T times, where
@@ -66,6 +70,24 @@ def validate_action(action) -> np.ndarray:
 def next_target(prev_target: np.ndarray, action: np.ndarray) -> np.ndarray:
     """target_t = clip(target_{t-1} + action / 24, joint limits); radians, motor order."""
     return np.maximum(np.minimum(prev_target + action * ACTION_SCALE, UPPER_LIMITS), LOWER_LIMITS)
+
+
+def validate_correction(correction) -> np.ndarray:
+    """A target correction as a finite float64 (16,) array (radians, motor order), else ValueError."""
+    c = np.asarray(correction, dtype=np.float64)
+    if c.shape != (NUM_JOINTS,) or not np.isfinite(c).all():
+        raise ValueError(f"a target correction must be 16 finite radians in motor order; got {c!r}")
+    return c
+
+
+def executed_target(target: np.ndarray, correction: np.ndarray) -> np.ndarray:
+    """What the motors get: clip(target + correction, joint limits); radians, motor order."""
+    return np.maximum(np.minimum(target + correction, UPPER_LIMITS), LOWER_LIMITS)
+
+
+def latest_joint_positions(observation: np.ndarray) -> np.ndarray:
+    """The newest joint reading q_{t+1} (16, rad, motor order) in a proprio (or privileged) observation."""
+    return np.asarray(observation[PROPRIO_LAYOUT["history"]], dtype=np.float64).reshape(HISTORY_STEPS, 2, NUM_JOINTS)[-1, 0]
 
 
 class ProprioHistory:

@@ -20,7 +20,7 @@ class LeapRotateRealEnv(gym.Env):
 
     ## Action Space / Observation Space
     Exactly LeapRotate's (``dexndm_envs.interface``: the same functions build both): relative targets
-    ``Box(-1, 1, (16,))`` and the 327-float proprioceptive observation.
+    ``Box(-1, 1, (16,))`` and the 327-float proprioceptive observation; ``set_target_correction`` as there.
 
     ## Starting State
     Whatever the hand holds: ``reset`` reads the joints and holds them, or commands
@@ -71,6 +71,7 @@ class LeapRotateRealEnv(gym.Env):
         q, _, _ = self.hand.read()
         start = (options or {}).get("target")
         self.target = self.hand.command(q if start is None else start)
+        self.target_correction = np.zeros(len(self.target))
         self._history.reset(q, self.target)
         self._rate.reset()
         self._metrics = None
@@ -85,13 +86,19 @@ class LeapRotateRealEnv(gym.Env):
 
     def step(self, action):
         a = interface.validate_action(action)
-        self.target = self.hand.command(interface.next_target(self.target, a))
+        self.target = interface.next_target(self.target, a)
+        executed = self.hand.command(interface.executed_target(self.target, self.target_correction))
         period, overrun = self._rate.wait()
         q, qdot, current = self.hand.read()
         self._history.push(q, self.target)
-        info = {"period_s": period, "overrun_s": overrun, "target": self.target.copy(), "current_ma": current}
+        info = {"period_s": period, "overrun_s": overrun, "target": executed,
+                "policy_target": self.target.copy(), "current_ma": current}
         fell = self._track(info) if self._metrics is not None else False
         return self._history.observation(self.wrist_quat, self.axis), 0.0, fell, False, info
+
+    def set_target_correction(self, correction) -> None:
+        """Radians (motor order) added to the policy's target from the next step on (0 after reset)."""
+        self.target_correction = interface.validate_correction(correction)
 
     def _track(self, info: dict) -> bool:
         """Update the metrics from the tracker; returns whether the object fell (or was lost)."""

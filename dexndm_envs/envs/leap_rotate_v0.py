@@ -38,7 +38,8 @@ class LeapRotateEnv(gym.Env):
 
     ## Action Space
     ``Box(-1, 1, (16,), float32)`` in motor order: ``target_t = clip(target_{t-1} + a_t / 24, limits)``.
-    NaN or inf actions raise ValueError.
+    NaN or inf actions raise ValueError. ``set_target_correction(c)`` adds c (rad) to the executed target
+    (``info["target"]``); observations keep the policy's own targets (``info["policy_target"]``).
 
     ## Observation Space
     ``obs_mode="proprio"`` (deployable, 327 floats): the last 10 (q, target) pairs, the wrist quaternion
@@ -202,6 +203,7 @@ class LeapRotateEnv(gym.Env):
         self.actuator.reset(grasps.target[index], self.params.gain_scale, rng)
 
         self.target = grasps.target[index].copy()
+        self.target_correction = np.zeros(hand.NUM_JOINTS)
         self.q_init = grasps.q[index].copy()
         self._grasp_pos_local = grasps.object_pos[index].copy()
         q, _ = self.hand.joint_state()
@@ -225,6 +227,7 @@ class LeapRotateEnv(gym.Env):
     def step(self, action):
         a = interface.validate_action(action)
         self.target = interface.next_target(self.target, a)
+        executed = interface.executed_target(self.target, self.target_correction)
         body = self.bodies[self._obj]
         r = self.randomization
         if r:
@@ -238,7 +241,7 @@ class LeapRotateEnv(gym.Env):
                 force = r.force_scale * self.params.mass * d / np.linalg.norm(d)
         for _ in range(SUBSTEPS):
             q, qdot = self.hand.joint_state()
-            tau = self.actuator.torque(self.target, q, qdot)
+            tau = self.actuator.torque(executed, q, qdot)
             self.hand.apply_torques(tau)
             if r:
                 self.world.apply_torque(body, com_torque)
@@ -267,12 +270,16 @@ class LeapRotateEnv(gym.Env):
                   - w["work"] * terms["work_penalty"] - w["torque"] * terms["torque_penalty"])
 
         self._history.push(self._observe_q(q), self.target)
-        info = {**step_metrics, **terms, "fell": fell, "target": self.target.copy()}
+        info = {**step_metrics, **terms, "fell": fell, "target": executed, "policy_target": self.target.copy()}
         if fell:
             info["episode_metrics"] = self._metrics.summary()
         if self.render_mode == "human":
             self.render()
         return self._observation(), float(reward), fell, False, info
+
+    def set_target_correction(self, correction) -> None:
+        """Radians (motor order) added to the policy's target from the next step on (0 after reset)."""
+        self.target_correction = interface.validate_correction(correction)
 
     def episode_metrics(self) -> dict[str, float]:
         """Rot, TTF, RotR, RotP of the episode so far (see :mod:`dexndm_envs.metrics`)."""

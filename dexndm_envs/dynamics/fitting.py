@@ -1,0 +1,137 @@
+"""Fitting dynamics models: 9:1 split by episode, Adam on the standardised one-step error, early
+stopping on the eval loss with the best eval weights kept, optional fine-tuning from a checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from dexndm_envs.dynamics.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from dexndm_envs.dynamics.dataset import EpisodeDataset
+from dexndm_envs.dynamics.evaluation import evaluate_with_baselines
+from dexndm_envs.dynamics.models import MODELS, DynamicsModel, joint_features, parameter_count
+from dexndm_envs.dynamics.transitions import Transitions
+
+log = logging.getLogger(__name__)
+NDM_FORMAT = "dexndm-ndm"
+
+
+def load_episodes(paths: str | Path | Sequence[str | Path], include_faulty: bool = False) -> list[dict]:
+    """Every episode of one or more dataset directories (faulty ones skipped unless asked for)."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not paths:
+        raise ValueError("no dataset directory given")
+    return [ep for p in paths for ep in EpisodeDataset(p, include_faulty=include_faulty)]
+
+
+def split_episodes(n: int, seed: int, eval_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled episode indices for training and evaluation (at least one episode each)."""
+    if n < 2:
+        raise ValueError(f"a train/eval split by episode needs at least 2 episodes; got {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_eval = min(max(1, round(eval_fraction * n)), n - 1)
+    return np.sort(order[n_eval:]), np.sort(order[:n_eval])
+
+
+def load_ndm(path: str | Path, history: int | None = None) -> DynamicsModel:
+    """A saved dynamics model (eval mode); ``history`` (W), when given, must match the checkpoint's."""
+    model, _ = read_checkpoint(path, NDM_FORMAT, MODELS)
+    if history is not None and model.history != history:
+        raise CheckpointError(f"{path}: the model uses a history of W={model.history} steps; W={history} was asked for")
+    return model
+
+
+def _features_and_targets(model: DynamicsModel, data: Transitions) -> tuple[torch.Tensor, torch.Tensor]:
+    idx = torch.arange(len(data))
+    return model.normalised_features(*data.histories(idx)), model.normalised_delta(data.q, data.q_next)
+
+
+def train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions, *, epochs: int = 100,
+          batch_size: int = 512, lr: float = 1e-3, patience: int = 10, seed: int = 0, normalise: bool = True,
+          progress: bool = True) -> dict:
+    """Fit ``model`` in place; returns the loss history, the best epoch and the wall time.
+
+    ``normalise`` sets the standardisation from ``train_data`` (off when fine-tuning, which keeps the
+    pretrained statistics the weights were fitted under). Training stops after ``patience`` epochs
+    without a better eval loss; the model ends with the weights of its best eval epoch.
+    """
+    start = time.perf_counter()
+    with torch.no_grad():
+        if normalise:
+            idx = torch.arange(len(train_data))
+            model.set_normalisation(joint_features(*train_data.histories(idx)), train_data.q_next - train_data.q)
+        x_train, y_train = _features_and_targets(model, train_data)
+        x_eval, y_eval = _features_and_targets(model, eval_data)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    best, best_epoch, best_state, history = float("inf"), -1, None, []
+    bar = tqdm(range(epochs), desc=f"fit {model.kind}-wise NDM", unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.train()
+        total = 0.0
+        for batch in torch.randperm(len(x_train), generator=gen).split(batch_size):
+            loss = torch.nn.functional.mse_loss(model(x_train[batch]), y_train[batch])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(batch)
+        model.eval()
+        with torch.no_grad():
+            eval_loss = float(torch.cat([torch.nn.functional.mse_loss(model(x), y, reduction="none")
+                                         for x, y in zip(x_eval.split(8192), y_eval.split(8192))]).mean())
+        history.append({"epoch": epoch, "train_loss": total / len(x_train), "eval_loss": eval_loss})
+        bar.set_postfix(train=f"{total / len(x_train):.4f}", eval=f"{eval_loss:.4f}")
+        if eval_loss < best:
+            best, best_epoch = eval_loss, epoch
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        elif epoch - best_epoch >= patience:
+            log.info("early stop at epoch %d: no better eval loss since epoch %d", epoch, best_epoch)
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return {"best_epoch": best_epoch, "best_eval_loss": best, "epochs_run": len(history),
+            "seconds": time.perf_counter() - start, "loss_history": history}
+
+
+def fit(data: str | Path | Sequence[str | Path], model: str = "joint", out: str | Path = "ndm.pt", *,
+        history: int = 10, init: str | Path | None = None, hidden: int | None = None, epochs: int = 100,
+        batch_size: int = 512, lr: float = 1e-3, patience: int = 10, seed: int = 0, progress: bool = True) -> dict:
+    """What ``dexndm fit`` does: split the episodes of ``data`` 9:1, fit, save the best checkpoint to
+    ``out`` and return a report scoring it (and the naive predictors) on the eval episodes.
+
+    With ``init`` the model starts from that checkpoint (pretrained in sim, say): its kind and W must
+    match ``model`` and ``history``; its normalisation is kept.
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; allowed: {', '.join(MODELS)}")
+    episodes = load_episodes(data)
+    train_idx, eval_idx = split_episodes(len(episodes), seed)
+    torch.manual_seed(seed)
+    if init is not None:
+        net = load_ndm(init, history)
+        if net.kind != model:
+            raise CheckpointError(f"{init}: a {net.kind} model cannot initialise a {model} model")
+    else:
+        net = MODELS[model](history=history, **({} if hidden is None else {"hidden": hidden}))
+    train_data = Transitions.from_episodes([episodes[i] for i in train_idx], history)
+    eval_data = Transitions.from_episodes([episodes[i] for i in eval_idx], history)
+    log.info("fitting a %s model (%d parameters) on %d transitions, evaluating on %d", model,
+             parameter_count(net), len(train_data), len(eval_data))
+    result = train(net, train_data, eval_data, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+                   seed=seed, normalise=init is None, progress=progress)
+    scores = evaluate_with_baselines(net.predict, eval_data)
+    data_dirs = [str(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
+    info = {"data": data_dirs, "init": None if init is None else str(init), "seed": seed,
+            "train_episodes": len(train_idx), "eval_episodes": len(eval_idx), "train_transitions": len(train_data),
+            "eval_transitions": len(eval_data), "parameters": parameter_count(net),
+            **{k: v for k, v in result.items() if k != "loss_history"}}
+    save_checkpoint(out, NDM_FORMAT, net, net.kind, net.config(), {**info, "rmse_1step": scores["rmse_1step"],
+                                                                    "rmse_10step": scores["rmse_10step"]})
+    return {"model": model, "history": history, "checkpoint": str(out), **info, "eval": scores,
+            "loss_history": result["loss_history"]}

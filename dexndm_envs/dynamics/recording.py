@@ -1,0 +1,42 @@
+"""Recording episodes of any env with LeapRotate's interface into the dataset's arrays.
+
+The same function records the sim env, the gap env and the real (or virtual) hand: joint readings
+come from the proprio observation, executed targets from ``info["target"]``, and the time of each
+reading from ``info["period_s"]`` where the env measures it (the real env) or the nominal control
+period otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+
+from dexndm_envs.interface import latest_joint_positions
+from dexndm_envs.metrics import CONTROL_HZ
+
+
+def record_episode(env: gym.Env, act: Callable[[np.ndarray], np.ndarray], steps: int, *,
+                   seed: int | None = None, options: dict | None = None) -> dict:
+    """Run one episode of at most ``steps`` steps with ``act(observation) -> action``.
+
+    Returns ``q`` [T+1, 16], ``targets`` [T, 16] (executed), ``actions`` [T, 16], ``timestamps``
+    [T+1] (s), ``terminated`` (the env ended it early), ``reset_info`` and ``last_info``.
+    """
+    obs, reset_info = env.reset(seed=seed, options=options)
+    q, targets, actions, stamps = [latest_joint_positions(obs)], [], [], [0.0]
+    info: dict = {}
+    terminated = False
+    for _ in range(steps):
+        action = np.asarray(act(obs), dtype=np.float32)
+        obs, _, terminated, truncated, info = env.step(action)
+        q.append(latest_joint_positions(obs))
+        targets.append(info["target"])
+        actions.append(action)
+        stamps.append(stamps[-1] + info.get("period_s", 1.0 / CONTROL_HZ))
+        if terminated or truncated:
+            break
+    return {"q": np.array(q), "targets": np.array(targets), "actions": np.array(actions),
+            "timestamps": np.array(stamps), "terminated": bool(terminated), "reset_info": reset_info,
+            "last_info": info}

@@ -1,0 +1,178 @@
+"""The residual action correction: pi_res(o_t, target_t) -> a bounded correction of the joint targets.
+
+Inputs (what a deployed wrapper has): the last W joint readings ``q_{t-W+1..t}`` and the base policy's
+last W targets ``target_{t-W+1..t}`` (the newest is the one about to be executed), with the same
+per-joint relative features as the dynamics models (:func:`~dexndm_envs.dynamics.models.joint_features`),
+standardised, for all joints together. Output: ``max_correction * tanh(MLP(...))`` radians per joint,
+motor order; the hand executes ``clip(target_t + correction_t, limits)``.
+
+Training (paper, Sec. "residual"): on the base policy's own simulated trajectories, with the
+fine-tuned (real) dynamics model frozen, minimise the model's standardised error between its prediction
+from the history of *corrected* targets and the next state the policy reached in simulation,
+
+    sum_t | f(q_{t-W+1..t}, target_j + pi_res(o_j, target_j) for j = t-W+1..t) - q^sim_{t+1} |^2,
+
+so the corrected targets make the real hand (as the model knows it) move as the simulator did.
+All W corrections of a window come from the network in the same batch; gradients flow through all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dexndm_envs.dynamics.checkpoint import read_checkpoint, save_checkpoint
+from dexndm_envs.dynamics.fitting import load_episodes, load_ndm, split_episodes
+from dexndm_envs.dynamics.models import DynamicsModel, joint_features
+from dexndm_envs.dynamics.transitions import Transitions
+from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
+
+log = logging.getLogger(__name__)
+RESIDUAL_FORMAT = "dexndm-residual"
+_LOWER = torch.as_tensor(LOWER_LIMITS, dtype=torch.float32)
+_UPPER = torch.as_tensor(UPPER_LIMITS, dtype=torch.float32)
+
+
+class ResidualPolicy(nn.Module):
+    """An MLP over all joints' features, bounded by ``max_correction`` (rad) through a tanh.
+
+    The last layer starts at zero, so an untrained residual corrects nothing.
+    """
+
+    kind = "residual"
+
+    def __init__(self, history: int = 10, hidden: int = 256, layers: int = 2, max_correction: float = 0.1) -> None:
+        super().__init__()
+        if not max_correction > 0:
+            raise ValueError(f"max_correction must be > 0 rad; got {max_correction}")
+        self.history, self.hidden, self.layers, self.max_correction = history, hidden, layers, max_correction
+        f = 2 * history
+        self.register_buffer("feature_mean", torch.zeros(NUM_JOINTS, f))
+        self.register_buffer("feature_std", torch.ones(NUM_JOINTS, f))
+        sizes = [NUM_JOINTS * f] + [hidden] * layers
+        mods: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            mods += [nn.Linear(a, b), nn.SiLU()]
+        last = nn.Linear(hidden, NUM_JOINTS)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.net = nn.Sequential(*mods, last)
+
+    def forward(self, q_hist: torch.Tensor, target_hist: torch.Tensor) -> torch.Tensor:
+        """Corrections [B, 16] (rad) from windows [B, W, 16] of readings and base targets (rad)."""
+        x = (joint_features(q_hist, target_hist) - self.feature_mean) / self.feature_std
+        return self.max_correction * torch.tanh(self.net(x.flatten(1)))
+
+    @torch.no_grad()
+    def correct(self, q_hist: np.ndarray, target_hist: np.ndarray) -> np.ndarray:
+        """One control step: windows [W, 16] (rad, oldest first) -> correction (16,) float64 rad."""
+        q = torch.as_tensor(q_hist, dtype=torch.float32)[None]
+        t = torch.as_tensor(target_hist, dtype=torch.float32)[None]
+        return self(q, t)[0].double().numpy()
+
+    def config(self) -> dict:
+        return {"history": self.history, "hidden": self.hidden, "layers": self.layers,
+                "max_correction": self.max_correction}
+
+
+def load_residual(path: str | Path) -> ResidualPolicy:
+    """A saved residual correction (eval mode)."""
+    model, _ = read_checkpoint(path, RESIDUAL_FORMAT, {"residual": ResidualPolicy})
+    return model
+
+
+def _model_loss(ndm: DynamicsModel, residual: ResidualPolicy | None, data: Transitions,
+                index: torch.Tensor) -> torch.Tensor:
+    """Mean standardised error of the model's next-state prediction from corrected targets."""
+    w = data.window[index]  # [B, W]: the transitions whose targets enter the model's window
+    targets = data.targets[w]
+    if residual is not None:
+        q_in, t_in = data.histories(w.flatten())  # each of those transitions' own residual input
+        correction = residual(q_in, t_in).view(*w.shape, NUM_JOINTS)
+        targets = torch.maximum(torch.minimum(targets + correction, _UPPER), _LOWER)
+    pred = ndm.predict(data.q[w], targets)
+    return (((pred - data.q_next[index]) / ndm.delta_std) ** 2).mean()
+
+
+def train_residual(ndm: DynamicsModel, residual: ResidualPolicy, train_data: Transitions, eval_data: Transitions,
+                   *, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3, patience: int = 5, seed: int = 0,
+                   progress: bool = True) -> dict:
+    """Fit ``residual`` in place through the frozen ``ndm`` (keeps the best eval epoch's weights)."""
+    if residual.history != ndm.history:
+        raise ValueError(f"the residual's history W={residual.history} must equal the model's W={ndm.history}")
+    start = time.perf_counter()
+    ndm.eval()
+    ndm.requires_grad_(False)
+    with torch.no_grad():
+        feats = joint_features(*train_data.histories(torch.arange(len(train_data))))
+        residual.feature_mean.copy_(feats.mean(0))
+        residual.feature_std.copy_(feats.std(0).clamp_min(1e-4))
+
+    def eval_loss(model: ResidualPolicy | None) -> float:
+        with torch.no_grad():
+            parts = [(_model_loss(ndm, model, eval_data, i), len(i)) for i in torch.arange(len(eval_data)).split(4096)]
+            return float(sum(loss * n for loss, n in parts) / len(eval_data))
+
+    uncorrected = eval_loss(None)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(residual.parameters(), lr=lr)
+    best, best_epoch, best_state, history = eval_loss(residual), -1, None, []
+    bar = tqdm(range(epochs), desc="fit residual", unit="epoch", disable=not progress)
+    for epoch in bar:
+        residual.train()
+        total = 0.0
+        for batch in torch.randperm(len(train_data), generator=gen).split(batch_size):
+            loss = _model_loss(ndm, residual, train_data, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(batch)
+        residual.eval()
+        current = eval_loss(residual)
+        history.append({"epoch": epoch, "train_loss": total / len(train_data), "eval_loss": current})
+        bar.set_postfix(train=f"{total / len(train_data):.4f}", eval=f"{current:.4f}")
+        if current < best:
+            best, best_epoch = current, epoch
+            best_state = {k: v.clone() for k, v in residual.state_dict().items()}
+        elif epoch - best_epoch >= patience:
+            break
+    if best_state is not None:
+        residual.load_state_dict(best_state)
+    residual.eval()
+    with torch.no_grad():
+        idx = torch.arange(len(eval_data))
+        mean_abs = float(residual(*eval_data.histories(idx)).abs().mean())
+    return {"eval_loss_uncorrected": uncorrected, "eval_loss_corrected": best, "best_epoch": best_epoch,
+            "epochs_run": len(history), "mean_abs_correction_rad": mean_abs,
+            "seconds": time.perf_counter() - start, "loss_history": history}
+
+
+def fit_residual(ndm: str | Path, sim_data, out: str | Path = "residual.pt", *, max_correction: float = 0.1,
+                 hidden: int = 256, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3, patience: int = 5,
+                 seed: int = 0, progress: bool = True) -> dict:
+    """What ``dexndm residual`` does: train a residual through the frozen model ``ndm`` (a checkpoint
+    fitted on real-hand data) on the base policy's simulated episodes ``sim_data`` (one or more
+    dataset directories), 9:1 by episode, and save it to ``out``. Returns a report."""
+    model = load_ndm(ndm)
+    episodes = load_episodes(sim_data)
+    train_idx, eval_idx = split_episodes(len(episodes), seed)
+    train_data = Transitions.from_episodes([episodes[i] for i in train_idx], model.history)
+    eval_data = Transitions.from_episodes([episodes[i] for i in eval_idx], model.history)
+    torch.manual_seed(seed)
+    residual = ResidualPolicy(model.history, hidden=hidden, max_correction=max_correction)
+    result = train_residual(model, residual, train_data, eval_data, epochs=epochs, batch_size=batch_size, lr=lr,
+                            patience=patience, seed=seed, progress=progress)
+    log.info("residual: model-predicted error %.4f -> %.4f (standardised), mean |correction| %.4f rad",
+             result["eval_loss_uncorrected"], result["eval_loss_corrected"], result["mean_abs_correction_rad"])
+    data_dirs = [str(p) for p in ([sim_data] if isinstance(sim_data, (str, Path)) else sim_data)]
+    info = {"ndm": str(ndm), "ndm_model": model.kind, "sim_data": data_dirs, "seed": seed,
+            "train_transitions": len(train_data), "eval_transitions": len(eval_data),
+            **{k: v for k, v in result.items() if k != "loss_history"}}
+    save_checkpoint(out, RESIDUAL_FORMAT, residual, residual.kind, residual.config(), info)
+    return {"checkpoint": str(out), **info, "loss_history": result["loss_history"]}

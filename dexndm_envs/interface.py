@@ -85,9 +85,19 @@ def executed_target(target: np.ndarray, correction: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(target + correction, UPPER_LIMITS), LOWER_LIMITS)
 
 
+def _newest_pair(observation: np.ndarray) -> np.ndarray:
+    history = np.asarray(observation[PROPRIO_LAYOUT["history"]], dtype=np.float64)
+    return history.reshape(HISTORY_STEPS, 2, NUM_JOINTS)[-1]
+
+
 def latest_joint_positions(observation: np.ndarray) -> np.ndarray:
     """The newest joint reading q_{t+1} (16, rad, motor order) in a proprio (or privileged) observation."""
-    return np.asarray(observation[PROPRIO_LAYOUT["history"]], dtype=np.float64).reshape(HISTORY_STEPS, 2, NUM_JOINTS)[-1, 0]
+    return _newest_pair(observation)[0]
+
+
+def latest_target(observation: np.ndarray) -> np.ndarray:
+    """The newest policy target target_t (16, rad, motor order) in a proprio (or privileged) observation."""
+    return _newest_pair(observation)[1]
 
 
 class ProprioHistory:

@@ -163,9 +163,10 @@ class World:
         """``changeDynamics`` for one link (-1 = base): mass, lateralFriction, ..."""
         pb.changeDynamics(body, link, physicsClientId=self.client, **kwargs)
 
-    def apply_force(self, body: int, force, position) -> None:
-        """Apply a world-frame force (N) at a world point for the next physics step only."""
-        pb.applyExternalForce(body, -1, force, position, pb.WORLD_FRAME, physicsClientId=self.client)
+    def apply_force(self, body: int, force, position, link: int = -1) -> None:
+        """Apply a world-frame force (N) at a world point of a body (or one of its links) for the next
+        physics step only."""
+        pb.applyExternalForce(body, link, force, position, pb.WORLD_FRAME, physicsClientId=self.client)
 
     def apply_torque(self, body: int, torque) -> None:
         """Apply a world-frame torque (N m) to a body's base for the next physics step only."""

@@ -3,9 +3,10 @@ stopping on the eval loss with the best eval weights kept, optional fine-tuning 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,23 @@ from dexndm_envs.dynamics.transitions import Transitions
 
 log = logging.getLogger(__name__)
 NDM_FORMAT = "dexndm-ndm"
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op torch threads (None: leave torch's setting).
+
+    These models are small: one thread is nearly as fast as two on an idle 2-core machine, and two
+    threads competing with another busy process (a simulator, the emulator, a test run) spin-wait
+    and run about 100x slower (measured; BENCHMARKS.md). So fitting defaults to one thread.
+    """
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def load_episodes(paths: str | Path | Sequence[str | Path], include_faulty: bool = False) -> list[dict]:
@@ -54,13 +72,20 @@ def _features_and_targets(model: DynamicsModel, data: Transitions) -> tuple[torc
 
 def train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions, *, epochs: int = 100,
           batch_size: int = 512, lr: float = 1e-3, patience: int = 10, seed: int = 0, normalise: bool = True,
-          progress: bool = True) -> dict:
+          progress: bool = True, threads: int | None = 1) -> dict:
     """Fit ``model`` in place; returns the loss history, the best epoch and the wall time.
 
     ``normalise`` sets the standardisation from ``train_data`` (off when fine-tuning, which keeps the
     pretrained statistics the weights were fitted under). Training stops after ``patience`` epochs
-    without a better eval loss; the model ends with the weights of its best eval epoch.
+    without a better eval loss; the model ends with the weights of its best eval epoch. ``threads``:
+    see :func:`torch_threads`.
     """
+    with torch_threads(threads):
+        return _train(model, train_data, eval_data, epochs, batch_size, lr, patience, seed, normalise, progress)
+
+
+def _train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions, epochs: int, batch_size: int,
+           lr: float, patience: int, seed: int, normalise: bool, progress: bool) -> dict:
     start = time.perf_counter()
     with torch.no_grad():
         if normalise:
@@ -101,7 +126,8 @@ def train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions,
 
 def fit(data: str | Path | Sequence[str | Path], model: str = "joint", out: str | Path = "ndm.pt", *,
         history: int = 10, init: str | Path | None = None, hidden: int | None = None, epochs: int = 100,
-        batch_size: int = 512, lr: float = 1e-3, patience: int = 10, seed: int = 0, progress: bool = True) -> dict:
+        batch_size: int = 512, lr: float = 1e-3, patience: int = 10, seed: int = 0, progress: bool = True,
+        threads: int | None = 1) -> dict:
     """What ``dexndm fit`` does: split the episodes of ``data`` 9:1, fit, save the best checkpoint to
     ``out`` and return a report scoring it (and the naive predictors) on the eval episodes.
 
@@ -124,8 +150,9 @@ def fit(data: str | Path | Sequence[str | Path], model: str = "joint", out: str 
     log.info("fitting a %s model (%d parameters) on %d transitions, evaluating on %d", model,
              parameter_count(net), len(train_data), len(eval_data))
     result = train(net, train_data, eval_data, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-                   seed=seed, normalise=init is None, progress=progress)
-    scores = evaluate_with_baselines(net.predict, eval_data)
+                   seed=seed, normalise=init is None, progress=progress, threads=threads)
+    with torch_threads(threads):
+        scores = evaluate_with_baselines(net.predict, eval_data)
     data_dirs = [str(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
     info = {"data": data_dirs, "init": None if init is None else str(init), "seed": seed,
             "train_episodes": len(train_idx), "eval_episodes": len(eval_idx), "train_transitions": len(train_data),

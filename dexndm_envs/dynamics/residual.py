@@ -28,7 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dexndm_envs.dynamics.checkpoint import read_checkpoint, save_checkpoint
-from dexndm_envs.dynamics.fitting import load_episodes, load_ndm, split_episodes
+from dexndm_envs.dynamics.fitting import load_episodes, load_ndm, split_episodes, torch_threads
 from dexndm_envs.dynamics.models import DynamicsModel, joint_features
 from dexndm_envs.dynamics.transitions import Transitions
 from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
@@ -102,10 +102,17 @@ def _model_loss(ndm: DynamicsModel, residual: ResidualPolicy | None, data: Trans
 
 def train_residual(ndm: DynamicsModel, residual: ResidualPolicy, train_data: Transitions, eval_data: Transitions,
                    *, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3, patience: int = 5, seed: int = 0,
-                   progress: bool = True) -> dict:
-    """Fit ``residual`` in place through the frozen ``ndm`` (keeps the best eval epoch's weights)."""
+                   progress: bool = True, threads: int | None = 1) -> dict:
+    """Fit ``residual`` in place through the frozen ``ndm`` (keeps the best eval epoch's weights);
+    ``threads``: see :func:`~dexndm_envs.dynamics.fitting.torch_threads`."""
     if residual.history != ndm.history:
         raise ValueError(f"the residual's history W={residual.history} must equal the model's W={ndm.history}")
+    with torch_threads(threads):
+        return _train_residual(ndm, residual, train_data, eval_data, epochs, batch_size, lr, patience, seed, progress)
+
+
+def _train_residual(ndm: DynamicsModel, residual: ResidualPolicy, train_data: Transitions, eval_data: Transitions,
+                    epochs: int, batch_size: int, lr: float, patience: int, seed: int, progress: bool) -> dict:
     start = time.perf_counter()
     ndm.eval()
     ndm.requires_grad_(False)

@@ -5,29 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from dexndm_envs import hand, interface
-from dexndm_envs.actuators import Actuator, IdealPD, make_actuator
-from dexndm_envs.gap import GapProfile, load_gap
+from dexndm_envs.actuators import Actuator, IdealPD
+from dexndm_envs.envs.hand_env import HAND_POSITION, LeapHandEnv
+from dexndm_envs.gap import GapProfile
 from dexndm_envs.grasps import GraspConfig, GraspSet, cached_grasps
-from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics, off_axis_velocity
+from dexndm_envs.metrics import EpisodeMetrics, off_axis_velocity
 from dexndm_envs.objects import ObjectSpec, create_body, resolve_objects
 from dexndm_envs.poses import WRISTS, parse_axis, parse_wrist, sample_axis
 from dexndm_envs.randomization import EpisodeParams, Randomization
-from dexndm_envs.robot import SimHand
 from dexndm_envs.rotations import quat_multiply, quat_to_matrix
-from dexndm_envs.world import GRAVITY, PHYSICS_HZ, World
+from dexndm_envs.world import GRAVITY
 
-SUBSTEPS = PHYSICS_HZ // CONTROL_HZ
-HAND_POSITION = np.array([0.0, 0.0, 0.5])
 PRIVILEGED_DIM = interface.PROPRIO_DIM + 13 + 12 + 4 + 8
 _PARK = np.array([0.0, 0.0, -50.0])
 
 
-class LeapRotateEnv(gym.Env):
+class LeapRotateEnv(LeapHandEnv):
     """In-hand rotation with the LEAP hand in PyBullet.
 
     ## Description
@@ -74,8 +71,6 @@ class LeapRotateEnv(gym.Env):
     * v0: initial version.
     """
 
-    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": CONTROL_HZ}
-
     def __init__(
         self,
         object: str | list[str] = "cylinder",
@@ -98,17 +93,11 @@ class LeapRotateEnv(gym.Env):
     ) -> None:
         if obs_mode not in ("proprio", "privileged"):
             raise ValueError(f"unknown obs_mode {obs_mode!r}; allowed: proprio, privileged")
-        if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"unknown render_mode {render_mode!r}; allowed: None, rgb_array, human")
         self.objects: list[ObjectSpec] = resolve_objects(object)
         self.wrist_spec = parse_wrist(wrist)
         self.axis_spec = parse_axis(axis)
         self.obs_mode = obs_mode
-        self.render_mode = render_mode
-        if gap is not None and actuator != "ideal_pd":
-            raise ValueError("pass either actuator= or gap= (a gap profile brings its own actuator), not both")
-        self.gap = load_gap(gap) if gap is not None else None
-        self.actuator = self.gap.make_actuator() if self.gap else make_actuator(actuator)
+        self._init_hand(actuator, gap, render_mode)
         # Grasps belong to the task in the training simulator: under a gap profile the hand starts
         # from the grasps the simulator's actuator made, as a real hand starts from sim-made grasps.
         self._grasp_actuator = IdealPD() if self.gap else self.actuator
@@ -119,16 +108,12 @@ class LeapRotateEnv(gym.Env):
         self.fall_distance = fall_distance
         self.grasp_config = grasp_config or GraspConfig()
 
-        self.action_space = interface.action_space()
         self.observation_space = (interface.proprio_space() if obs_mode == "proprio"
                                   else spaces.Box(-np.inf, np.inf, (PRIVILEGED_DIM,), dtype=np.float32))
 
-        self.world = World(gui=render_mode == "human")
-        self.hand = SimHand(self.world, HAND_POSITION)
         self.bodies = [create_body(self.world, s, position=_PARK + [i, 0, 0]) for i, s in enumerate(self.objects)]
         self._grasps: dict[tuple[int, str], GraspSet] = {}
         self._states: dict[tuple[int, str, int], int] = {}
-        self._history = interface.ProprioHistory()
         self._obj = 0
         self._metrics: EpisodeMetrics | None = None
 
@@ -202,12 +187,9 @@ class LeapRotateEnv(gym.Env):
         self._activate(self._obj, self.params.mass, self.params.friction)
         self.actuator.reset(grasps.target[index], self.params.gain_scale, rng)
 
-        self.target = grasps.target[index].copy()
-        self.target_correction = np.zeros(hand.NUM_JOINTS)
         self.q_init = grasps.q[index].copy()
         self._grasp_pos_local = grasps.object_pos[index].copy()
-        q, _ = self.hand.joint_state()
-        self._history.reset(self._observe_q(q), self.target)
+        self._start(grasps.target[index], self._observe_q(self.hand.joint_state()[0]))
         self._metrics = EpisodeMetrics(self.axis, reward_clip=self.reward_clip)
         self._metrics.reset(self.world.body_pose(body)[1])
         if self.render_mode == "human":
@@ -225,11 +207,9 @@ class LeapRotateEnv(gym.Env):
         return q + self.np_random.uniform(-r.joint_noise, r.joint_noise, hand.NUM_JOINTS)
 
     def step(self, action):
-        a = interface.validate_action(action)
-        self.target = interface.next_target(self.target, a)
-        executed = interface.executed_target(self.target, self.target_correction)
         body = self.bodies[self._obj]
         r = self.randomization
+        push = None
         if r:
             # The centre-of-mass offset as the gravity torque about the geometric centre, and the
             # random push, both fixed for this policy step (the object turns little in 50 ms).
@@ -239,16 +219,13 @@ class LeapRotateEnv(gym.Env):
             if self.np_random.random() < r.force_prob:
                 d = self.np_random.normal(size=3)
                 force = r.force_scale * self.params.mass * d / np.linalg.norm(d)
-        for _ in range(SUBSTEPS):
-            q, qdot = self.hand.joint_state()
-            tau = self.actuator.torque(executed, q, qdot)
-            self.hand.apply_torques(tau)
-            if r:
+
+            def push() -> None:
                 self.world.apply_torque(body, com_torque)
                 if force is not None:
                     self.world.apply_force(body, force, self.world.body_pose(body)[0] + com_arm)
-            self.world.step()
-        q, qdot = self.hand.joint_state()
+
+        executed, tau, q, qdot = self._advance(action, push)
         obj_pos, obj_quat = self.world.body_pose(body)
         linvel, angvel = self.world.body_velocity(body)
 
@@ -276,10 +253,6 @@ class LeapRotateEnv(gym.Env):
         if self.render_mode == "human":
             self.render()
         return self._observation(), float(reward), fell, False, info
-
-    def set_target_correction(self, correction) -> None:
-        """Radians (motor order) added to the policy's target from the next step on (0 after reset)."""
-        self.target_correction = interface.validate_correction(correction)
 
     def episode_metrics(self) -> dict[str, float]:
         """Rot, TTF, RotR, RotP of the episode so far (see :mod:`dexndm_envs.metrics`)."""
@@ -312,6 +285,3 @@ class LeapRotateEnv(gym.Env):
             self.world.aim_gui_camera(eye, target)
             return None
         return self.world.render(eye, target)
-
-    def close(self) -> None:
-        self.world.close()

@@ -1,0 +1,77 @@
+"""What every simulated LEAP hand env shares: the world, the hand, the actuator or gap profile, the
+action semantics, the proprioceptive history and the target correction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from dexndm_envs import hand, interface
+from dexndm_envs.actuators import Actuator, make_actuator
+from dexndm_envs.gap import GapProfile, load_gap
+from dexndm_envs.metrics import CONTROL_HZ
+from dexndm_envs.robot import SimHand
+from dexndm_envs.world import PHYSICS_HZ, World
+
+SUBSTEPS = PHYSICS_HZ // CONTROL_HZ
+HAND_POSITION = np.array([0.0, 0.0, 0.5])
+
+
+class LeapHandEnv(gym.Env):
+    """Base class: a fixed LEAP hand at ``HAND_POSITION`` driven at 20 Hz through its actuator model.
+
+    Subclasses build their scene after :meth:`_init_hand`, call :meth:`_start` in ``reset`` and
+    :meth:`_advance` in ``step``.
+    """
+
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": CONTROL_HZ}
+
+    def _init_hand(self, actuator: str | Actuator, gap: str | Path | GapProfile | None,
+                   render_mode: str | None) -> None:
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"unknown render_mode {render_mode!r}; allowed: None, rgb_array, human")
+        if gap is not None and actuator != "ideal_pd":
+            raise ValueError("pass either actuator= or gap= (a gap profile brings its own actuator), not both")
+        self.render_mode = render_mode
+        self.gap = load_gap(gap) if gap is not None else None
+        self.actuator = self.gap.make_actuator() if self.gap else make_actuator(actuator)
+        self.action_space = interface.action_space()
+        self.world = World(gui=render_mode == "human")
+        self.hand = SimHand(self.world, HAND_POSITION)
+        self._history = interface.ProprioHistory()
+
+    def _start(self, target: np.ndarray, q_reading: np.ndarray) -> None:
+        """Begin an episode at joint target ``target`` with the first reading ``q_reading`` (rad)."""
+        self.target = np.asarray(target, dtype=np.float64).copy()
+        self.target_correction = np.zeros(hand.NUM_JOINTS)
+        self._history.reset(q_reading, self.target)
+
+    def _advance(self, action, substep: Callable[[], None] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Apply one action for a control period of ``SUBSTEPS`` physics steps.
+
+        ``substep`` (optional) runs before every physics step, after the joint torques are set (to
+        apply external forces). Returns the executed target, the last torques (N m) and the joint
+        positions (rad) and velocities (rad/s) at the end of the period.
+        """
+        self.target = interface.next_target(self.target, interface.validate_action(action))
+        executed = interface.executed_target(self.target, self.target_correction)
+        for _ in range(SUBSTEPS):
+            q, qdot = self.hand.joint_state()
+            tau = self.actuator.torque(executed, q, qdot)
+            self.hand.apply_torques(tau)
+            if substep is not None:
+                substep()
+            self.world.step()
+        q, qdot = self.hand.joint_state()
+        return executed, tau, q, qdot
+
+    def set_target_correction(self, correction) -> None:
+        """Radians (motor order) added to the policy's target from the next step on (0 after reset)."""
+        self.target_correction = interface.validate_correction(correction)
+
+    def close(self) -> None:
+        self.world.close()

@@ -19,6 +19,11 @@ register(
     entry_point="dexndm_envs.envs.leap_rotate_v0:LeapRotateEnv",
     max_episode_steps=EPISODE_STEPS,
 )
+register(
+    id="DexNDM/LeapChaosBox-v0",
+    entry_point="dexndm_envs.envs.leap_chaos_box_v0:LeapChaosBoxEnv",
+    max_episode_steps=EPISODE_STEPS,
+)
 # The real hand lives in the `real` package; the entry point is a string, so importing dexndm_envs
 # never imports `real` (dependencies point baselines -> real -> dexndm_envs).
 register(

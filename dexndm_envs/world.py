@@ -92,22 +92,28 @@ class World:
                 length along its local z) or ``"sphere"`` (size = diameter, ...).
             size: (3,) extents in metres as above.
             mass: kg. ``collision_kwargs``: extra ``createCollisionShape`` arguments (e.g. a mesh).
+            rgba: colour, or None for a body that collides but is not drawn.
         """
         size = np.asarray(size, dtype=np.float64)
         c = self.client
+        visual = rgba is not None
         if shape == "box":
             col = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=size / 2, physicsClientId=c)
-            vis = pb.createVisualShape(pb.GEOM_BOX, halfExtents=size / 2, rgbaColor=rgba, physicsClientId=c)
+            vis = visual and pb.createVisualShape(pb.GEOM_BOX, halfExtents=size / 2, rgbaColor=rgba, physicsClientId=c)
         elif shape == "cylinder":
             col = pb.createCollisionShape(pb.GEOM_CYLINDER, radius=size[0] / 2, height=size[2], physicsClientId=c)
-            vis = pb.createVisualShape(pb.GEOM_CYLINDER, radius=size[0] / 2, length=size[2], rgbaColor=rgba,
-                                       physicsClientId=c)
+            vis = visual and pb.createVisualShape(pb.GEOM_CYLINDER, radius=size[0] / 2, length=size[2],
+                                                  rgbaColor=rgba, physicsClientId=c)
         elif shape == "sphere":
             col = pb.createCollisionShape(pb.GEOM_SPHERE, radius=size[0] / 2, physicsClientId=c)
-            vis = pb.createVisualShape(pb.GEOM_SPHERE, radius=size[0] / 2, rgbaColor=rgba, physicsClientId=c)
+            vis = visual and pb.createVisualShape(pb.GEOM_SPHERE, radius=size[0] / 2, rgbaColor=rgba,
+                                                  physicsClientId=c)
         else:
             raise ValueError(f"unknown primitive shape {shape!r}; allowed: box, cylinder, sphere")
-        return self.add_body(pb.createMultiBody(mass, col, vis, position, orientation, physicsClientId=c))
+        body = pb.createMultiBody(mass, col, vis if visual else -1, position, orientation, physicsClientId=c)
+        if not visual:  # without a visual shape PyBullet draws the collision shape; hide it
+            pb.changeVisualShape(body, -1, rgbaColor=(1, 1, 1, 0), physicsClientId=c)
+        return self.add_body(body)
 
     def remove_body(self, body: int) -> None:
         pb.removeBody(body, physicsClientId=self.client)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from baselines.scripted import FingerGaitPolicy
 from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
 from dexndm_envs.interface import ACTION_SCALE, latest_target
 from dexndm_envs.metrics import CONTROL_HZ
@@ -67,3 +68,18 @@ class WaveSource:
         action = np.clip((self.wave(self.t) - self.target) / ACTION_SCALE, -1.0, 1.0)
         self.target = np.clip(self.target + action * ACTION_SCALE, LOWER_LIMITS, UPPER_LIMITS)
         return action.astype(np.float32)
+
+
+class GaitSource:
+    """:class:`~baselines.scripted.FingerGaitPolicy` with amplitude and period (steps) drawn per episode."""
+
+    name = "finger_gait"
+
+    def __init__(self, amplitude: tuple[float, float] = (0.4, 0.8), period: tuple[int, int] = (16, 30)) -> None:
+        self.amplitude, self.period = amplitude, period
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self.policy = FingerGaitPolicy(float(rng.uniform(*self.amplitude)), int(rng.integers(*self.period)))
+
+    def __call__(self, observation: np.ndarray) -> np.ndarray:
+        return self.policy(observation)

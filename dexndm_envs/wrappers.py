@@ -42,16 +42,19 @@ class NDMCorrection(gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
-        base = self.env.unwrapped
         self._q[:] = interface.latest_joint_positions(obs)
-        self._targets[:] = base.target
+        self._first_step = True
         return obs, info
 
     def step(self, action):
         base = self.env.unwrapped
         policy_target = interface.next_target(base.target, interface.validate_action(action))
-        self._targets = np.roll(self._targets, -1, axis=0)
-        self._targets[-1] = policy_target
+        if self._first_step:  # pad as the training windows are padded: with the first step's target
+            self._targets[:] = policy_target
+            self._first_step = False
+        else:
+            self._targets = np.roll(self._targets, -1, axis=0)
+            self._targets[-1] = policy_target
         correction = self.residual.correct(self._q, self._targets)
         base.set_target_correction(correction)
         obs, reward, terminated, truncated, info = self.env.step(action)

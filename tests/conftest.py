@@ -85,6 +85,18 @@ def rollout(env: gym.Env, seed: int | None, steps: int = 50, action_seed: int = 
     return np.array(observations), np.array(rewards)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small torch models on one intra-op thread for a whole module: two threads competing with another
+    busy process spin-wait and run up to 100x slower (see dexndm_envs.dynamics.fitting.torch_threads)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def user_objects(monkeypatch, tmp_path) -> Path:
     """An empty user object catalogue for every test: nothing touches ~/.local."""

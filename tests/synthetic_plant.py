@@ -53,3 +53,41 @@ class SyntheticPlant:
         a = self.rng.uniform(0.1, 0.5, (2, J))
         p = self.rng.uniform(0, 2 * np.pi, (2, J))
         return a[0] * np.sin(2 * np.pi * f[0] * t + p[0]) + a[1] * np.sign(np.sin(2 * np.pi * f[1] * t + p[1]))
+
+
+# -- helpers for the dynamics tests (added; the class above is unchanged) -----------------------------------
+def episodes(plant: SyntheticPlant, count: int, steps: int = 200, offset: np.ndarray | None = None) -> list[dict]:
+    """``count`` episodes of ``plant`` under its random targets (shifted by ``offset``, starting there):
+    dicts with ``q`` [T+1, 16], ``targets`` [T, 16] and ``timestamps`` [T+1] (s), as the dataset stores them."""
+    off = np.zeros(J) if offset is None else np.asarray(offset, dtype=np.float64)
+    out = []
+    for _ in range(count):
+        targets = off + plant.random_targets(steps)
+        out.append({"q": plant.rollout(targets, off), "targets": targets, "timestamps": DT * np.arange(steps + 1)})
+    return out
+
+
+def feedback_rollout(plant: SyntheticPlant, steps: int, target_fn, q0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Closed loop: before period t, ``target_fn(t, q[:t+1])`` gives the target held during it.
+
+    Returns the readings [T+1, 16] and the executed targets [T, 16]. Integrates exactly as
+    :meth:`SyntheticPlant.rollout` (an open-loop ``target_fn`` reproduces it bit for bit).
+    """
+    q = np.zeros(J) if q0 is None else np.array(q0, dtype=np.float64)
+    v = np.zeros(J)
+    z, zd = np.zeros(2), np.zeros(2)
+    qs, executed = [q.copy()], []
+    h = DT / SUBSTEPS
+    for t in range(steps):
+        target = np.asarray(target_fn(t, np.array(qs)), dtype=np.float64)
+        executed.append(target)
+        for _ in range(SUBSTEPS):
+            load = plant.couple_out @ z
+            acc = plant.kp * (target - q) - plant.kd * v + load
+            zacc = 30.0 * (plant.couple_in @ q - z) - 3.0 * zd
+            v += h * acc
+            q += h * v
+            zd += h * zacc
+            z += h * zd
+        qs.append(q.copy())
+    return np.array(qs), np.array(executed)

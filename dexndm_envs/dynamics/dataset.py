@@ -93,7 +93,7 @@ def validate_episode(ep: dict[str, Any], where: str = "episode") -> None:
     for key in ("q", "targets", "timestamps", "actions"):
         if key in ep and not np.isfinite(np.asarray(ep[key], dtype=np.float64)).all():
             raise DatasetError(f"{where}: {key} contains NaN or inf")
-    if t > 1 and not (np.diff(stamps) > 0).all():
+    if not (np.diff(stamps) > 0).all():
         raise DatasetError(f"{where}: timestamps must increase strictly")
     meta = ep["meta"]
     if not isinstance(meta, dict):
@@ -105,8 +105,9 @@ def validate_episode(ep: dict[str, Any], where: str = "episode") -> None:
         raise DatasetError(f"{where}: meta source {meta['source']!r} is not one of {list(SOURCES)}")
     if meta.get("joint_order", "motor") != "motor":
         raise DatasetError(f"{where}: joint_order {meta['joint_order']!r}; this format stores motor order")
-    if not float(meta["control_period_s"]) > 0:
-        raise DatasetError(f"{where}: control_period_s must be > 0; got {meta['control_period_s']!r}")
+    period = meta["control_period_s"]
+    if not (isinstance(period, (int, float)) and not isinstance(period, bool) and period > 0):
+        raise DatasetError(f"{where}: control_period_s must be > 0 (a number of seconds); got {period!r}")
 
 
 def read_episode(path: str | Path) -> dict[str, Any]:
@@ -222,7 +223,11 @@ class EpisodeDataset:
             raise DatasetError(f"{index}: not a {FORMAT} index (format {data.get('format') if isinstance(data, dict) else None!r})")
         if data.get("version") != VERSION:
             raise DatasetError(f"{index}: format version {data.get('version')!r}; this dexndm-envs reads version {VERSION}")
-        return data["episodes"]
+        episodes = data.get("episodes")
+        if not isinstance(episodes, list) or not all(isinstance(e, dict) and "file" in e and "steps" in e
+                                                     for e in episodes):
+            raise DatasetError(f"{index}: 'episodes' must be a list of entries with 'file' and 'steps'")
+        return episodes
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -78,9 +78,11 @@ def evaluate_checkpoint(checkpoint: str | Path, data_path: str | Path | Sequence
     same for the naive predictors under ``naive_hold`` and ``naive_target``, and ``model``,
     ``history``, ``episodes``, ``transitions``.
     """
-    from dexndm_envs.dynamics.fitting import load_episodes, load_ndm
+    from dexndm_envs.dynamics.fitting import load_episodes, load_ndm, torch_threads
 
     model = load_ndm(checkpoint)
     data = Transitions.from_episodes(load_episodes(data_path), model.history)
-    return {"model": model.kind, "history": model.history, "episodes": data.episodes,
-            "transitions": len(data), **evaluate_with_baselines(model.predict, data, horizon)}
+    with torch_threads(1):
+        scores = evaluate_with_baselines(model.predict, data, horizon)
+    return {"model": model.kind, "history": model.history, "episodes": data.episodes, "transitions": len(data),
+            **scores}

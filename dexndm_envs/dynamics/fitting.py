@@ -65,34 +65,44 @@ def load_ndm(path: str | Path, history: int | None = None) -> DynamicsModel:
     return model
 
 
-def _features_and_targets(model: DynamicsModel, data: Transitions) -> tuple[torch.Tensor, torch.Tensor]:
-    idx = torch.arange(len(data))
-    return model.normalised_features(*data.histories(idx)), model.normalised_delta(data.q, data.q_next)
+def rollout_loss(model: DynamicsModel, data: Transitions, starts: torch.Tensor, horizon: int) -> torch.Tensor:
+    """Mean squared error, in units of each joint's step-change std, of the model rolled open loop for
+    ``horizon`` steps from the transitions ``starts`` (its own predictions replace the positions in
+    its window; the recorded targets drive it). ``horizon=1`` is the plain one-step loss."""
+    q_hist = data.q[data.window[starts]]
+    total = torch.zeros(())
+    for k in range(horizon):
+        pred = model.predict(q_hist, data.targets[data.window[starts + k]])
+        total = total + (((pred - data.q_next[starts + k]) / model.delta_std) ** 2).mean()
+        q_hist = torch.cat([q_hist[:, 1:], pred[:, None]], dim=1)
+    return total / horizon
 
 
 def train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions, *, epochs: int = 100,
           batch_size: int = 512, lr: float = 1e-3, patience: int = 10, seed: int = 0, normalise: bool = True,
-          progress: bool = True, threads: int | None = 1) -> dict:
+          horizon: int = 1, progress: bool = True, threads: int | None = 1) -> dict:
     """Fit ``model`` in place; returns the loss history, the best epoch and the wall time.
 
     ``normalise`` sets the standardisation from ``train_data`` (off when fine-tuning, which keeps the
     pretrained statistics the weights were fitted under). Training stops after ``patience`` epochs
-    without a better eval loss; the model ends with the weights of its best eval epoch. ``threads``:
-    see :func:`torch_threads`.
+    without a better eval loss; the model ends with the weights of its best eval epoch. The loss is
+    :func:`rollout_loss` over ``horizon`` steps (1: one-step). ``threads``: see :func:`torch_threads`.
     """
     with torch_threads(threads):
-        return _train(model, train_data, eval_data, epochs, batch_size, lr, patience, seed, normalise, progress)
+        return _train(model, train_data, eval_data, epochs, batch_size, lr, patience, seed, normalise, horizon,
+                      progress)
 
 
 def _train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions, epochs: int, batch_size: int,
-           lr: float, patience: int, seed: int, normalise: bool, progress: bool) -> dict:
+           lr: float, patience: int, seed: int, normalise: bool, horizon: int, progress: bool) -> dict:
     start = time.perf_counter()
-    with torch.no_grad():
-        if normalise:
+    if normalise:
+        with torch.no_grad():
             idx = torch.arange(len(train_data))
             model.set_normalisation(joint_features(*train_data.histories(idx)), train_data.q_next - train_data.q)
-        x_train, y_train = _features_and_targets(model, train_data)
-        x_eval, y_eval = _features_and_targets(model, eval_data)
+    train_starts, eval_starts = train_data.rollout_starts(horizon), eval_data.rollout_starts(horizon)
+    if len(train_starts) == 0 or len(eval_starts) == 0:
+        raise ValueError(f"episodes are too short for a {horizon}-step training loss")
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     best, best_epoch, best_state, history = float("inf"), -1, None, []
@@ -100,18 +110,19 @@ def _train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions
     for epoch in bar:
         model.train()
         total = 0.0
-        for batch in torch.randperm(len(x_train), generator=gen).split(batch_size):
-            loss = torch.nn.functional.mse_loss(model(x_train[batch]), y_train[batch])
+        for batch in train_starts[torch.randperm(len(train_starts), generator=gen)].split(batch_size):
+            loss = rollout_loss(model, train_data, batch, horizon)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += loss.item() * len(batch)
         model.eval()
         with torch.no_grad():
-            eval_loss = float(torch.cat([torch.nn.functional.mse_loss(model(x), y, reduction="none")
-                                         for x, y in zip(x_eval.split(8192), y_eval.split(8192))]).mean())
-        history.append({"epoch": epoch, "train_loss": total / len(x_train), "eval_loss": eval_loss})
-        bar.set_postfix(train=f"{total / len(x_train):.4f}", eval=f"{eval_loss:.4f}")
+            eval_loss = sum(rollout_loss(model, eval_data, s, horizon).item() * len(s)
+                            for s in eval_starts.split(8192)) / len(eval_starts)
+        train_loss = total / len(train_starts)
+        history.append({"epoch": epoch, "train_loss": train_loss, "eval_loss": eval_loss})
+        bar.set_postfix(train=f"{train_loss:.4f}", eval=f"{eval_loss:.4f}")
         if eval_loss < best:
             best, best_epoch = eval_loss, epoch
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -126,8 +137,8 @@ def _train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions
 
 def fit(data: str | Path | Sequence[str | Path], model: str = "joint", out: str | Path = "ndm.pt", *,
         history: int = 10, init: str | Path | None = None, hidden: int | None = None, epochs: int = 100,
-        batch_size: int = 512, lr: float = 1e-3, patience: int = 10, seed: int = 0, progress: bool = True,
-        threads: int | None = 1) -> dict:
+        batch_size: int = 512, lr: float = 1e-3, patience: int = 10, horizon: int = 1, seed: int = 0,
+        progress: bool = True, threads: int | None = 1) -> dict:
     """What ``dexndm fit`` does: split the episodes of ``data`` 9:1, fit, save the best checkpoint to
     ``out`` and return a report scoring it (and the naive predictors) on the eval episodes.
 
@@ -150,11 +161,11 @@ def fit(data: str | Path | Sequence[str | Path], model: str = "joint", out: str 
     log.info("fitting a %s model (%d parameters) on %d transitions, evaluating on %d", model,
              parameter_count(net), len(train_data), len(eval_data))
     result = train(net, train_data, eval_data, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-                   seed=seed, normalise=init is None, progress=progress, threads=threads)
+                   seed=seed, normalise=init is None, horizon=horizon, progress=progress, threads=threads)
     with torch_threads(threads):
         scores = evaluate_with_baselines(net.predict, eval_data)
     data_dirs = [str(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
-    info = {"data": data_dirs, "init": None if init is None else str(init), "seed": seed,
+    info = {"data": data_dirs, "init": None if init is None else str(init), "seed": seed, "horizon": horizon,
             "train_episodes": len(train_idx), "eval_episodes": len(eval_idx), "train_transitions": len(train_data),
             "eval_transitions": len(eval_data), "parameters": parameter_count(net),
             **{k: v for k, v in result.items() if k != "loss_history"}}

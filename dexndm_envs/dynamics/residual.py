@@ -71,10 +71,14 @@ class ResidualPolicy(nn.Module):
 
     @torch.no_grad()
     def correct(self, q_hist: np.ndarray, target_hist: np.ndarray) -> np.ndarray:
-        """One control step: windows [W, 16] (rad, oldest first) -> correction (16,) float64 rad."""
+        """One control step: windows [W, 16] (rad, oldest first) -> correction (16,) float64 rad.
+
+        Runs on one torch thread: a control loop shares the CPU with a simulator or a bus.
+        """
         q = torch.as_tensor(q_hist, dtype=torch.float32)[None]
         t = torch.as_tensor(target_hist, dtype=torch.float32)[None]
-        return self(q, t)[0].double().numpy()
+        with torch_threads(1):
+            return self(q, t)[0].double().numpy()
 
     def config(self) -> dict:
         return {"history": self.history, "hidden": self.hidden, "layers": self.layers,

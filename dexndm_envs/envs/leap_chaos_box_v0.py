@@ -50,7 +50,8 @@ class LeapChaosBoxEnv(LeapHandEnv):
 
     ## Arguments
     wrist (one of the six names), axis, balls, fill, ball_diameter (m), ball_mass (kg), ball_stiffness,
-    ball_damping, ball_friction, margin (m), strap_stiffness (N/m per band), start_pose (rad),
+    ball_damping, ball_friction, margin (m), (``balls=0``: an empty box, i.e. the free hand, for
+    comparison data), strap_stiffness (N/m per band), start_pose (rad),
     actuator / gap (as LeapRotate; a gap profile's object mass and friction scales apply to the
     balls), settle_s (s), render_mode ("rgb_array" or "human").
 
@@ -69,17 +70,17 @@ class LeapChaosBoxEnv(LeapHandEnv):
         positive = {"ball_diameter": ball_diameter, "ball_mass": ball_mass, "ball_stiffness": ball_stiffness,
                     "ball_damping": ball_damping, "strap_stiffness": strap_stiffness}
         bad = [k for k, v in positive.items() if not (np.isfinite(v) and v > 0)]
-        bad += [k for k, v in (("balls", 1 if balls is None else balls - 1), ("margin", margin),
+        bad += [k for k, v in (("balls", 0 if balls is None else balls), ("margin", margin),
                                ("settle_s", settle_s), ("fill", fill), ("fill", 1 - fill)) if v < 0]
         if bad:
             raise ValueError(f"bad Chaos Box settings {bad}: sizes, masses, stiffnesses and damping must be > 0, "
-                             "balls >= 1 (or None), 0 <= fill <= 1, margin and settle_s >= 0")
+                             "balls >= 0 (or None), 0 <= fill <= 1, margin and settle_s >= 0")
         self.wrist_name, self.wrist_quat = wrist, WRISTS[wrist]
         self.axis_spec = parse_axis(axis)
         self._init_hand(actuator, gap, render_mode)
         self.observation_space = interface.proprio_space()
         self.start_pose = hand.CANONICAL_POSE.copy() if start_pose is None else np.asarray(start_pose, dtype=np.float64)
-        self.strapped = wrist == "palm_up"
+        self.strapped = wrist == "palm_up" and balls != 0
         self.ball_radius = ball_diameter / 2
         self.strap_stiffness = strap_stiffness
         mass_scale, friction_scale = ((self.gap.object_mass_scale, self.gap.object_friction_scale) if self.gap
@@ -91,7 +92,7 @@ class LeapChaosBoxEnv(LeapHandEnv):
             positions = [self.hand.fingertip_positions()[list(STRAPPED_FINGERS)].mean(0)]
         else:
             self.box_lower, self.box_upper = self._build_box(margin)
-            positions = self._ball_positions(balls, fill)
+            positions = self._ball_positions(balls, fill) if balls != 0 else []
         self.balls = []
         for i, p in enumerate(positions):
             rgba = (0.95, 0.55 + 0.3 * (i % 3) / 2, 0.15 + 0.25 * (i % 4) / 3, 1.0)
@@ -182,8 +183,8 @@ class LeapChaosBoxEnv(LeapHandEnv):
 
     def balls_inside(self) -> np.ndarray:
         """Whether each ball's centre is inside the box (all True when palm up: no box)."""
-        if self.strapped:
-            return np.ones(1, dtype=bool)
+        if self.strapped or not self.balls:
+            return np.ones(len(self.balls), dtype=bool)
         centres = np.array([self.world.body_pose(b)[0] for b in self.balls])
         return ((centres > self.box_lower) & (centres < self.box_upper)).all(axis=1)
 

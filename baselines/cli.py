@@ -19,7 +19,8 @@ def _demo(args: argparse.Namespace) -> None:
 def _render(args: argparse.Namespace) -> None:
     from baselines.render import render_wrists
 
-    print(render_wrists(args.object, args.out, args.seed))
+    out = args.out or Path("docs/wrists.png" if args.scene == "rotate" else "docs/chaos_box.png")
+    print(render_wrists(args.object, out, args.seed, args.scene))
 
 
 def _objects(args: argparse.Namespace) -> None:
@@ -77,7 +78,8 @@ def _fit(args: argparse.Namespace) -> None:
     from dexndm_envs.dynamics.fitting import fit
 
     report = fit(args.data, args.model, args.out, history=args.history, init=args.init, hidden=args.hidden,
-                 epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed)
+                 epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                 horizon=args.horizon, seed=args.seed)
     _write_report(report, args.json)
     e = report["eval"]
     print(f"{args.model}-wise model -> {args.out} ({report['train_transitions']} train / "
@@ -113,9 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="also write the metrics to this JSON file")
     p.set_defaults(func=_demo)
-    p = sub.add_parser("render", help="render the hand holding an object in the six wrist orientations")
+    p = sub.add_parser("render", help="render the hand holding an object (or in its Chaos Box) in the six wrist orientations")
+    p.add_argument("--scene", choices=["rotate", "chaos_box"], default="rotate")
     p.add_argument("--object", default="cylinder_d55_ar20", help="object name (default: cylinder_d55_ar20)")
-    p.add_argument("--out", type=Path, default=Path("docs/wrists.png"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="PNG to write (default: docs/wrists.png, or docs/chaos_box.png for the Chaos Box)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_render)
 
@@ -155,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=10, help="early stop after this many epochs without a better eval loss")
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--horizon", type=int, default=1,
+                   help="train on the open-loop error over this many steps (default: 1, the one-step error)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
     p.add_argument("--json", type=Path, default=None, help="write the evaluation report here")

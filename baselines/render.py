@@ -1,4 +1,5 @@
-"""``dexndm render``: a picture of the hand holding an object in each of the six wrist orientations."""
+"""``dexndm render``: one picture per wrist orientation of a scene, the six in one PNG: the hand
+holding an object (``rotate``) or the hand in its Chaos Box after some wave motion (``chaos_box``)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,42 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 import dexndm_envs  # noqa: F401,E402
+from baselines.sources import WaveSource  # noqa: E402
 from dexndm_envs.poses import WRISTS  # noqa: E402
 
 
-def render_wrists(object_name: str, out: Path, seed: int = 0) -> Path:
-    """Render the first cached grasp of ``object_name`` for every wrist into one PNG at ``out``."""
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.4))
-    for ax, wrist in zip(axes.ravel(), WRISTS):
+def _frame(scene: str, wrist: str, object_name: str, seed: int) -> np.ndarray:
+    if scene == "rotate":
         env = gym.make("DexNDM/LeapRotate-v0", object=object_name, wrist=wrist, render_mode="rgb_array")
         env.reset(seed=seed)
-        ax.imshow(env.render())
+    else:
+        env = gym.make("DexNDM/LeapChaosBox-v0", wrist=wrist, render_mode="rgb_array")
+        source = WaveSource()
+        source.reset(np.random.default_rng(seed))
+        obs, _ = env.reset(seed=seed)
+        for _ in range(60):  # 3 s of waves, so the picture shows the balls displaced by the fingers
+            obs, *_ = env.step(source(obs))
+    image = env.render()
+    env.close()
+    return image
+
+
+def render_wrists(object_name: str, out: Path, seed: int = 0, scene: str = "rotate") -> Path:
+    """Render ``scene`` ("rotate": the first cached grasp of ``object_name``; "chaos_box") for every
+    wrist into one PNG at ``out``."""
+    if scene not in ("rotate", "chaos_box"):
+        raise ValueError(f"unknown scene {scene!r}; allowed: rotate, chaos_box")
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.4))
+    for ax, wrist in zip(axes.ravel(), WRISTS):
+        ax.imshow(_frame(scene, wrist, object_name, seed))
         ax.set_title(wrist.replace("_", " "))
         ax.axis("off")
-        env.close()
-    fig.suptitle(f"LeapRotate-v0 grasps of {object_name} (world z up)")
+    title = (f"LeapRotate-v0 grasps of {object_name}" if scene == "rotate"
+             else "LeapChaosBox-v0 after 3 s of wave actions (palm up: a ball strapped to three fingertips)")
+    fig.suptitle(f"{title} (world z up)")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=80)

@@ -60,7 +60,8 @@ def _emulate(args: argparse.Namespace) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with VirtualHand(gap=args.gap, object=args.object, wrist=args.wrist, seed=args.seed, faults=args.faults) as hand:
+    with VirtualHand(gap=args.gap, object=args.object, wrist=args.wrist, seed=args.seed, faults=args.faults,
+                     scene=args.scene) as hand:
         print(f"port: {hand.port}", flush=True)
         print(f"tracker: {hand.tracker_address}", flush=True)
         stop.wait()
@@ -142,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("emulate", help="serve a virtual LEAP hand (16 XC330s, Protocol 2.0) on a pseudo-terminal")
     p.add_argument("--gap", default="leap_xc330", help="reality-gap profile with an xc330 actuator")
+    p.add_argument("--scene", choices=["rotate", "chaos_box"], default="rotate",
+                   help="the hand holding an object, or in its Chaos Box (for data collection)")
     p.add_argument("--object", default="cylinder_d55_ar20")
     p.add_argument("--wrist", default="palm_down", choices=list(WRISTS))
     p.add_argument("--seed", type=int, default=0, help="which cached grasp the hand starts in")

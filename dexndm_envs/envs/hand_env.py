@@ -69,6 +69,10 @@ class LeapHandEnv(gym.Env):
         q, qdot = self.hand.joint_state()
         return executed, tau, q, qdot
 
+    def apply_loads(self) -> None:
+        """External forces of the scene for the next physics step (none here); an emulator that steps
+        the world itself calls this before every step."""
+
     def set_target_correction(self, correction) -> None:
         """Radians (motor order) added to the policy's target from the next step on (0 after reset)."""
         self.target_correction = interface.validate_correction(correction)

@@ -162,9 +162,9 @@ class LeapChaosBoxEnv(LeapHandEnv):
         self.actuator.reset(self.start_pose)
         self._start(self.start_pose, self.start_pose)
         for _ in range(int(seconds * CONTROL_HZ)):
-            self._advance(np.zeros(hand.NUM_JOINTS), self._strap)
+            self._advance(np.zeros(hand.NUM_JOINTS), self.apply_loads)
 
-    def _strap(self) -> None:
+    def apply_loads(self) -> None:
         """Palm up: elastic bands pull the ball's surface towards three fingertips (and back)."""
         if not self.strapped:
             return
@@ -205,7 +205,7 @@ class LeapChaosBoxEnv(LeapHandEnv):
         return self._observation(), {"wrist": self.wrist_name, "axis": self.axis.copy()}
 
     def step(self, action):
-        executed, _, q, _ = self._advance(action, self._strap)
+        executed, _, q, _ = self._advance(action, self.apply_loads)
         self._history.push(self.actuator.measure(q), self.target)
         info = {"target": executed, "policy_target": self.target.copy()}
         if self.render_mode == "human":

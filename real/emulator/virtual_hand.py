@@ -1,14 +1,16 @@
 """The virtual LEAP hand: an emulated servo bus on a pseudo-terminal, moved by a physics world.
 
-The physics is LeapRotate's own world (hand, object, cached grasp) driven through a reality-gap
-profile's actuator, stepped at 120 Hz in real time. Every physics step reads the servos' goal
+The physics is one of the sim envs' own worlds, driven through a reality-gap profile's actuator and
+stepped at 120 Hz in real time: scene ``rotate`` is LeapRotate's (hand, object, cached grasp),
+``chaos_box`` LeapChaosBox's (the hand in its box of soft balls, or palm up its strapped ball). Every physics step reads the servos' goal
 registers (Torque Enable, Operating Mode, gains, Goal Current, Goal Position) and writes back Present
 Position / Velocity / Current, so a driver on the serial device sees a hand that behaves like the gap
 profile says. Until the first Torque Enable the world is held still, so the grasped object does not
 drop before a driver has started.
 
 A tracker server on 127.0.0.1 (``tracker_address``) answers each line ``pose`` with the object's
-pose as one JSON line, like a camera tracker would (:class:`real.tracker.TcpTracker` reads it).
+pose as one JSON line, like a camera tracker would (:class:`real.tracker.TcpTracker` reads it); in
+the Chaos Box there is no object to track and it answers ``"visible": false``.
 
 Modes: 5 (current-based position, the LEAP hand's) and 3 (position: the cap is Current Limit) drive
 the joint; a servo with torque off or in another mode applies no torque.
@@ -27,6 +29,7 @@ import tty
 import numpy as np
 
 from dexndm_envs.actuators import DynamixelXC330
+from dexndm_envs.envs.leap_chaos_box_v0 import LeapChaosBoxEnv
 from dexndm_envs.envs.leap_rotate_v0 import LeapRotateEnv
 from dexndm_envs.hand import NUM_JOINTS, ticks_to_urdf, urdf_to_ticks
 from dexndm_envs.world import PHYSICS_HZ
@@ -35,6 +38,7 @@ from real.emulator.control_table import VELOCITY_UNIT
 from real.emulator.faults import LATE_S, OVERLOAD_BIT, Faults, parse_faults
 from real.emulator.protocol import PacketError, parse_packet
 
+SCENES = ("rotate", "chaos_box")
 _REG = ("torque_enable", "operating_mode", "position_p_gain", "position_i_gain", "position_d_gain",
         "goal_current", "current_limit", "goal_position")
 
@@ -44,15 +48,20 @@ class VirtualHand:
 
     Args:
         gap: a gap profile whose actuator is ``xc330`` (name, path or GapProfile).
-        object, wrist: the scene, as LeapRotate's arguments.
-        seed: which cached grasp the hand starts in.
+        object, wrist: as LeapRotate's arguments (the Chaos Box ignores ``object``).
+        seed: which cached grasp the hand starts in (the reset seed of the scene's env).
+        scene: ``rotate`` (LeapRotate's world) or ``chaos_box`` (LeapChaosBox's).
         faults: a fault spec (:mod:`real.emulator.faults`) or Faults.
     """
 
     def __init__(self, gap="leap_xc330", object: str = "cylinder_d55_ar20", wrist: str = "palm_down",
-                 seed: int = 0, faults: str | Faults | None = None) -> None:
+                 seed: int = 0, faults: str | Faults | None = None, scene: str = "rotate") -> None:
+        if scene not in SCENES:
+            raise ValueError(f"unknown scene {scene!r}; allowed: {', '.join(SCENES)}")
         self.faults = faults if isinstance(faults, Faults) else parse_faults(faults)
-        self.env = LeapRotateEnv(object=object, wrist=wrist, gap=gap)
+        self.scene = scene
+        self.env = (LeapRotateEnv(object=object, wrist=wrist, gap=gap) if scene == "rotate"
+                    else LeapChaosBoxEnv(wrist=wrist, gap=gap))
         if not isinstance(self.env.actuator, DynamixelXC330):
             raise ValueError("the virtual hand needs a gap profile with actuator 'xc330'")
         self.env.reset(seed=seed)
@@ -110,6 +119,7 @@ class VirtualHand:
         q, qdot = hand.joint_state()
         tau = actuator.torque(ticks_to_urdf(reg["goal_position"]), q, qdot) * driving
         hand.apply_torques(tau)
+        self.env.apply_loads()
         self.env.world.step()
         q, qdot = hand.joint_state()
         with self.lock:
@@ -150,6 +160,8 @@ class VirtualHand:
 
     def object_pose(self) -> dict:
         """The object's world pose now, as the tracker server reports it."""
+        if self.scene != "rotate":
+            return {"visible": False, "time": time.perf_counter() - self._started}
         with self.lock:
             position, quaternion = self.env.world.body_pose(self.env.bodies[self.env._obj])
         return {"visible": True, "time": time.perf_counter() - self._started,

@@ -1,5 +1,5 @@
-"""The ``dexndm`` command line. Subcommands: ``demo``, ``render``, ``objects``, ``emulate``, ``fit``,
-``residual``."""
+"""The ``dexndm`` command line. Subcommands: ``demo``, ``render``, ``objects``, ``emulate``,
+``collect``, ``fit``, ``residual``."""
 
 from __future__ import annotations
 
@@ -65,6 +65,12 @@ def _emulate(args: argparse.Namespace) -> None:
         print(f"port: {hand.port}", flush=True)
         print(f"tracker: {hand.tracker_address}", flush=True)
         stop.wait()
+
+
+def _collect(args: argparse.Namespace) -> None:
+    from baselines.collect import main as collect_main
+
+    collect_main(args)
 
 
 def _write_report(report: dict, path: Path | None) -> None:
@@ -152,6 +158,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fault injection, e.g. crc=0.01,drop=0.01,late=0.01,overload=3@5 (see real.emulator.faults)")
     p.set_defaults(func=_emulate)
 
+    p = sub.add_parser("collect", help="record episodes (Chaos Box data, rollouts) into a dataset directory, crash-safe")
+    p.add_argument("--env", default="DexNDM/LeapChaosBox-v0", help="env id (default: DexNDM/LeapChaosBox-v0)")
+    p.add_argument("--env-kwargs", default=None, help='JSON object of env arguments, e.g. \'{"wrist": "palm_down", "gap": "leap_xc330"}\'')
+    p.add_argument("--port", default=None, help="serial port of a real or virtual hand (with --env DexNDM/LeapRotateReal-v0)")
+    actions = p.add_mutually_exclusive_group(required=True)
+    actions.add_argument("--rollouts", nargs="+", type=Path, help="replay action sequences from these rollout datasets")
+    actions.add_argument("--waves", nargs="?", const="mixed", choices=["sine", "square", "noisy_square", "mixed"],
+                         help="wave actions (default kind: mixed)")
+    actions.add_argument("--policy", type=Path, help="an SB3 policy checkpoint (.zip; vecnormalize.pkl beside it is used)")
+    p.add_argument("--episodes", type=int, required=True, help="collect until the directory holds this many episodes")
+    p.add_argument("--steps", type=int, default=400, help="steps per episode (default: 400 = 20 s)")
+    p.add_argument("--out", type=Path, required=True, help="dataset directory")
+    p.add_argument("--resume", action="store_true", help="add to the episodes already in --out")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--source-label", choices=["sim", "gap", "emulator", "real"], default=None,
+                   help="the dataset's 'source' metadata (default: from the env: sim, gap or real)")
+    p.set_defaults(func=_collect)
+
     p = sub.add_parser("fit", help="fit a joint-wise or whole-hand neural dynamics model on episode datasets")
     p.add_argument("--data", nargs="+", required=True, type=Path, help="dataset directories")
     p.add_argument("--model", choices=["joint", "whole"], default="joint")
@@ -184,13 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def gym_error() -> type[Exception]:
+    """Gymnasium's base error (an unknown env id, say), imported only when it is needed."""
+    from gymnasium.error import Error
+
+    return Error
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         args.func(args)
-    except ValueError as e:
+    except (ValueError, FileExistsError, gym_error()) as e:
         raise SystemExit(f"dexndm {args.command}: error: {e}") from None
 
 

@@ -1,4 +1,4 @@
-"""Action sources for data collection that need no trained policy.
+"""Action sources for data collection: waves, a scripted gait, replayed rollouts, a policy checkpoint.
 
 :class:`WaveSource` makes each joint's *target* follow a wave (sine, square or noisy square) around a
 centre inside its range, and turns that into LeapRotate's relative actions
@@ -83,3 +83,96 @@ class GaitSource:
 
     def __call__(self, observation: np.ndarray) -> np.ndarray:
         return self.policy(observation)
+
+
+class ReplaySource:
+    """Open-loop replay of action sequences from saved base-policy rollouts (the paper's Chaos Box).
+
+    Each episode concatenates segments drawn uniformly: a rollout episode uniformly among those of
+    ``wrist``, and a start step uniformly within it, until ``steps`` actions are queued (a rollout
+    that ended early, its object dropped, contributes a shorter segment). With probability
+    ``noise_prob`` *per episode* every action of that episode gets Gaussian noise of ``noise_std``
+    (the paper: probability 0.5, sigma 0.01); per episode, so that half the data is the policy's exact
+    action distribution and half its neighbourhood.
+
+    Args:
+        rollouts: dataset directories of rollouts recorded with actions (``dexndm eval --save-rollouts``,
+            or any :class:`~dexndm_envs.dynamics.dataset.EpisodeWriter` output with ``actions``).
+        wrist: only rollouts whose metadata has this wrist are replayed.
+    """
+
+    name = "replay"
+
+    def __init__(self, rollouts, wrist: str, steps: int = 400, noise_prob: float = 0.5,
+                 noise_std: float = 0.01) -> None:
+        from dexndm_envs.dynamics.fitting import load_episodes
+
+        episodes = load_episodes(rollouts)
+        with_actions = [ep for ep in episodes if "actions" in ep]
+        if not with_actions:
+            raise ValueError(f"no rollout in {rollouts} was recorded with actions; replay needs them")
+        self.sequences = [ep["actions"] for ep in with_actions if ep["meta"]["wrist"] == wrist]
+        if not self.sequences:
+            wrists = sorted({ep["meta"]["wrist"] for ep in with_actions})
+            raise ValueError(f"no rollouts for wrist {wrist!r} in {rollouts}; the rollouts there are for {wrists}")
+        self.steps, self.noise_prob, self.noise_std = steps, noise_prob, noise_std
+
+    def reset(self, rng: np.random.Generator) -> None:
+        parts, queued = [], 0
+        while queued < self.steps:
+            seq = self.sequences[rng.integers(len(self.sequences))]
+            start = int(rng.integers(len(seq)))
+            parts.append(seq[start:start + self.steps - queued])
+            queued += len(parts[-1])
+        actions = np.concatenate(parts).astype(np.float64)
+        self.noisy = bool(rng.random() < self.noise_prob)
+        self.episode_meta = {"action_noise_std": self.noise_std if self.noisy else 0.0}
+        if self.noisy:
+            actions += rng.normal(0.0, self.noise_std, actions.shape)
+        self.actions = np.clip(actions, -1.0, 1.0).astype(np.float32)
+        self.t = 0
+
+    def __call__(self, observation: np.ndarray) -> np.ndarray:
+        action = self.actions[min(self.t, len(self.actions) - 1)]
+        self.t += 1
+        return action
+
+
+class PolicySource:
+    """A Stable-Baselines3 policy checkpoint acting on the env's observations (deterministic).
+
+    ``path`` is the model's ``.zip``; a ``vecnormalize.pkl`` beside it (as ``dexndm train`` saves it)
+    normalises the observations the way the policy was trained.
+    """
+
+    def __init__(self, path, algo: str = "ppo") -> None:
+        from pathlib import Path
+
+        import stable_baselines3 as sb3
+
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"no policy checkpoint at {path}")
+        algos = {"ppo": sb3.PPO, "sac": sb3.SAC, "td3": sb3.TD3, "a2c": sb3.A2C}
+        if algo not in algos:
+            raise ValueError(f"unknown algorithm {algo!r}; allowed: {', '.join(algos)}")
+        self.model = algos[algo].load(path, device="cpu")
+        self.obs_rms = None
+        stats = path.with_name("vecnormalize.pkl")
+        if stats.is_file():
+            import pickle
+
+            with open(stats, "rb") as f:
+                vec = pickle.load(f)
+            self.obs_rms, self.clip, self.eps = vec.obs_rms, vec.clip_obs, vec.epsilon
+        self.name = f"policy:{path.name}"
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """Nothing to draw: the policy is deterministic."""
+
+    def __call__(self, observation: np.ndarray) -> np.ndarray:
+        obs = observation
+        if self.obs_rms is not None:
+            obs = np.clip((obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + self.eps), -self.clip, self.clip)
+        action, _ = self.model.predict(obs.astype(np.float32), deterministic=True)
+        return np.asarray(action, dtype=np.float32)

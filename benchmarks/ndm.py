@@ -45,14 +45,10 @@ LABELS = {"joint": "joint-wise", "whole": "whole-hand"}
 def gather(data_dir: Path, name: str, env_id: str, env_kwargs: dict, source, episodes: int, gap: str,
            wrist: str, obj: str) -> tuple[list[dict], float]:
     """Collect (or reuse) ``episodes`` episodes; returns them and the transitions per second."""
-    env = gym.make(env_id, **env_kwargs)
-    start = time.perf_counter()
-    writer = collect(env, source, episodes, data_dir / name, resume=True, progress=False,
-                     meta={"source": "gap", "wrist": wrist, "object": obj, "gap": gap, "control_period_s": 0.05})
-    env.close()
-    eps = load_episodes(data_dir / name)
-    new = sum(e["steps"] for e in writer.entries)
-    return eps, new / (time.perf_counter() - start)
+    result = collect(lambda: gym.make(env_id, **env_kwargs), source, episodes, data_dir / name, resume=True,
+                     progress=False, meta={"source": "gap", "wrist": wrist, "object": obj, "gap": gap,
+                                           "control_period_s": 0.05})
+    return load_episodes(data_dir / name), result["transitions_per_s"]
 
 
 def fit_and_score(kind: str, episodes: list[dict], test: Transitions, seed: int) -> dict:

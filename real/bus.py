@@ -62,6 +62,8 @@ class DynamixelBus:
     def __init__(self, port: str, ids=range(16), baudrate: int = 4_000_000, retries: int = 3) -> None:
         self.ids = list(ids)
         self.retries = retries
+        self.retried = 0
+        """Failed exchanges that a retry recovered or retried, since the bus was opened."""
         self.port = dxl.PortHandler(port)
         try:
             opened = self.port.openPort()
@@ -80,6 +82,7 @@ class DynamixelBus:
     def _retry(self, what: str, motors: list[int], call):
         for attempt in range(self.retries + 1):
             if attempt:
+                self.retried += 1
                 # A reply that was only late would otherwise be taken for the answer to the retry.
                 time.sleep(SETTLE_S)
                 self.port.clearPort()

@@ -29,7 +29,8 @@ class LeapRotateRealEnv(gym.Env):
     ## Timing
     ``step`` sends the new targets, sleeps until the next 20 Hz tick, then reads the joints: the newest
     observation pair is (q_{t+1}, target_t), as in simulation. ``info`` has the loop ``period_s`` and
-    ``overrun_s`` (> 0 when the loop could not keep 20 Hz).
+    ``overrun_s`` (> 0 when the loop could not keep 20 Hz), and ``bus_retries`` the bus exchanges
+    retried since the hand was opened.
 
     ## Rewards, Metrics and Episode End
     The reward is 0: a real hand does not measure what the simulator's reward needs. With a
@@ -82,7 +83,8 @@ class LeapRotateRealEnv(gym.Env):
             self._start_position, self._last_quat, self._last_time = pose
             self._metrics = EpisodeMetrics(self.axis)
             self._metrics.reset(self._last_quat)
-        return self._history.observation(self.wrist_quat, self.axis), {"axis": self.axis.copy()}
+        info = {"axis": self.axis.copy(), "bus_retries": self.hand.bus.retried}
+        return self._history.observation(self.wrist_quat, self.axis), info
 
     def step(self, action):
         a = interface.validate_action(action)
@@ -92,7 +94,7 @@ class LeapRotateRealEnv(gym.Env):
         q, qdot, current = self.hand.read()
         self._history.push(q, self.target)
         info = {"period_s": period, "overrun_s": overrun, "target": executed,
-                "policy_target": self.target.copy(), "current_ma": current}
+                "policy_target": self.target.copy(), "current_ma": current, "bus_retries": self.hand.bus.retried}
         fell = self._track(info) if self._metrics is not None else False
         return self._history.observation(self.wrist_quat, self.axis), 0.0, fell, False, info
 

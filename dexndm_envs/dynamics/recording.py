@@ -18,25 +18,32 @@ from dexndm_envs.metrics import CONTROL_HZ
 
 
 def record_episode(env: gym.Env, act: Callable[[np.ndarray], np.ndarray], steps: int, *,
-                   seed: int | None = None, options: dict | None = None) -> dict:
+                   seed: int | None = None, options: dict | None = None,
+                   catch: tuple[type[BaseException], ...] = ()) -> dict:
     """Run one episode of at most ``steps`` steps with ``act(observation) -> action``.
 
     Returns ``q`` [T+1, 16], ``targets`` [T, 16] (executed), ``actions`` [T, 16], ``timestamps``
-    [T+1] (s), ``terminated`` (the env ended it early), ``reset_info`` and ``last_info``.
+    [T+1] (s), ``terminated`` (the env ended it early), ``reset_info``, ``last_info`` and ``fault``:
+    None, or the message of an exception of a type in ``catch`` (e.g. a bus error) that ended the
+    episode early, with the steps before it kept.
     """
     obs, reset_info = env.reset(seed=seed, options=options)
     q, targets, actions, stamps = [latest_joint_positions(obs)], [], [], [0.0]
     info: dict = {}
-    terminated = False
+    terminated, fault = False, None
     for _ in range(steps):
         action = np.asarray(act(obs), dtype=np.float32)
-        obs, _, terminated, truncated, info = env.step(action)
+        try:
+            obs, _, terminated, truncated, info = env.step(action)
+        except catch as e:
+            fault = f"{type(e).__name__}: {e}"
+            break
         q.append(latest_joint_positions(obs))
         targets.append(info["target"])
         actions.append(action)
         stamps.append(stamps[-1] + info.get("period_s", 1.0 / CONTROL_HZ))
         if terminated or truncated:
             break
-    return {"q": np.array(q), "targets": np.array(targets), "actions": np.array(actions),
-            "timestamps": np.array(stamps), "terminated": bool(terminated), "reset_info": reset_info,
-            "last_info": info}
+    return {"q": np.array(q), "targets": np.array(targets).reshape(-1, len(q[0])),
+            "actions": np.array(actions).reshape(-1, len(q[0])), "timestamps": np.array(stamps),
+            "terminated": bool(terminated), "reset_info": reset_info, "last_info": info, "fault": fault}

@@ -244,3 +244,27 @@ def test_record_episode_with_the_wrapper_records_executed_targets(gap_env):
     ep = record_episode(env, lambda obs: np.zeros(NUM_JOINTS, np.float32), 5, seed=SEED)
     np.testing.assert_array_equal(ep["targets"][-1], ep["last_info"]["target"])
     assert not np.array_equal(ep["targets"][-1], ep["last_info"]["policy_target"])
+
+
+def test_the_wrapper_corrects_the_real_env_on_the_virtual_hand(warm_grasps):
+    """NDMCorrection wraps LeapRotateReal like the sim env: the motors get the policy's target plus the
+    correction (the Goal Position registers say so), the observation keeps the policy's targets."""
+    from dexndm_envs.hand import ticks_to_urdf
+    from real.emulator.virtual_hand import VirtualHand
+
+    with VirtualHand(wrist="palm_down") as hand:
+        env = NDMCorrection(gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="palm_down"),
+                            constant_residual())
+        try:
+            obs, _ = env.reset(seed=0)
+            for a in actions(5):
+                obs, _, _, _, info = env.step(a)
+            executed = np.clip(info["policy_target"] + KNOWN, LOWER_LIMITS, UPPER_LIMITS)
+            np.testing.assert_allclose(info["target"], executed)
+            with hand.lock:
+                goals = np.array([hand.bus.tables[i].get("goal_position") for i in range(NUM_JOINTS)])
+            np.testing.assert_allclose(ticks_to_urdf(goals), executed, atol=2 * np.pi / 4096)
+            np.testing.assert_allclose(interface.latest_target(obs), info["policy_target"], atol=1e-6)
+            assert env.observation_space == gym.make("DexNDM/LeapRotate-v0").observation_space
+        finally:
+            env.close()

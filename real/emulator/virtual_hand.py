@@ -128,7 +128,11 @@ class VirtualHand:
     def _physics_loop(self) -> None:
         period, next_time = 1.0 / PHYSICS_HZ, time.perf_counter()
         while self._running.is_set():
+            start = time.perf_counter()
             self.physics_step()
+            busy = time.perf_counter() - start
+            self._busy_s += busy
+            self._steps += 1
             next_time += period
             delay = next_time - time.perf_counter()
             if delay > 0:
@@ -198,9 +202,16 @@ class VirtualHand:
             time.sleep(LATE_S)
         os.write(self._master, reply)
 
+    def physics_stats(self) -> dict:
+        """Steps run and the mean time one took (s); ``real_time_factor`` = (1/120 s) / that mean: how
+        many times faster than real time the physics could run (>= 1 keeps real time)."""
+        mean = self._busy_s / self._steps if self._steps else float("nan")
+        return {"steps": self._steps, "mean_step_s": mean, "real_time_factor": (1.0 / PHYSICS_HZ) / mean}
+
     def start(self) -> "VirtualHand":
         """Start the physics and serial threads; returns self."""
         self._started = time.perf_counter()
+        self._busy_s, self._steps = 0.0, 0
         self._overloaded = False
         self._running.set()
         self._threads = [threading.Thread(target=f, daemon=True) for f in (self._physics_loop, self._serial_loop, self._tracker_loop)]

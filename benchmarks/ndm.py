@@ -1,8 +1,11 @@
 """Joint-wise vs whole-hand neural dynamics on the pseudo-real hand, under a change of interaction.
 
-Training data, on the gap env (``--gap``, default leap_xc330), wave actions (baselines.sources):
-  * ``chaos_box``: DexNDM/LeapChaosBox-v0 at ``--wrist`` (palm up: a soft ball strapped to three tips);
-  * ``free``: the same env with no balls (the free hand).
+Training data, on the gap env (``--gap``, default leap_xc330):
+  * ``chaos_box``: DexNDM/LeapChaosBox-v0 at ``--wrist`` (palm up: a soft ball strapped to three tips)
+    with wave actions (baselines.sources.WaveSource);
+  * ``chaos_replay``: the same box replaying the base policy's simulated rollouts with noise, the paper's
+    recipe (the base policy here is the scripted finger gait: 20 rollouts in the nominal simulator);
+  * ``free``: the same env with no balls (the free hand), wave actions.
 Held-out test data (another interaction distribution, the paper's point): in-hand rotation of
 cylinders in DexNDM/LeapRotate-v0 under the same gap at the same wrist, driven by the scripted finger
 gait with a random amplitude and period per episode (episodes end when the object falls).
@@ -30,7 +33,7 @@ import torch
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
 from baselines.collect import collect
-from baselines.sources import GaitSource, WaveSource
+from baselines.sources import GaitSource, ReplaySource, WaveSource
 from dexndm_envs.dynamics.evaluation import evaluate, hold_predictor, target_predictor
 from dexndm_envs.dynamics.fitting import load_episodes, split_episodes, torch_threads, train
 from dexndm_envs.dynamics.models import MODELS, parameter_count
@@ -40,14 +43,15 @@ from report import header
 
 STEPS = 400
 LABELS = {"joint": "joint-wise", "whole": "whole-hand"}
+SOURCES = ("chaos_box", "chaos_replay", "free")
 
 
-def gather(data_dir: Path, name: str, env_id: str, env_kwargs: dict, source, episodes: int, gap: str,
-           wrist: str, obj: str) -> tuple[list[dict], float]:
+def gather(data_dir: Path, name: str, env_id: str, env_kwargs: dict, source, episodes: int, gap: str | None,
+           wrist: str, obj: str, seed: int = 0) -> tuple[list[dict], float]:
     """Collect (or reuse) ``episodes`` episodes; returns them and the transitions per second."""
     result = collect(lambda: gym.make(env_id, **env_kwargs), source, episodes, data_dir / name, resume=True,
-                     progress=False, meta={"source": "gap", "wrist": wrist, "object": obj, "gap": gap,
-                                           "control_period_s": 0.05})
+                     progress=False, seed=seed, meta={"source": "gap" if gap else "sim", "wrist": wrist, "object": obj,
+                                                      "gap": gap, "control_period_s": 0.05})
     return load_episodes(data_dir / name), result["transitions_per_s"]
 
 
@@ -96,7 +100,7 @@ def main() -> None:
     parser.add_argument("--test-episodes", type=int, default=20)
     parser.add_argument("--gap", default="leap_xc330")
     parser.add_argument("--wrist", default="palm_up")
-    parser.add_argument("--sources", nargs="+", default=["chaos_box", "free"], choices=["chaos_box", "free"])
+    parser.add_argument("--sources", nargs="+", default=list(SOURCES), choices=list(SOURCES))
     parser.add_argument("--data-dir", type=Path, default=None, help="keep (and reuse) the collected data here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -106,10 +110,16 @@ def main() -> None:
     box = {"wrist": args.wrist, "gap": args.gap}
     pools = {}
     for name in args.sources:
-        kwargs = box if name == "chaos_box" else {**box, "balls": 0}
-        pools[name], rate = gather(data_dir, name, "DexNDM/LeapChaosBox-v0", kwargs, WaveSource(), need,
-                                   args.gap, args.wrist, "chaos_box" if name == "chaos_box" else "none")
-        print(f"{name}: {need} episodes of {STEPS} wave steps ({rate:.0f} transitions/s collecting)")
+        if name == "chaos_replay":
+            gather(data_dir, "sim_rollouts", "DexNDM/LeapRotate-v0", {"object": "cylinder", "wrist": args.wrist},
+                   GaitSource(), 20, None, args.wrist, "cylinder", seed=1)
+            source = ReplaySource(data_dir / "sim_rollouts", args.wrist)
+        else:
+            source = WaveSource()
+        kwargs = {**box, "balls": 0} if name == "free" else box
+        pools[name], rate = gather(data_dir, name, "DexNDM/LeapChaosBox-v0", kwargs, source, need,
+                                   args.gap, args.wrist, "none" if name == "free" else "chaos_box")
+        print(f"{name}: {need} episodes of {STEPS} {source.name} steps ({rate:.0f} transitions/s collecting)")
     test_eps, rate = gather(data_dir, "rotation", "DexNDM/LeapRotate-v0",
                             {"object": "cylinder", "wrist": args.wrist, "gap": args.gap}, GaitSource(),
                             args.test_episodes, args.gap, args.wrist, "cylinder")

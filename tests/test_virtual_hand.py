@@ -56,13 +56,14 @@ def test_the_hand_holds_still_until_torque_is_enabled_then_follows_goals(sdk_han
     assert -150 - 30 < after[5] - before[5] < -60, f"joint 5 moved {after[5] - before[5]} ticks towards -150"
 
 
-def test_dexndm_emulate_prints_its_port_and_stops_on_sigterm(warm_grasps, tmp_path):
+@pytest.mark.parametrize("scene", ["rotate", "chaos_box"])
+def test_dexndm_emulate_prints_its_port_and_stops_on_sigterm(warm_grasps, tmp_path, scene):
     import os
     import signal
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "baselines.cli", "emulate", "--wrist", "palm_up"],
+    proc = subprocess.Popen([sys.executable, "-m", "baselines.cli", "emulate", "--wrist", "palm_up", "--scene", scene],
                             stdout=subprocess.PIPE, text=True, env=dict(os.environ))
     try:
         line = proc.stdout.readline().strip()

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dexndm_envs.hand import NUM_JOINTS
 
 
 @dataclass
@@ -81,8 +80,3 @@ class Transitions:
         """Indices of the transitions from which ``horizon`` steps stay inside the episode."""
         return torch.nonzero(self.steps_left >= horizon - 1).squeeze(1)
 
-
-def check_joint_count(array: np.ndarray | torch.Tensor, name: str) -> None:
-    """Raise ValueError unless the last axis has one entry per joint (16, motor order)."""
-    if array.shape[-1] != NUM_JOINTS:
-        raise ValueError(f"{name} must have {NUM_JOINTS} joints on its last axis (motor order); got shape {tuple(array.shape)}")

@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--source-label", choices=["sim", "gap", "emulator", "real"], default=None,
                    help="the dataset's 'source' metadata (default: from the env: sim, gap or real)")
+    p.add_argument("--object-label", default=None,
+                   help="the dataset's 'object' metadata, e.g. chaos_box for a real hand in its box (default: from the env)")
     p.set_defaults(func=_collect)
 
     p = sub.add_parser("fit", help="fit a joint-wise or whole-hand neural dynamics model on episode datasets")

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 class ActionSource(Protocol):
     """Anything that acts for a collection: drawn anew per episode from ``rng``, then called per step.
 
-    A source may set ``episode_meta`` (a dict) in ``reset``; it is stored with the episode.
+    A source may set, in ``reset``, ``episode_meta`` (a dict stored with the episode) and
+    ``reset_options`` (passed to the env's reset, e.g. ``{"target": q}`` to start from a pose).
     """
 
     name: str
@@ -68,6 +69,10 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class CollectionStopped(RuntimeError):
+    """Too many faults in a row: the hand needs a person."""
+
+
 def collect(make_env: Callable[[], gym.Env], source: ActionSource, episodes: int, out: str | Path, meta: dict, *,
             seed: int = 0, steps: int = EPISODE_STEPS, resume: bool = False,
             faults: tuple[type[BaseException], ...] = (), max_faults: int = 3, progress: bool = True) -> dict:
@@ -75,42 +80,55 @@ def collect(make_env: Callable[[], gym.Env], source: ActionSource, episodes: int
 
     ``meta`` is the dataset metadata common to all episodes (source, wrist, object, gap,
     control_period_s); the source's name, the seed and the episode index are added. ``faults``: the
-    exception types that mark an episode faulty instead of stopping (bus errors on a real hand).
+    exception types that mark an episode faulty instead of stopping (bus errors on a real hand); after
+    ``max_faults`` faulty episodes (or failed attempts to reopen the hand) in a row, CollectionStopped.
     """
     writer = EpisodeWriter(out, resume=resume)
-    first, started, transitions, faulty_in_row = len(writer), time.perf_counter(), 0, 0
-    env = make_env()
+    first, started, transitions = len(writer), time.perf_counter(), 0
+    faulty_in_row, env = 0, None
     bar = tqdm(total=episodes * steps, initial=first * steps, desc=f"collect {source.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
     try:
-        for i in range(first, episodes):
-            env_seed, rng = episode_seeds(seed, i)
-            source.reset(rng)
-            ep = record_episode(env, source, steps, seed=env_seed, catch=faults)
-            episode_meta = {**meta, **getattr(source, "episode_meta", {}), "policy": source.name, "seed": seed,
-                            "episode": i, "bus_retries": ep["last_info"].get("bus_retries", 0)
-                            - ep["reset_info"].get("bus_retries", 0)}
-            if ep["fault"] is not None:
-                log.warning("episode %d: %s after %d steps; kept and marked faulty, reopening the hand",
-                            i, ep["fault"], len(ep["targets"]))
-                episode_meta.update(faulty=True, fault=ep["fault"])
-            if len(ep["targets"]):
-                writer.write(ep["q"], ep["targets"], ep["timestamps"], episode_meta, actions=ep["actions"])
-            transitions += len(ep["targets"])
-            bar.update(steps)
-            bar.set_postfix(transitions_per_s=f"{transitions / (time.perf_counter() - started):.0f}")
-            if ep["fault"] is None:
+        while len(writer) < episodes:
+            i = len(writer)
+            fault = None
+            try:
+                env = env or make_env()
+            except faults as e:
+                fault = f"{type(e).__name__}: {e}"
+                log.warning("opening the env failed: %s", fault)
+            if fault is None:
+                env_seed, rng = episode_seeds(seed, i)
+                source.reset(rng)
+                ep = record_episode(env, source, steps, seed=env_seed, options=getattr(source, "reset_options", None),
+                                    catch=faults)
+                fault = ep["fault"]
+                episode_meta = {**meta, **getattr(source, "episode_meta", {}), "policy": source.name, "seed": seed,
+                                "episode": i, "bus_retries": ep["last_info"].get("bus_retries", 0)
+                                - ep["reset_info"].get("bus_retries", 0)}
+                if fault is not None:
+                    log.warning("episode %d: %s after %d steps; kept and marked faulty, reopening the hand",
+                                i, fault, len(ep["targets"]))
+                    episode_meta.update(faulty=True, fault=fault)
+                if len(ep["targets"]):  # a fault before the first step leaves nothing to keep
+                    writer.write(ep["q"], ep["targets"], ep["timestamps"], episode_meta, actions=ep["actions"])
+                    bar.update(steps)
+                transitions += len(ep["targets"])
+                bar.set_postfix(transitions_per_s=f"{transitions / (time.perf_counter() - started):.0f}")
+            if fault is None:
                 faulty_in_row = 0
                 continue
             faulty_in_row += 1
+            if env is not None:
+                env.close()
+                env = None
             if faulty_in_row >= max_faults:
-                raise RuntimeError(f"{faulty_in_row} episodes in a row ended with a fault (last: {ep['fault']}); "
-                                   f"stopping. {len(writer)} episodes are on disk in {out}")
-            env.close()
-            env = make_env()
+                raise CollectionStopped(f"{faulty_in_row} episodes in a row ended with a fault (last: {fault}); "
+                                        f"stopping. {len(writer)} episodes are on disk in {out}")
     finally:
         bar.close()
-        env.close()
+        if env is not None:
+            env.close()
     return summary(writer, transitions, time.perf_counter() - started)
 
 
@@ -158,6 +176,8 @@ def main(args) -> None:
     make_env, meta, faults = env_factory(args.env, kwargs, args.port)
     if args.source_label:
         meta["source"] = args.source_label
+    if args.object_label:
+        meta["object"] = args.object_label
     if args.rollouts:
         source = ReplaySource(args.rollouts, meta["wrist"], steps=args.steps)
     elif args.policy:
@@ -172,6 +192,8 @@ def main(args) -> None:
             done = EpisodeWriter(args.out, resume=True)
             raise SystemExit(f"dexndm collect: interrupted; {len(done)} finished episodes are on disk in "
                              f"{args.out} (the one in progress was dropped); --resume continues") from None
+        except (CollectionStopped, *faults) as e:
+            raise SystemExit(f"dexndm collect: stopped: {e}") from None
     print(f"{result['episodes']} episodes ({result['transitions']} transitions, {result['faulty_episodes']} faulty) "
           f"in {args.out}; this run: {result['new_transitions']} transitions at {result['transitions_per_s']:.0f}/s; "
           f"disk {result['bytes'] / 1e6:.1f} MB, {result['bytes_per_episode'] / 1e3:.0f} kB per episode")

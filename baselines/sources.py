@@ -88,9 +88,13 @@ class GaitSource:
 class ReplaySource:
     """Open-loop replay of action sequences from saved base-policy rollouts (the paper's Chaos Box).
 
-    Each episode concatenates segments drawn uniformly: a rollout episode uniformly among those of
-    ``wrist``, and a start step uniformly within it, until ``steps`` actions are queued (a rollout
-    that ended early, its object dropped, contributes a shorter segment). With probability
+    Each episode replays one segment of ``steps`` actions: a rollout drawn uniformly among those of
+    ``wrist``, and a start step drawn uniformly among those that leave ``steps`` actions. The episode
+    starts at the joint target the rollout had there (``reset_options``, passed to the env's reset), so
+    the relative actions move the hand through the targets the policy visited rather than drifting from
+    wherever the hand happens to be. Rollouts shorter than ``steps`` (the object dropped) are replayed
+    whole and followed by further whole rollouts, drawn the same way, until ``steps`` actions are
+    queued. With probability
     ``noise_prob`` *per episode* every action of that episode gets Gaussian noise of ``noise_std``
     (the paper: probability 0.5, sigma 0.01); per episode, so that half the data is the policy's exact
     action distribution and half its neighbourhood.
@@ -111,7 +115,10 @@ class ReplaySource:
         with_actions = [ep for ep in episodes if "actions" in ep]
         if not with_actions:
             raise ValueError(f"no rollout in {rollouts} was recorded with actions; replay needs them")
-        self.sequences = [ep["actions"] for ep in with_actions if ep["meta"]["wrist"] == wrist]
+        mine = [ep for ep in with_actions if ep["meta"]["wrist"] == wrist]
+        self.sequences = [ep["actions"] for ep in mine]
+        # the target in effect before each action: target_t minus its action's change (clipped at the limits)
+        self.before = [np.clip(ep["targets"] - ep["actions"] * ACTION_SCALE, LOWER_LIMITS, UPPER_LIMITS) for ep in mine]
         if not self.sequences:
             wrists = sorted({ep["meta"]["wrist"] for ep in with_actions})
             raise ValueError(f"no rollouts for wrist {wrist!r} in {rollouts}; the rollouts there are for {wrists}")
@@ -120,8 +127,11 @@ class ReplaySource:
     def reset(self, rng: np.random.Generator) -> None:
         parts, queued = [], 0
         while queued < self.steps:
-            seq = self.sequences[rng.integers(len(self.sequences))]
-            start = int(rng.integers(len(seq)))
+            k = int(rng.integers(len(self.sequences)))
+            seq = self.sequences[k]
+            start = int(rng.integers(len(seq) - self.steps + 1)) if len(seq) >= self.steps and not parts else 0
+            if not parts:
+                self.reset_options = {"target": self.before[k][start].astype(np.float64)}
             parts.append(seq[start:start + self.steps - queued])
             queued += len(parts[-1])
         actions = np.concatenate(parts).astype(np.float64)

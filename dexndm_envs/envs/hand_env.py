@@ -39,9 +39,15 @@ class LeapHandEnv(gym.Env):
         self.gap = load_gap(gap) if gap is not None else None
         self.actuator = self.gap.make_actuator() if self.gap else make_actuator(actuator)
         self.action_space = interface.action_space()
-        self.world = World(gui=render_mode == "human")
-        self.hand = SimHand(self.world, HAND_POSITION)
         self._history = interface.ProprioHistory()
+        self._new_world()
+
+    def _new_world(self) -> None:
+        """A fresh physics world holding just the hand (closing the previous one, if any)."""
+        if getattr(self, "world", None) is not None:
+            self.world.close()
+        self.world = World(gui=self.render_mode == "human")
+        self.hand = SimHand(self.world, HAND_POSITION)
 
     def _start(self, target: np.ndarray, q_reading: np.ndarray) -> None:
         """Begin an episode at joint target ``target`` with the first reading ``q_reading`` (rad)."""

@@ -83,25 +83,43 @@ class LeapChaosBoxEnv(LeapHandEnv):
         self.strapped = wrist == "palm_up" and balls != 0
         self.ball_radius = ball_diameter / 2
         self.strap_stiffness = strap_stiffness
-        mass_scale, friction_scale = ((self.gap.object_mass_scale, self.gap.object_friction_scale) if self.gap
-                                      else (1.0, 1.0))
+        scale = (self.gap.object_mass_scale, self.gap.object_friction_scale) if self.gap else (1.0, 1.0)
+        self._scene = {"balls": balls, "fill": fill, "margin": margin, "settle_s": settle_s,
+                       "ball": {"mass": ball_mass * scale[0], "lateralFriction": ball_friction * scale[1],
+                                "contactStiffness": ball_stiffness, "contactDamping": ball_damping,
+                                "rollingFriction": 1e-4}}
+        self._build_scene()
+
+    def _build_scene(self) -> None:
+        """Box, balls (or the strapped ball) and the settled state every episode starts from.
+
+        PyBullet's restoreState does not make a world with dozens of touching balls replay exactly
+        (episodes diverged after ~20 steps depending on the episodes before, contact caches emptied or
+        not), so each reset after an episode rebuilds the world from scratch (~0.1 s): same seed,
+        same episode. (Not with the GUI, which cannot be reopened per episode.)
+        """
+        if hasattr(self, "balls"):
+            self._new_world()
+        cfg = self._scene
         self.hand.set_palm_pose(HAND_POSITION, self.wrist_quat)
         self.hand.set_joint_state(self.start_pose)
         if self.strapped:
             self.box_lower = self.box_upper = None
             positions = [self.hand.fingertip_positions()[list(STRAPPED_FINGERS)].mean(0)]
         else:
-            self.box_lower, self.box_upper = self._build_box(margin)
-            positions = self._ball_positions(balls, fill) if balls != 0 else []
+            self.box_lower, self.box_upper = self._build_box(cfg["margin"])
+            positions = self._ball_positions(cfg["balls"], cfg["fill"]) if cfg["balls"] != 0 else []
         self.balls = []
+        dynamics = dict(cfg["ball"])
+        mass = dynamics.pop("mass")
         for i, p in enumerate(positions):
             rgba = (0.95, 0.55 + 0.3 * (i % 3) / 2, 0.15 + 0.25 * (i % 4) / 3, 1.0)
-            b = self.world.create_primitive("sphere", [ball_diameter] * 3, ball_mass * mass_scale, rgba=rgba, position=p)
-            self.world.set_dynamics(b, lateralFriction=ball_friction * friction_scale, contactStiffness=ball_stiffness,
-                                    contactDamping=ball_damping, rollingFriction=1e-4)
+            b = self.world.create_primitive("sphere", [2 * self.ball_radius] * 3, mass, rgba=rgba, position=p)
+            self.world.set_dynamics(b, **dynamics)
             self.balls.append(b)
-        self._settle(settle_s)
+        self._settle(cfg["settle_s"])
         self._settled = self.world.save_state()
+        self._fresh = True
 
     # -- scene --------------------------------------------------------------------------------------
     def _reach(self, samples: int = 300) -> np.ndarray:
@@ -191,6 +209,9 @@ class LeapChaosBoxEnv(LeapHandEnv):
     # -- episodes -----------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
+        if not self._fresh and self.render_mode != "human":
+            self._build_scene()
+        self._fresh = False
         self.world.restore_state(self._settled)
         self.axis = sample_axis(self.axis_spec, self.np_random)
         start = (options or {}).get("target")

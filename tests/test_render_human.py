@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pybullet as pb
@@ -20,7 +21,11 @@ def virtual_display(monkeypatch):
     display = ":87"
     server = subprocess.Popen(["Xvfb", display, "-screen", "0", "640x480x24"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
+    socket_path = Path("/tmp/.X11-unix") / f"X{display[1:]}"
+    deadline = time.monotonic() + 30.0  # under load Xvfb can take longer than a second to come up
+    while not socket_path.exists() and time.monotonic() < deadline and server.poll() is None:
+        time.sleep(0.1)
+    time.sleep(0.5)
     monkeypatch.setenv("DISPLAY", display)
     yield display
     server.terminate()

@@ -40,7 +40,7 @@ def test_human_mode_opens_the_gui_and_follows_the_hand(warm_grasps, virtual_disp
             env.step(np.zeros(16, np.float32))
         client = env.unwrapped.world.client
         assert pb.getConnectionInfo(client)["connectionMethod"] == pb.GUI
-        deadline = time.monotonic() + 5.0  # the GUI thread applies camera moves asynchronously
+        deadline = time.monotonic() + 30.0  # the GUI thread applies camera moves asynchronously (slowly under load)
         while time.monotonic() < deadline:
             distance = pb.getDebugVisualizerCamera(physicsClientId=client)[10]
             if abs(distance - 0.32) < 1e-3:

@@ -88,7 +88,11 @@ class LeapChaosBoxEnv(LeapHandEnv):
                        "ball": {"mass": ball_mass * scale[0], "lateralFriction": ball_friction * scale[1],
                                 "contactStiffness": ball_stiffness, "contactDamping": ball_damping,
                                 "rollingFriction": 1e-4}}
-        self._build_scene()
+        try:
+            self._build_scene()
+        except BaseException:
+            self.close()  # no half-built physics client left behind
+            raise
 
     def _build_scene(self) -> None:
         """Box, balls (or the strapped ball) and the settled state every episode starts from.

@@ -5,7 +5,9 @@ Training data, on the gap env (``--gap``, default leap_xc330):
     with wave actions (baselines.sources.WaveSource);
   * ``chaos_replay``: the same box replaying the base policy's simulated rollouts with noise, the paper's
     recipe (the base policy here is the scripted finger gait: 20 rollouts in the nominal simulator);
-  * ``free``: the same env with no balls (the free hand), wave actions.
+  * ``free``: the same env with no balls (the free hand), wave actions;
+  * ``rotation`` (reference, not a collection method): more in-hand rotation episodes like the test
+    ones (other seeds), i.e. the test distribution itself: what each model reaches in-distribution.
 Held-out test data (another interaction distribution, the paper's point): in-hand rotation of
 cylinders in DexNDM/LeapRotate-v0 under the same gap at the same wrist, driven by the scripted finger
 gait with a random amplitude and period per episode (episodes end when the object falls).
@@ -43,7 +45,7 @@ from report import header
 
 STEPS = 400
 LABELS = {"joint": "joint-wise", "whole": "whole-hand"}
-SOURCES = ("chaos_box", "chaos_replay", "free")
+SOURCES = ("chaos_box", "chaos_replay", "free", "rotation")
 
 
 def gather(data_dir: Path, name: str, env_id: str, env_kwargs: dict, source, episodes: int, gap: str | None,
@@ -100,7 +102,7 @@ def main() -> None:
     parser.add_argument("--test-episodes", type=int, default=20)
     parser.add_argument("--gap", default="leap_xc330")
     parser.add_argument("--wrist", default="palm_up")
-    parser.add_argument("--sources", nargs="+", default=list(SOURCES), choices=list(SOURCES))
+    parser.add_argument("--sources", nargs="+", default=list(SOURCES[:3]), choices=list(SOURCES))
     parser.add_argument("--data-dir", type=Path, default=None, help="keep (and reuse) the collected data here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -110,6 +112,12 @@ def main() -> None:
     box = {"wrist": args.wrist, "gap": args.gap}
     pools = {}
     for name in args.sources:
+        if name == "rotation":
+            pools[name], rate = gather(data_dir, "rotation_train", "DexNDM/LeapRotate-v0",
+                                       {"object": "cylinder", "wrist": args.wrist, "gap": args.gap}, GaitSource(),
+                                       need, args.gap, args.wrist, "cylinder", seed=2)
+            print(f"{name}: {need} episodes of in-hand rotation (finger gait, other seeds) ({rate:.0f} transitions/s)")
+            continue
         if name == "chaos_replay":
             gather(data_dir, "sim_rollouts", "DexNDM/LeapRotate-v0", {"object": "cylinder", "wrist": args.wrist},
                    GaitSource(), 20, None, args.wrist, "cylinder", seed=1)

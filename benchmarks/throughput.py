@@ -150,7 +150,7 @@ def time_step_and_bare_physics(env: gym.Env, steps: int) -> tuple[float, float]:
                 pb.stepSimulation(physicsClientId=world.client)
             bare_total += clock() - t0
             world.restore_state(state)
-            world.remove_state(state)
+            pb.removeState(state, physicsClientId=world.client)
             t0 = clock()
             _, _, terminated, truncated, _ = env.step(action)
             step_total += clock() - t0

@@ -456,6 +456,41 @@ def test_collect_on_the_virtual_chaos_box(tmp_path):
         assert np.ptp(ep["q"], axis=0).max() > 0.02, "the hand moved"
 
 
+def test_kill_9_and_resume_through_the_emulator(tmp_path):
+    """The crash test on the byte-level path: `dexndm emulate --scene chaos_box` in one process,
+    `dexndm collect` on its port in another, killed with SIGKILL in its 4th episode, then resumed."""
+    emulator = subprocess.Popen([sys.executable, "-m", "baselines.cli", "emulate", "--scene", "chaos_box",
+                                 "--wrist", "palm_down"], cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE,
+                                text=True)
+    out, log = tmp_path / "data", tmp_path / "killed.log"
+    try:
+        port = emulator.stdout.readline().strip().split(": ", 1)[1]
+        real = ["--env", "DexNDM/LeapRotateReal-v0", "--port", port, "--env-kwargs", PALM_DOWN,
+                "--source-label", "emulator", "--object-label", "chaos_box", "--waves", "--out", str(out)]
+        done = run_cli(*real, "--episodes", "3", "--steps", "10")
+        assert done.returncode == 0, done.stderr
+        # the 4th episode lasts 60 steps = 3 s at the hand's 20 Hz: the kill lands inside it
+        proc = start_cli(log, *real, "--episodes", "5", "--steps", "60", "--resume")
+        try:
+            wait_for(lambda: b"collect waves_mixed" in log.read_bytes(), 60, proc, "the progress bar")
+            time.sleep(1.0)
+            assert proc.poll() is None
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        assert episode_files(out) == [f"episode_{i:06d}.npz" for i in range(3)], "no 4th episode, not half of one"
+        resumed = run_cli(*real, "--episodes", "5", "--steps", "10", "--resume")
+        assert resumed.returncode == 0, resumed.stderr
+        assert "5 episodes (50 transitions, 0 faulty)" in resumed.stdout
+    finally:
+        emulator.send_signal(signal.SIGTERM)
+        emulator.wait(timeout=10)
+    ds = check_dataset(out, 5, {"source": "emulator", "object": "chaos_box", "wrist": "palm_down",
+                                "env": "DexNDM/LeapRotateReal-v0", "control_period_s": 0.05}, steps=10)
+    for ep in ds:
+        assert (np.diff(ep["timestamps"]) > 0).all()
+
+
 def test_a_persistent_overload_marks_the_episode_faulty_and_stops(tmp_path):
     from real.emulator.virtual_hand import VirtualHand
 

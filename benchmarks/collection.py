@@ -46,7 +46,9 @@ def main() -> None:
     for wrist in WRISTS:
         kwargs = {"wrist": wrist, "gap": args.gap}
         make_env, meta, faults = env_factory("DexNDM/LeapChaosBox-v0", kwargs, None)
-        balls = len(gym.make("DexNDM/LeapChaosBox-v0", **kwargs).unwrapped.balls)
+        env = gym.make("DexNDM/LeapChaosBox-v0", **kwargs)
+        balls = len(env.unwrapped.balls)
+        env.close()
         with tempfile.TemporaryDirectory() as out:
             r = collect(make_env, WaveSource(), args.episodes, out, meta, steps=args.steps, progress=False)
         print(f"| sim (in-process) | {wrist} | {balls} | {r['transitions_per_s']:.0f} | {hours(r['transitions_per_s'])} |")

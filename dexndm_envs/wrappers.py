@@ -39,6 +39,7 @@ class NDMCorrection(gym.Wrapper):
         self.residual = checkpoint if isinstance(checkpoint, ResidualPolicy) else load_residual(checkpoint)
         shape = (self.residual.history, NUM_JOINTS)  # own buffers: any W works, not only the obs's 10
         self._q, self._targets = np.zeros(shape), np.zeros(shape)
+        self._first_step: bool | None = None  # None until the first reset
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
@@ -47,6 +48,8 @@ class NDMCorrection(gym.Wrapper):
         return obs, info
 
     def step(self, action):
+        if self._first_step is None:
+            raise RuntimeError("call reset() before step(): the correction needs the episode's first reading")
         base = self.env.unwrapped
         policy_target = interface.next_target(base.target, interface.validate_action(action))
         if self._first_step:  # pad as the training windows are padded: with the first step's target

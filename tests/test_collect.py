@@ -607,3 +607,23 @@ def test_the_cli_runs_as_a_module_and_reports_errors_without_a_traceback(tmp_pat
     # a source is required
     done = run_cli("--episodes", "1", "--out", str(tmp_path / "x"))
     assert done.returncode == 2 and "one of the arguments --rollouts --waves --policy is required" in done.stderr
+
+
+def test_nonsense_sizes_are_clear_errors_not_endless_loops(tmp_path):
+    meta = env_factory(CHAOS, {"wrist": "palm_up", "balls": 0}, None)[1]
+    for steps, episodes in ((0, 2), (-5, 2), (10, -1)):
+        with pytest.raises(ValueError, match="steps must be >= 1"):
+            collect(lambda: gym.make(CHAOS, wrist="palm_up", balls=0), WaveSource(), episodes, tmp_path, meta,
+                    steps=steps, progress=False)
+
+
+def test_a_fault_at_reset_counts_like_one_during_the_episode(tmp_path):
+    class FailingReset(gym.Wrapper):
+        def reset(self, **kwargs):
+            raise FakeBusError("motor 7: no status packet")
+
+    meta = env_factory(CHAOS, {"wrist": "palm_up", "balls": 0}, None)[1]
+    with pytest.raises(CollectionStopped, match="motor 7"):
+        collect(lambda: FailingReset(gym.make(CHAOS, wrist="palm_up", balls=0)), WaveSource(), 2, tmp_path, meta,
+                steps=5, faults=(FakeBusError,), max_faults=2, progress=False)
+    assert not list(tmp_path.glob("episode_*.npz"))

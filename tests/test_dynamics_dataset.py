@@ -330,3 +330,11 @@ def test_copied_dataset_reads_the_same(tmp_path):
     a, b = EpisodeDataset(tmp_path / "a"), EpisodeDataset(tmp_path / "b")
     assert a.entries == b.entries
     np.testing.assert_array_equal(a[1]["q"], b[1]["q"])
+
+
+def test_the_writer_removes_only_its_own_temporary_files(tmp_path):
+    (tmp_path / ".notes.tmp").write_text("a user's file")
+    (tmp_path / ".episode_000000.npz.tmp").write_bytes(b"half an episode")
+    EpisodeWriter(tmp_path)
+    assert (tmp_path / ".notes.tmp").exists()
+    assert not (tmp_path / ".episode_000000.npz.tmp").exists()

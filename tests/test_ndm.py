@@ -310,3 +310,11 @@ def test_residual_checkpoint_is_not_a_dynamics_model(tmp_path):
     with pytest.raises(CheckpointError, match="res.pt: a 'dexndm-residual' checkpoint, but a 'dexndm-ndm'"):
         load_ndm(tmp_path / "res.pt")
     assert issubclass(CheckpointError, ValueError)
+
+
+@pytest.mark.parametrize("setting", [{"epochs": 0}, {"batch_size": 0}, {"horizon": 0}, {"lr": 0.0}, {"patience": 0}])
+def test_bad_training_settings_are_value_errors(setting):
+    plant = SyntheticPlant(seed=3)
+    data = Transitions.from_episodes(episodes(plant, 2, 30), 10)
+    with pytest.raises(ValueError, match="bad training settings"):
+        train(JointWiseNDM(), data, data, progress=False, **setting)

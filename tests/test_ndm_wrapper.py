@@ -268,3 +268,9 @@ def test_the_wrapper_corrects_the_real_env_on_the_virtual_hand(warm_grasps):
             assert env.observation_space == gym.make("DexNDM/LeapRotate-v0").observation_space
         finally:
             env.close()
+
+
+def test_step_before_reset_is_a_clear_error(gap_env):
+    env = NDMCorrection(gap_env(), constant_residual())
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.zeros(NUM_JOINTS, np.float32))

@@ -51,7 +51,8 @@ VERSION = 1
 INDEX_NAME = "index.json"
 REQUIRED_META = ("source", "wrist", "object", "gap", "policy", "control_period_s")
 SOURCES = ("sim", "gap", "emulator", "real")
-_EPISODE_RE = re.compile(r"^episode_(\d{6})\.npz$")
+_EPISODE_RE = re.compile(r"^episode_(\d{6,})\.npz$")
+_TMP_RE = re.compile(r"^\.(episode_\d{6,}\.npz|index\.json)\.tmp$")
 
 
 class DatasetError(ValueError):
@@ -145,8 +146,9 @@ class EpisodeWriter:
     def __init__(self, path: str | Path, resume: bool = False) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        for stray in self.path.glob(".*.tmp"):  # left by a crash in the middle of a write
-            stray.unlink()
+        for stray in self.path.iterdir():  # our own temporary files, left by a crash in the middle of a write
+            if _TMP_RE.match(stray.name):
+                stray.unlink()
         self.entries = _scan(self.path) if any(self.path.glob("episode_*.npz")) else []
         if self.entries and not resume:
             raise FileExistsError(f"{self.path} already holds {len(self.entries)} episodes; "
@@ -181,7 +183,8 @@ class EpisodeWriter:
 
 def _scan(path: Path) -> list[dict[str, Any]]:
     """Index entries for the episode files in ``path``, which must be numbered 0..N-1 without gaps."""
-    files = sorted(p for p in path.iterdir() if _EPISODE_RE.match(p.name))
+    files = sorted((p for p in path.iterdir() if _EPISODE_RE.match(p.name)),
+                   key=lambda p: int(_EPISODE_RE.match(p.name).group(1)))
     numbers = [int(_EPISODE_RE.match(p.name).group(1)) for p in files]
     if numbers != list(range(len(files))):
         missing = sorted(set(range(max(numbers) + 1)) - set(numbers))

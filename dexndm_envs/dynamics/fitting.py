@@ -88,9 +88,18 @@ def train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions,
     without a better eval loss; the model ends with the weights of its best eval epoch. The loss is
     :func:`rollout_loss` over ``horizon`` steps (1: one-step). ``threads``: see :func:`torch_threads`.
     """
+    check_training_settings(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, horizon=horizon)
     with torch_threads(threads):
         return _train(model, train_data, eval_data, epochs, batch_size, lr, patience, seed, normalise, horizon,
                       progress)
+
+
+def check_training_settings(**settings: float) -> None:
+    """Raise ValueError naming every setting that is not a positive number (lr > 0, the rest >= 1)."""
+    bad = [f"{k}={v!r}" for k, v in settings.items() if not (v > 0 if k == "lr" else v >= 1)]
+    if bad:
+        raise ValueError(f"bad training settings {', '.join(bad)}: epochs, batch_size, patience and horizon "
+                         "must be >= 1 and lr > 0")
 
 
 def _train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions, epochs: int, batch_size: int,
@@ -121,6 +130,9 @@ def _train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions
             eval_loss = sum(rollout_loss(model, eval_data, s, horizon).item() * len(s)
                             for s in eval_starts.split(8192)) / len(eval_starts)
         train_loss = total / len(train_starts)
+        if not np.isfinite(eval_loss):
+            raise ValueError(f"the eval loss became {eval_loss} at epoch {epoch}: the data holds values the model "
+                             "cannot fit (check the dataset) or the learning rate is too high")
         history.append({"epoch": epoch, "train_loss": train_loss, "eval_loss": eval_loss})
         bar.set_postfix(train=f"{train_loss:.4f}", eval=f"{eval_loss:.4f}")
         if eval_loss < best:
@@ -154,6 +166,9 @@ def fit(data: str | Path | Sequence[str | Path], model: str = "joint", out: str 
         net = load_ndm(init, history)
         if net.kind != model:
             raise CheckpointError(f"{init}: a {net.kind} model cannot initialise a {model} model")
+        if hidden is not None and hidden != net.hidden:
+            raise CheckpointError(f"{init}: its hidden width is {net.hidden}; a fine-tuned model keeps it "
+                                  f"(drop --hidden {hidden})")
     else:
         net = MODELS[model](history=history, **({} if hidden is None else {"hidden": hidden}))
     train_data = Transitions.from_episodes([episodes[i] for i in train_idx], history)

@@ -28,7 +28,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dexndm_envs.dynamics.checkpoint import read_checkpoint, save_checkpoint
-from dexndm_envs.dynamics.fitting import load_episodes, load_ndm, split_episodes, torch_threads
+from dexndm_envs.dynamics.fitting import (
+    check_training_settings,
+    load_episodes,
+    load_ndm,
+    split_episodes,
+    torch_threads,
+)
 from dexndm_envs.dynamics.models import DynamicsModel, joint_features
 from dexndm_envs.dynamics.transitions import Transitions
 from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
@@ -111,6 +117,7 @@ def train_residual(ndm: DynamicsModel, residual: ResidualPolicy, train_data: Tra
     ``threads``: see :func:`~dexndm_envs.dynamics.fitting.torch_threads`."""
     if residual.history != ndm.history:
         raise ValueError(f"the residual's history W={residual.history} must equal the model's W={ndm.history}")
+    check_training_settings(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience)
     with torch_threads(threads):
         return _train_residual(ndm, residual, train_data, eval_data, epochs, batch_size, lr, patience, seed, progress)
 

@@ -76,6 +76,7 @@ class VirtualHand:
         tty.setraw(self._slave)
         self.port = os.ttyname(self._slave)
         self._running = threading.Event()
+        self._busy_s, self._steps = 0.0, 0
         self._threads: list[threading.Thread] = []
 
     # -- physics ----------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The ``dexndm`` command line. Subcommands: ``demo``, ``render``, ``objects``, ``emulate``,
-``collect``, ``fit``, ``residual``."""
+``collect``, ``eval``, ``fit``, ``residual``."""
 
 from __future__ import annotations
 
@@ -71,6 +71,12 @@ def _collect(args: argparse.Namespace) -> None:
     from baselines.collect import main as collect_main
 
     collect_main(args)
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from baselines.evaluate import main as eval_main
+
+    eval_main(args)
 
 
 def _write_report(report: dict, path: Path | None) -> None:
@@ -177,6 +183,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--object-label", default=None,
                    help="the dataset's 'object' metadata, e.g. chaos_box for a real hand in its box (default: from the env)")
     p.set_defaults(func=_collect)
+
+    p = sub.add_parser("eval", help="a policy's rotation metrics (Rot, TTF, RotR, RotP) per condition, JSON + plot")
+    p.add_argument("--policy", required=True, help="an SB3 checkpoint (.zip) or 'scripted' (the finger gait)")
+    p.add_argument("--env", default="DexNDM/LeapRotate-v0")
+    p.add_argument("--env-kwargs", default=None, help='JSON object, e.g. \'{"object": "cylinder", "wrist": "palm_up", "gap": "leap_xc330"}\'')
+    p.add_argument("--port", default=None, help="serial port of a real or virtual hand (with --env DexNDM/LeapRotateReal-v0)")
+    p.add_argument("--correction", type=Path, default=None, help="a residual checkpoint: evaluate under NDMCorrection")
+    p.add_argument("--episodes", type=int, required=True)
+    p.add_argument("--steps", type=int, default=400, help="steps per episode at most (default: 400 = 20 s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, required=True, help="report to write (the rotation plot goes beside it as .png)")
+    p.add_argument("--video", type=Path, default=None, help="write GIFs of the first two episodes into this directory")
+    p.add_argument("--save-rollouts", type=Path, default=None,
+                   help="save the episodes (with actions) in the dataset format, e.g. for Chaos Box replay")
+    p.set_defaults(func=_eval)
 
     p = sub.add_parser("fit", help="fit a joint-wise or whole-hand neural dynamics model on episode datasets")
     p.add_argument("--data", nargs="+", required=True, type=Path, help="dataset directories")

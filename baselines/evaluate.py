@@ -1,0 +1,165 @@
+"""``dexndm eval``: a policy's rotation metrics on any env with LeapRotate's interface.
+
+The policy is an SB3 checkpoint (``.zip``, with ``vecnormalize.pkl`` beside it if it was trained with
+one) or ``scripted`` (the finger gait). The env is a sim env (with or without a gap profile), or the
+real / virtual hand with ``--port`` (metrics need its tracker: ``--env-kwargs '{"tracker": ...}'``);
+``--correction`` wraps it in :class:`~dexndm_envs.wrappers.NDMCorrection`. Per episode it records the
+paper's metrics (Rot, TTF, RotR, RotP) and the rotation angle over time; it prints a table per
+condition (object, wrist), writes the JSON, a plot of the rotation angle over time beside it,
+optionally GIF videos, and optionally the rollouts in the dynamics dataset format (with actions) for
+Chaos Box replay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+from tqdm.auto import tqdm
+
+import dexndm_envs  # noqa: F401  (registers the env ids)
+from baselines.collect import env_factory, episode_seeds
+from baselines.sources import GaitSource, PolicySource
+from dexndm_envs.dynamics.dataset import EpisodeWriter
+from dexndm_envs.dynamics.recording import record_episode
+from dexndm_envs.metrics import EPISODE_STEPS
+
+log = logging.getLogger(__name__)
+METRIC_KEYS = ("rot_rad", "ttf", "ttf_s", "rotr", "rotp")
+
+
+class _Frames(gym.Wrapper):
+    """Keeps the rgb_array frame of every step (for a video) and the cumulative rotation (for a plot)."""
+
+    def __init__(self, env: gym.Env, keep_frames: bool) -> None:
+        super().__init__(env)
+        self.keep_frames, self.frames, self.rotation = keep_frames, [], []
+
+    def reset(self, **kwargs):
+        out = self.env.reset(**kwargs)
+        self.frames, self.rotation = ([self.env.render()] if self.keep_frames else []), [0.0]
+        return out
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.rotation.append(float(info.get("rot", self.rotation[-1])))
+        if self.keep_frames:
+            self.frames.append(self.env.render())
+        return obs, reward, terminated, truncated, info
+
+
+def load_policy(spec: str):
+    """``scripted`` or the path of an SB3 checkpoint, as an action source."""
+    return GaitSource(amplitude=(0.6, 0.6), period=(20, 21)) if spec == "scripted" else PolicySource(spec)
+
+
+def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port: str | None = None,
+             correction: str | Path | None = None, seed: int = 0, steps: int = EPISODE_STEPS,
+             video_dir: Path | None = None, video_episodes: int = 2, save_rollouts: Path | None = None,
+             progress: bool = True) -> dict:
+    """Run ``episodes`` episodes and return the report (the JSON of ``dexndm eval``)."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1; got {episodes}")
+    kwargs = {**env_kwargs, **({"render_mode": "rgb_array"} if video_dir else {})}
+    make_env, meta, _ = env_factory(env_id, kwargs, port)
+    if port is not None and "tracker" not in env_kwargs:
+        raise ValueError("metrics on a real hand need its object tracker: --env-kwargs '{\"tracker\": \"host:port\"}' "
+                         "(`dexndm emulate` prints the virtual hand's)")
+    source = load_policy(policy)
+    env = make_env()
+    if not hasattr(env.unwrapped, "episode_metrics"):
+        env.close()
+        raise ValueError(f"{env_id} has no rotation metrics to evaluate (use DexNDM/LeapRotate-v0 or "
+                         "DexNDM/LeapRotateReal-v0 with a tracker)")
+    if correction is not None:
+        from dexndm_envs.wrappers import NDMCorrection
+
+        env = NDMCorrection(env, correction)
+    env = _Frames(env, keep_frames=video_dir is not None)
+    writer = EpisodeWriter(save_rollouts) if save_rollouts is not None else None
+    results, curves = [], []
+    try:
+        for i in tqdm(range(episodes), desc="eval", unit="episode", disable=not progress):
+            env_seed, rng = episode_seeds(seed, i)
+            source.reset(rng)
+            env.keep_frames = video_dir is not None and i < video_episodes
+            ep = record_episode(env, source, steps, seed=env_seed)
+            metrics = env.unwrapped.episode_metrics()
+            condition = {"object": ep["reset_info"].get("object", meta["object"]), "wrist": meta["wrist"]}
+            results.append({**condition, **{k: float(metrics[k]) for k in METRIC_KEYS}})
+            curves.append(np.array(env.rotation))
+            if writer is not None:
+                writer.write(ep["q"], ep["targets"], ep["timestamps"], actions=ep["actions"],
+                             meta={**meta, "object": condition["object"], "policy": source.name, "seed": seed,
+                                   "episode": i, "correction": None if correction is None else str(correction),
+                                   "metrics": results[-1]})
+            if env.keep_frames:
+                _write_gif(env.frames, video_dir / f"episode_{i:03d}.gif")
+    finally:
+        env.close()
+    report = {"policy": policy, "env": env_id, "env_kwargs": env_kwargs,
+              "correction": None if correction is None else str(correction), "episodes": episodes, "seed": seed,
+              **_mean(results), "conditions": _conditions(results), "per_episode": results}
+    report["_curves"] = curves
+    return report
+
+
+def _mean(rows: list[dict]) -> dict:
+    return {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS}
+
+
+def _conditions(rows: list[dict]) -> list[dict]:
+    keys = sorted({(r["object"], r["wrist"]) for r in rows})
+    return [{"object": o, "wrist": w, "episodes": len(sel), **_mean(sel)}
+            for o, w in keys for sel in [[r for r in rows if (r["object"], r["wrist"]) == (o, w)]]]
+
+
+def _write_gif(frames: list[np.ndarray], path: Path) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(np.asarray(f)[..., :3].astype(np.uint8)) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=50, loop=0)
+
+
+def plot_rotation(curves: list[np.ndarray], path: Path, title: str) -> Path:
+    """Rotation angle (rad) about the target axis over time, one line per episode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for curve in curves:
+        ax.plot(np.arange(len(curve)) / 20.0, curve, lw=1, alpha=0.7)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("rotation about the axis (rad)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def main(args) -> None:
+    """The ``dexndm eval`` command (arguments parsed in :mod:`baselines.cli`)."""
+    kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"--env-kwargs must be a JSON object; got {args.env_kwargs!r}")
+    report = evaluate(args.env, kwargs, args.policy, args.episodes, port=args.port, correction=args.correction,
+                      seed=args.seed, steps=args.steps, video_dir=args.video, save_rollouts=args.save_rollouts)
+    curves = report.pop("_curves")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=1))
+    plot = plot_rotation(curves, args.json.with_suffix(".png"), f"{args.policy} on {args.env}")
+    print(f"{'object':<24}{'wrist':<12}{'episodes':>9}{'Rot (rad)':>10}{'TTF':>6}{'TTF (s)':>8}{'RotR':>8}{'RotP':>7}")
+    for c in report["conditions"]:
+        print(f"{c['object']:<24}{c['wrist']:<12}{c['episodes']:>9}{c['rot_rad']:>10.2f}{c['ttf']:>6.2f}"
+              f"{c['ttf_s']:>8.1f}{c['rotr']:>8.2f}{c['rotp']:>7.3f}")
+    print(f"{'all':<36}{report['episodes']:>9}{report['rot_rad']:>10.2f}{report['ttf']:>6.2f}"
+          f"{report['ttf_s']:>8.1f}{report['rotr']:>8.2f}{report['rotp']:>7.3f}")
+    print(f"report {args.json}, rotation plot {plot}")

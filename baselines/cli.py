@@ -1,5 +1,5 @@
 """The ``dexndm`` command line. Subcommands: ``demo``, ``render``, ``objects``, ``emulate``,
-``collect``, ``eval``, ``fit``, ``residual``."""
+``collect``, ``train``, ``eval``, ``fit``, ``residual``."""
 
 from __future__ import annotations
 
@@ -77,6 +77,12 @@ def _eval(args: argparse.Namespace) -> None:
     from baselines.evaluate import main as eval_main
 
     eval_main(args)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from baselines.train import main as train_main
+
+    train_main(args)
 
 
 def _write_report(report: dict, path: Path | None) -> None:
@@ -183,6 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--object-label", default=None,
                    help="the dataset's 'object' metadata, e.g. chaos_box for a real hand in its box (default: from the env)")
     p.set_defaults(func=_collect)
+
+    p = sub.add_parser("train", help="train an SB3 policy (zoo-format hyperparameters, VecNormalize, eval and checkpoints)")
+    p.add_argument("--env", default="DexNDM/LeapRotate-v0")
+    p.add_argument("--env-kwargs", default=None, help='JSON object, e.g. \'{"object": "cylinder", "obs_mode": "privileged"}\'')
+    p.add_argument("--algo", choices=["ppo"], default="ppo")
+    p.add_argument("--config", type=Path, default=None, help="zoo-format YAML (default: baselines/configs/ppo.yml)")
+    p.add_argument("--steps", type=int, default=None, help="env steps (default: the config's n_timesteps)")
+    p.add_argument("--n-envs", type=int, default=None, help="parallel envs, one process each (default: the config's)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--resume", action="store_true", help="continue the model in --out")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="a policy's rotation metrics (Rot, TTF, RotR, RotP) per condition, JSON + plot")
     p.add_argument("--policy", required=True, help="an SB3 checkpoint (.zip) or 'scripted' (the finger gait)")

@@ -1,0 +1,74 @@
+"""``dexndm train``: a tiny PPO run with the shipped config, resume, evaluation of the result, rl-zoo3."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecNormalize
+
+from baselines import cli
+from baselines.train import load_hyperparams
+from conftest import OBJECT
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "baselines" / "configs" / "ppo.yml"
+KWARGS = json.dumps({"object": OBJECT, "wrist": "palm_up", "obs_mode": "privileged"})
+
+
+def train(out: Path, *extra: str) -> None:
+    cli.main(["train", "--env-kwargs", KWARGS, "--steps", "2048", "--n-envs", "2", "--out", str(out), *extra])
+
+
+def test_a_tiny_run_with_the_shipped_config_writes_a_loadable_model(warm_grasps, tmp_path):
+    out = tmp_path / "run"
+    train(out)
+    model = PPO.load(out / "model.zip", device="cpu")
+    assert model.observation_space.shape == (364,)  # privileged observations
+    with open(out / "vecnormalize.pkl", "rb") as f:
+        import pickle
+
+        stats = pickle.load(f)
+    assert isinstance(stats, VecNormalize) and stats.obs_rms.count > 2048 - 1
+    summary = json.loads((out / "train.json").read_text())
+    assert summary["total_env_steps"] >= 2048 and summary["n_envs"] == 2
+    assert any((out / "tb").rglob("events.out.tfevents.*")), "tensorboard logs"
+
+    train(out, "--resume")
+    assert json.loads((out / "train.json").read_text())["total_env_steps"] >= 4096
+
+    report = tmp_path / "eval.json"
+    cli.main(["eval", "--policy", str(out / "model.zip"), "--env-kwargs", KWARGS, "--episodes", "1", "--steps", "20",
+              "--json", str(report)])
+    data = json.loads(report.read_text())
+    assert {"rot_rad", "ttf", "ttf_s", "rotr", "rotp", "episodes"} <= set(data)
+
+
+def test_training_into_a_used_directory_needs_resume(warm_grasps, tmp_path):
+    (tmp_path / "model.zip").write_bytes(b"an earlier model")
+    with pytest.raises(SystemExit, match="--resume"):
+        train(tmp_path)
+    with pytest.raises(SystemExit, match="no .* to continue from"):
+        train(tmp_path / "empty", "--resume")
+
+
+def test_the_config_is_zoo_format_keyed_by_env_id():
+    hp = load_hyperparams(CONFIG, "DexNDM/LeapRotate-v0")
+    assert hp["policy"] == "MlpPolicy" and hp["n_envs"] >= 1
+    assert hp["policy_kwargs"]["net_arch"]["pi"]
+    with pytest.raises(ValueError, match="no entry for Foo/Bar-v0"):
+        load_hyperparams(CONFIG, "Foo/Bar-v0")
+
+
+def test_rl_zoo3_finds_the_env_with_the_shipped_config(warm_grasps, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo", "--env", "DexNDM/LeapRotate-v0",
+                           "--gym-packages", "dexndm_envs", "--conf-file", str(CONFIG), "-n", "2048", "-f",
+                           str(tmp_path), "--eval-freq", "-1", "--seed", "0"],
+                          cwd=tmp_path, env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert list(tmp_path.rglob("DexNDM-LeapRotate-v0.zip"))

@@ -144,6 +144,17 @@ def summary(writer: EpisodeWriter, new_transitions: int, seconds: float) -> dict
             "bytes": size, "bytes_per_episode": size / len(files) if files else 0.0}
 
 
+def parse_env_kwargs(text: str | None) -> dict:
+    """``--env-kwargs``: a JSON object of env arguments (None: none), else a clear ValueError."""
+    try:
+        kwargs = json.loads(text) if text else {}
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--env-kwargs is not valid JSON ({e}): {text!r}") from None
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"--env-kwargs must be a JSON object; got {text!r}")
+    return kwargs
+
+
 def env_factory(env_id: str, env_kwargs: dict, port: str | None) -> tuple[Callable[[], gym.Env], dict, tuple]:
     """How ``dexndm collect`` makes its env: the factory, the dataset metadata and the fault types."""
     kwargs = dict(env_kwargs)
@@ -172,9 +183,7 @@ def main(args) -> None:
     """The ``dexndm collect`` command (arguments parsed in :mod:`baselines.cli`)."""
     from baselines.sources import PolicySource, ReplaySource, WaveSource
 
-    kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
-    if not isinstance(kwargs, dict):
-        raise ValueError(f"--env-kwargs must be a JSON object; got {args.env_kwargs!r}")
+    kwargs = parse_env_kwargs(args.env_kwargs)
     make_env, meta, faults = env_factory(args.env, kwargs, args.port)
     if args.source_label:
         meta["source"] = args.source_label

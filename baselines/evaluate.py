@@ -21,14 +21,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import dexndm_envs  # noqa: F401  (registers the env ids)
-from baselines.collect import env_factory, episode_seeds
+from baselines.collect import env_factory, episode_seeds, parse_env_kwargs
+from baselines.demo import METRIC_KEYS
 from baselines.sources import GaitSource, PolicySource
 from dexndm_envs.dynamics.dataset import EpisodeWriter
 from dexndm_envs.dynamics.recording import record_episode
 from dexndm_envs.metrics import EPISODE_STEPS
 
 log = logging.getLogger(__name__)
-METRIC_KEYS = ("rot_rad", "ttf", "ttf_s", "rotr", "rotp")
 
 
 class _Frames(gym.Wrapper):
@@ -147,9 +147,7 @@ def plot_rotation(curves: list[np.ndarray], path: Path, title: str) -> Path:
 
 def main(args) -> None:
     """The ``dexndm eval`` command (arguments parsed in :mod:`baselines.cli`)."""
-    kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
-    if not isinstance(kwargs, dict):
-        raise ValueError(f"--env-kwargs must be a JSON object; got {args.env_kwargs!r}")
+    kwargs = parse_env_kwargs(args.env_kwargs)
     report = evaluate(args.env, kwargs, args.policy, args.episodes, port=args.port, correction=args.correction,
                       seed=args.seed, steps=args.steps, video_dir=args.video, save_rollouts=args.save_rollouts)
     curves = report.pop("_curves")

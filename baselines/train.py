@@ -116,9 +116,9 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
 
 def main(args) -> None:
     """The ``dexndm train`` command (arguments parsed in :mod:`baselines.cli`)."""
-    kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
-    if not isinstance(kwargs, dict):
-        raise ValueError(f"--env-kwargs must be a JSON object; got {args.env_kwargs!r}")
+    from baselines.collect import parse_env_kwargs
+
+    kwargs = parse_env_kwargs(args.env_kwargs)
     s = train(args.env, kwargs, args.out, algo=args.algo, config=args.config, steps=args.steps, n_envs=args.n_envs,
               resume=args.resume, seed=args.seed)
     print(f"{s['total_env_steps']} env steps ({s['steps_this_run']} this run) in {s['wall_s']:.0f} s -> "

@@ -29,22 +29,8 @@ class SyntheticPlant:
 
     def rollout(self, targets: np.ndarray, q0: np.ndarray | None = None) -> np.ndarray:
         """Joint positions [T+1, 16] under the targets [T, 16] held for one period each."""
-        q = np.zeros(J) if q0 is None else q0.copy()
-        v = np.zeros(J)
-        z, zd = np.zeros(2), np.zeros(2)
-        out = [q.copy()]
-        h = DT / SUBSTEPS
-        for target in targets:
-            for _ in range(SUBSTEPS):
-                load = self.couple_out @ z
-                acc = self.kp * (target - q) - self.kd * v + load
-                zacc = 30.0 * (self.couple_in @ q - z) - 3.0 * zd
-                v += h * acc
-                q += h * v
-                zd += h * zacc
-                z += h * zd
-            out.append(q.copy())
-        return np.array(out)
+        targets = np.asarray(targets, dtype=np.float64)
+        return feedback_rollout(self, len(targets), lambda t, _: targets[t], q0)[0]
 
     def random_targets(self, steps: int) -> np.ndarray:
         """Smooth random target sequences: per joint, a sum of two sines with random periods."""
@@ -55,7 +41,7 @@ class SyntheticPlant:
         return a[0] * np.sin(2 * np.pi * f[0] * t + p[0]) + a[1] * np.sign(np.sin(2 * np.pi * f[1] * t + p[1]))
 
 
-# -- helpers for the dynamics tests (added; the class above is unchanged) -----------------------------------
+# -- helpers for the dynamics tests -------------------------------------------------------------------------
 def episodes(plant: SyntheticPlant, count: int, steps: int = 200, offset: np.ndarray | None = None) -> list[dict]:
     """``count`` episodes of ``plant`` under its random targets (shifted by ``offset``, starting there):
     dicts with ``q`` [T+1, 16], ``targets`` [T, 16] and ``timestamps`` [T+1] (s), as the dataset stores them."""
@@ -70,8 +56,8 @@ def episodes(plant: SyntheticPlant, count: int, steps: int = 200, offset: np.nda
 def feedback_rollout(plant: SyntheticPlant, steps: int, target_fn, q0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Closed loop: before period t, ``target_fn(t, q[:t+1])`` gives the target held during it.
 
-    Returns the readings [T+1, 16] and the executed targets [T, 16]. Integrates exactly as
-    :meth:`SyntheticPlant.rollout` (an open-loop ``target_fn`` reproduces it bit for bit).
+    Returns the readings [T+1, 16] and the executed targets [T, 16]; :meth:`SyntheticPlant.rollout` is
+    this with open-loop targets. Semi-implicit Euler with ``SUBSTEPS`` steps per period.
     """
     q = np.zeros(J) if q0 is None else np.array(q0, dtype=np.float64)
     v = np.zeros(J)

@@ -78,6 +78,8 @@ def test_eval_under_the_correction_wrapper(warm_grasps, tmp_path):
     (["--policy", "scripted", "--env", "DexNDM/LeapRotateReal-v0", "--port", "/dev/null", "--env-kwargs", "{}"],
      "tracker"),
     (["--policy", "scripted", "--episodes", "0"], "episodes must be >= 1"),
+    (["--policy", "scripted", "--env-kwargs", "{bad"], "--env-kwargs is not valid JSON"),
+    (["--policy", "scripted", "--env-kwargs", "[1]"], "--env-kwargs must be a JSON object"),
 ])
 def test_bad_eval_input_is_a_clear_error(tmp_path, argv, message):
     args = ["eval", "--json", str(tmp_path / "r.json"), "--episodes", "1", *argv]

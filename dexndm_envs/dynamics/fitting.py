@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -112,39 +112,58 @@ def _train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions
     train_starts, eval_starts = train_data.rollout_starts(horizon), eval_data.rollout_starts(horizon)
     if len(train_starts) == 0 or len(eval_starts) == 0:
         raise ValueError(f"episodes are too short for a {horizon}-step training loss")
+
+    def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+        return rollout_loss(model, train_data, batch, horizon)
+
+    def eval_loss() -> float:
+        with torch.no_grad():
+            return sum(rollout_loss(model, eval_data, s, horizon).item() * len(s)
+                       for s in eval_starts.split(8192)) / len(eval_starts)
+
+    result = early_stopping_loop(model, train_starts, batch_loss, eval_loss, epochs=epochs, batch_size=batch_size,
+                                 lr=lr, patience=patience, seed=seed, desc=f"fit {model.kind}-wise NDM",
+                                 progress=progress)
+    return {**result, "seconds": time.perf_counter() - start}
+
+
+def early_stopping_loop(module: torch.nn.Module, train_index: torch.Tensor,
+                        batch_loss: Callable[[torch.Tensor], torch.Tensor], eval_loss: Callable[[], float], *,
+                        epochs: int, batch_size: int, lr: float, patience: int, seed: int, desc: str,
+                        progress: bool, initial_best: float = float("inf")) -> dict:
+    """Adam over shuffled minibatches of ``train_index`` (seeded), the eval loss after every epoch, stop
+    after ``patience`` epochs without a better one; ``module`` ends with its best eval weights (or as
+    it started if no epoch beat ``initial_best``). Returns the best loss and epoch and the history."""
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    best, best_epoch, best_state, history = float("inf"), -1, None, []
-    bar = tqdm(range(epochs), desc=f"fit {model.kind}-wise NDM", unit="epoch", disable=not progress)
+    opt = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr)
+    best, best_epoch, best_state, history = initial_best, -1, None, []
+    bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress)
     for epoch in bar:
-        model.train()
+        module.train()
         total = 0.0
-        for batch in train_starts[torch.randperm(len(train_starts), generator=gen)].split(batch_size):
-            loss = rollout_loss(model, train_data, batch, horizon)
+        for batch in train_index[torch.randperm(len(train_index), generator=gen)].split(batch_size):
+            loss = batch_loss(batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += loss.item() * len(batch)
-        model.eval()
-        with torch.no_grad():
-            eval_loss = sum(rollout_loss(model, eval_data, s, horizon).item() * len(s)
-                            for s in eval_starts.split(8192)) / len(eval_starts)
-        train_loss = total / len(train_starts)
-        if not np.isfinite(eval_loss):
-            raise ValueError(f"the eval loss became {eval_loss} at epoch {epoch}: the data holds values the model "
+        module.eval()
+        current, train_loss = eval_loss(), total / len(train_index)
+        if not np.isfinite(current):
+            raise ValueError(f"the eval loss became {current} at epoch {epoch}: the data holds values the model "
                              "cannot fit (check the dataset) or the learning rate is too high")
-        history.append({"epoch": epoch, "train_loss": train_loss, "eval_loss": eval_loss})
-        bar.set_postfix(train=f"{train_loss:.4f}", eval=f"{eval_loss:.4f}")
-        if eval_loss < best:
-            best, best_epoch = eval_loss, epoch
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        history.append({"epoch": epoch, "train_loss": train_loss, "eval_loss": current})
+        bar.set_postfix(train=f"{train_loss:.4f}", eval=f"{current:.4f}")
+        if current < best:
+            best, best_epoch = current, epoch
+            best_state = {k: v.clone() for k, v in module.state_dict().items()}
         elif epoch - best_epoch >= patience:
             log.info("early stop at epoch %d: no better eval loss since epoch %d", epoch, best_epoch)
             break
-    model.load_state_dict(best_state)
-    model.eval()
-    return {"best_epoch": best_epoch, "best_eval_loss": best, "epochs_run": len(history),
-            "seconds": time.perf_counter() - start, "loss_history": history}
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return {"best_epoch": best_epoch, "best_eval_loss": best, "epochs_run": len(history), "loss_history": history}
 
 
 def fit(data: str | Path | Sequence[str | Path], model: str = "joint", out: str | Path = "ndm.pt", *,

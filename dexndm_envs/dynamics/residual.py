@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from dexndm_envs.dynamics.checkpoint import read_checkpoint, save_checkpoint
 from dexndm_envs.dynamics.fitting import (
     check_training_settings,
+    early_stopping_loop,
     load_episodes,
     load_ndm,
     split_episodes,
@@ -138,37 +138,18 @@ def _train_residual(ndm: DynamicsModel, residual: ResidualPolicy, train_data: Tr
             return float(sum(loss * n for loss, n in parts) / len(eval_data))
 
     uncorrected = eval_loss(None)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(residual.parameters(), lr=lr)
-    best, best_epoch, best_state, history = eval_loss(residual), -1, None, []
-    bar = tqdm(range(epochs), desc="fit residual", unit="epoch", disable=not progress)
-    for epoch in bar:
-        residual.train()
-        total = 0.0
-        for batch in torch.randperm(len(train_data), generator=gen).split(batch_size):
-            loss = _model_loss(ndm, residual, train_data, batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(batch)
-        residual.eval()
-        current = eval_loss(residual)
-        history.append({"epoch": epoch, "train_loss": total / len(train_data), "eval_loss": current})
-        bar.set_postfix(train=f"{total / len(train_data):.4f}", eval=f"{current:.4f}")
-        if current < best:
-            best, best_epoch = current, epoch
-            best_state = {k: v.clone() for k, v in residual.state_dict().items()}
-        elif epoch - best_epoch >= patience:
-            break
-    if best_state is not None:
-        residual.load_state_dict(best_state)
-    residual.eval()
+    result = early_stopping_loop(residual, torch.arange(len(train_data)),
+                                 lambda batch: _model_loss(ndm, residual, train_data, batch),
+                                 lambda: eval_loss(residual), epochs=epochs, batch_size=batch_size, lr=lr,
+                                 patience=patience, seed=seed, desc="fit residual", progress=progress,
+                                 initial_best=eval_loss(residual))
     with torch.no_grad():
         idx = torch.arange(len(eval_data))
         mean_abs = float(residual(*eval_data.histories(idx)).abs().mean())
-    return {"eval_loss_uncorrected": uncorrected, "eval_loss_corrected": best, "best_epoch": best_epoch,
-            "epochs_run": len(history), "mean_abs_correction_rad": mean_abs,
-            "seconds": time.perf_counter() - start, "loss_history": history}
+    return {"eval_loss_uncorrected": uncorrected, "eval_loss_corrected": result["best_eval_loss"],
+            "best_epoch": result["best_epoch"], "epochs_run": result["epochs_run"],
+            "mean_abs_correction_rad": mean_abs, "seconds": time.perf_counter() - start,
+            "loss_history": result["loss_history"]}
 
 
 def fit_residual(ndm: str | Path, sim_data, out: str | Path = "residual.pt", *, max_correction: float = 0.1,

@@ -1,5 +1,5 @@
 """The ``dexndm`` command line. Subcommands: ``demo``, ``render``, ``objects``, ``emulate``,
-``collect``, ``train``, ``eval``, ``fit``, ``residual``."""
+``collect``, ``train``, ``eval``, ``fit``, ``residual``, ``distill``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from dexndm_envs.poses import WRISTS
 def _demo(args: argparse.Namespace) -> None:
     from baselines.demo import demo
 
-    demo(args.wrist, args.object, args.episodes, args.steps, args.seed, args.json)
+    logging.getLogger("baselines.pipeline").setLevel(logging.INFO)  # the stages, even without -v
+    demo(size=args.size, gap=args.gap, port=args.port, box_port=args.box_port, tracker=args.tracker,
+         policy=args.policy, wrist=args.wrist, object=args.object, axis=args.axis, workdir=args.workdir,
+         seed=args.seed, json_path=args.json)
 
 
 def _render(args: argparse.Namespace) -> None:
@@ -85,6 +88,12 @@ def _train(args: argparse.Namespace) -> None:
     train_main(args)
 
 
+def _distill(args: argparse.Namespace) -> None:
+    from baselines.distill import main as distill_main
+
+    distill_main(args)
+
+
 def _write_report(report: dict, path: Path | None) -> None:
     import json
 
@@ -125,14 +134,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dexndm", description="DexNDM LEAP hand tools")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (grasp generation, ...)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="run short rotation episodes with a scripted policy and print the metrics")
-    p.add_argument("--wrist", nargs="+", default=["palm_up", "palm_down"], choices=list(WRISTS),
-                   help="wrist orientations to run (default: palm_up palm_down)")
+    p = sub.add_parser("demo", help="the DexNDM pipeline end to end: direct transfer, Chaos Box data, dynamics models, "
+                       "correction, and the sim / direct / whole-hand / joint-wise table")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", dest="size", action="store_const", const="quick",
+                      help="small sizes, <= 10 min on 2 cores (the default)")
+    size.add_argument("--full", dest="size", action="store_const", const="full",
+                      help="the benchmark sizes (100k real transitions)")
+    p.set_defaults(size="quick")
+    p.add_argument("--gap", default=None, help="gap profile of the in-process pseudo-real hand: a built-in name or "
+                   "a JSON file (default: leap_xc330)")
+    p.add_argument("--port", default=None, help="serial port of a real or virtual hand holding the object, instead "
+                   "of the in-process one (needs --tracker)")
+    p.add_argument("--box-port", default=None, help="serial port of the hand in its Chaos Box (default: --port; "
+                   "you are asked to move the hand between stages)")
+    p.add_argument("--tracker", default=None, help="host:port of the object tracker (with --port)")
+    p.add_argument("--policy", default=None, help="base policy: an SB3 .zip, a generalist .pt or scripted "
+                   "(default: the shipped oracle for the wrist and object, else scripted)")
+    p.add_argument("--wrist", default="palm_up", choices=list(WRISTS))
     p.add_argument("--object", default="cylinder", help="object name or category (default: cylinder)")
-    p.add_argument("--episodes", type=int, default=3, help="episodes per wrist (default: 3)")
-    p.add_argument("--steps", type=int, default=100, help="steps per episode, at most 400 (default: 100)")
+    p.add_argument("--axis", default="+z", help="rotation axis (default: +z)")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="new or empty directory for every artefact (default: runs/demo-<date>-<time>)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", type=Path, default=None, help="also write the metrics to this JSON file")
+    p.add_argument("--json", type=Path, default=None, help="also write the result JSON here")
     p.set_defaults(func=_demo)
     p = sub.add_parser("render", help="render the hand holding an object (or in its Chaos Box) in the six wrist orientations")
     p.add_argument("--scene", choices=["rotate", "chaos_box"], default="rotate")
@@ -178,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_argument("--rollouts", nargs="+", type=Path, help="replay action sequences from these rollout datasets")
     actions.add_argument("--waves", nargs="?", const="mixed", choices=["sine", "square", "noisy_square", "mixed"],
                          help="wave actions (default kind: mixed)")
-    actions.add_argument("--policy", type=Path, help="an SB3 policy checkpoint (.zip; vecnormalize.pkl beside it is used)")
+    actions.add_argument("--policy", help="an SB3 policy checkpoint (.zip; vecnormalize.pkl beside it is used), a "
+                         "distilled generalist (.pt), or scripted | random | hold")
     p.add_argument("--episodes", type=int, required=True, help="collect until the directory holds this many episodes")
     p.add_argument("--steps", type=int, default=400, help="steps per episode (default: 400 = 20 s)")
     p.add_argument("--out", type=Path, required=True, help="dataset directory")
@@ -203,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="a policy's rotation metrics (Rot, TTF, RotR, RotP) per condition, JSON + plot")
-    p.add_argument("--policy", required=True, help="an SB3 checkpoint (.zip) or 'scripted' (the finger gait)")
+    p.add_argument("--policy", required=True, help="an SB3 checkpoint (.zip), a distilled generalist (.pt), or a "
+                   "baseline: scripted (finger gait), random, hold (zero actions)")
     p.add_argument("--env", default="DexNDM/LeapRotate-v0")
     p.add_argument("--env-kwargs", default=None, help='JSON object, e.g. \'{"object": "cylinder", "wrist": "palm_up", "gap": "leap_xc330"}\'')
     p.add_argument("--port", default=None, help="serial port of a real or virtual hand (with --env DexNDM/LeapRotateReal-v0)")
@@ -246,6 +273,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
     p.add_argument("--json", type=Path, default=None, help="write the training report here")
     p.set_defaults(func=_residual)
+
+    p = sub.add_parser("distill", help="behaviour-clone privileged oracles into one proprioceptive generalist (DAgger)")
+    p.add_argument("--teachers", nargs="+", required=True, type=Path,
+                   help="oracle model.zip files written by `dexndm train` (train.json beside each names its env)")
+    p.add_argument("--episodes", type=int, default=20, help="teacher rollouts per teacher and per DAgger round")
+    p.add_argument("--dagger-rounds", type=int, default=2, help="rounds of student rollouts labelled by the teachers")
+    p.add_argument("--min-rot", type=float, default=3.14159,
+                   help="a teacher rollout is cloned if it rotated at least this much (rad) without a fall")
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--blocks", type=int, default=2, help="residual blocks of the MLP")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="generalist checkpoint (.pt) to write")
+    p.add_argument("--json", type=Path, default=None, help="write the distillation report here")
+    p.set_defaults(func=_distill)
     return parser
 
 

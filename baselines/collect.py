@@ -181,7 +181,7 @@ def env_factory(env_id: str, env_kwargs: dict, port: str | None) -> tuple[Callab
 
 def main(args) -> None:
     """The ``dexndm collect`` command (arguments parsed in :mod:`baselines.cli`)."""
-    from baselines.sources import PolicySource, ReplaySource, WaveSource
+    from baselines.sources import ReplaySource, WaveSource, load_policy
 
     kwargs = parse_env_kwargs(args.env_kwargs)
     make_env, meta, faults = env_factory(args.env, kwargs, args.port)
@@ -192,7 +192,7 @@ def main(args) -> None:
     if args.rollouts:
         source = ReplaySource(args.rollouts, meta["wrist"], steps=args.steps)
     elif args.policy:
-        source = PolicySource(args.policy)
+        source = load_policy(args.policy)
     else:
         source = WaveSource(args.waves)
     with sigterm_as_interrupt():

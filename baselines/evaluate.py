@@ -1,7 +1,8 @@
 """``dexndm eval``: a policy's rotation metrics on any env with LeapRotate's interface.
 
 The policy is an SB3 checkpoint (``.zip``, with ``vecnormalize.pkl`` beside it if it was trained with
-one) or ``scripted`` (the finger gait). The env is a sim env (with or without a gap profile), or the
+one), a distilled generalist (``.pt``), or a baseline: ``scripted`` (the finger gait), ``random``,
+``hold`` (:func:`baselines.sources.load_policy`). The env is a sim env (with or without a gap profile), or the
 real / virtual hand with ``--port`` (metrics need its tracker: ``--env-kwargs '{"tracker": ...}'``);
 ``--correction`` wraps it in :class:`~dexndm_envs.wrappers.NDMCorrection`. Per episode it records the
 paper's metrics (Rot, TTF, RotR, RotP) and the rotation angle over time; it prints a table per
@@ -23,7 +24,7 @@ from tqdm.auto import tqdm
 import dexndm_envs  # noqa: F401  (registers the env ids)
 from baselines.collect import env_factory, episode_seeds, parse_env_kwargs
 from baselines.demo import METRIC_KEYS
-from baselines.sources import GaitSource, PolicySource
+from baselines.sources import load_policy
 from dexndm_envs.dynamics.dataset import EpisodeWriter
 from dexndm_envs.dynamics.recording import record_episode
 from dexndm_envs.metrics import EPISODE_STEPS
@@ -49,11 +50,6 @@ class _Frames(gym.Wrapper):
         if self.keep_frames:
             self.frames.append(self.env.render())
         return obs, reward, terminated, truncated, info
-
-
-def load_policy(spec: str):
-    """``scripted`` or the path of an SB3 checkpoint, as an action source."""
-    return GaitSource(amplitude=(0.6, 0.6), period=(20, 21)) if spec == "scripted" else PolicySource(spec)
 
 
 def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port: str | None = None,

@@ -1,4 +1,6 @@
-"""Action sources for data collection: waves, a scripted gait, replayed rollouts, a policy checkpoint.
+"""Action sources for data collection and evaluation: waves, a scripted gait, replayed rollouts, a
+policy checkpoint, and the reference baselines (random actions, holding still); :func:`load_policy`
+turns a ``--policy`` argument into one.
 
 :class:`WaveSource` makes each joint's *target* follow a wave (sine, square or noisy square) around a
 centre inside its range, and turns that into LeapRotate's relative actions
@@ -8,6 +10,8 @@ generator it is given, so a seeded generator gives the same waves.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -85,6 +89,31 @@ class GaitSource:
         return self.policy(observation)
 
 
+class RandomSource:
+    """The random-policy baseline: actions uniform in [-1, 1] per joint and step, from the episode's
+    generator."""
+
+    name = "random"
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def __call__(self, observation: np.ndarray) -> np.ndarray:
+        return self.rng.uniform(-1.0, 1.0, NUM_JOINTS).astype(np.float32)
+
+
+class HoldSource:
+    """The hold-still baseline: zero relative actions, so the targets stay at the grasp's."""
+
+    name = "hold"
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """Nothing to draw."""
+
+    def __call__(self, observation: np.ndarray) -> np.ndarray:
+        return np.zeros(NUM_JOINTS, dtype=np.float32)
+
+
 class ReplaySource:
     """Open-loop replay of action sequences from saved base-policy rollouts (the paper's Chaos Box).
 
@@ -156,8 +185,6 @@ class PolicySource:
     """
 
     def __init__(self, path, algo: str = "ppo") -> None:
-        from pathlib import Path
-
         import stable_baselines3 as sb3
 
         path = Path(path)
@@ -186,3 +213,27 @@ class PolicySource:
             obs = np.clip((obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + self.eps), -self.clip, self.clip)
         action, _ = self.model.predict(obs.astype(np.float32), deterministic=True)
         return np.asarray(action, dtype=np.float32)
+
+
+POLICY_NAMES = ("scripted", "random", "hold")
+
+
+def load_policy(spec: str | Path):
+    """A ``--policy`` argument as an action source: ``scripted`` (the finger gait), ``random``,
+    ``hold``, a distilled generalist (``.pt``, :mod:`baselines.distill`) or an SB3 checkpoint (``.zip``,
+    with its ``vecnormalize.pkl`` beside it)."""
+    if str(spec) == "scripted":
+        return GaitSource(amplitude=(0.6, 0.6), period=(20, 21))
+    if str(spec) == "random":
+        return RandomSource()
+    if str(spec) == "hold":
+        return HoldSource()
+    path = Path(spec)
+    if path.suffix == ".pt":
+        from baselines.distill import GeneralistSource
+
+        return GeneralistSource(path)
+    if path.suffix != ".zip":
+        raise ValueError(f"unknown policy {str(spec)!r}; allowed: {', '.join(POLICY_NAMES)}, a generalist (.pt) "
+                         "or an SB3 checkpoint (.zip)")
+    return PolicySource(path)

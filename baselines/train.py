@@ -20,7 +20,8 @@ import yaml
 
 log = logging.getLogger(__name__)
 ALGOS = ("ppo",)
-_ZOO_ONLY = ("n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack", "callback")
+_ZOO_ONLY = ("n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack", "callback", "env_kwargs")
+CURVE_FILE = "curve.csv"
 
 
 def make_env(env_id: str, **kwargs):
@@ -31,6 +32,35 @@ def make_env(env_id: str, **kwargs):
     import dexndm_envs  # noqa: F401
 
     return gym.make(env_id, **kwargs)
+
+
+def rotation_curve_callback(path: Path, episode_steps: int = 400):
+    """A callback that, after every rollout, logs the mean rotation (rad per episode, from the env's
+    cumulative ``info["rot"]`` that Monitor keeps at episode end) and TTF (episode length / 400 steps)
+    of the last 100 training episodes to tensorboard (``rollout/rot_rad``, ``rollout/ttf``) and appends
+    them to ``path`` as CSV rows ``env_steps,rot_rad,ttf,episodes`` (the learning curve)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class RotationCurve(BaseCallback):
+        def _on_training_start(self) -> None:
+            if not path.is_file():
+                path.write_text("env_steps,rot_rad,ttf,episodes\n")
+
+        def _on_step(self) -> bool:
+            return True
+
+        def _on_rollout_end(self) -> None:
+            infos = [i for i in self.model.ep_info_buffer if "rot" in i]
+            if not infos:
+                return
+            rot = sum(i["rot"] for i in infos) / len(infos)
+            ttf = sum(min(i["l"] / episode_steps, 1.0) for i in infos) / len(infos)
+            self.logger.record("rollout/rot_rad", rot)
+            self.logger.record("rollout/ttf", ttf)
+            with path.open("a") as f:
+                f.write(f"{self.model.num_timesteps},{rot:.4f},{ttf:.4f},{len(infos)}\n")
+
+    return RotationCurve()
 
 
 def load_hyperparams(path: str | Path, env_id: str) -> dict:
@@ -70,6 +100,7 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     normalize = {} if normalize is True else (normalize or None)
     policy = hp.get("policy", "MlpPolicy")
     kwargs = {k: v for k, v in hp.items() if k not in _ZOO_ONLY}
+    env_kwargs = {**hp.get("env_kwargs", {}), **env_kwargs}  # the command line wins over the config
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model_path, stats_path = out / "model.zip", out / "vecnormalize.pkl"
@@ -81,8 +112,10 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     # Each worker creates its own PyBullet client: gym.make runs in the worker process.
     vec_cls = SubprocVecEnv if n_envs > 1 else DummyVecEnv
     factory = functools.partial(make_env, env_id)
-    env = make_vec_env(factory, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=vec_cls)
-    eval_env = make_vec_env(factory, n_envs=1, seed=seed + 10_000, env_kwargs=env_kwargs)
+    monitor = {"info_keywords": ("rot",)}  # the episode's rotation, for the learning curve
+    env = make_vec_env(factory, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=vec_cls,
+                       monitor_kwargs=monitor)
+    eval_env = make_vec_env(factory, n_envs=1, seed=seed + 10_000, env_kwargs=env_kwargs, monitor_kwargs=monitor)
     if normalize is not None:
         env = VecNormalize.load(str(stats_path), env) if resume else VecNormalize(env, **normalize)
         eval_env = VecNormalize(eval_env, training=False, norm_reward=False, **{k: v for k, v in normalize.items()
@@ -96,6 +129,7 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
                      eval_freq=max(eval_every // n_envs, 1), n_eval_episodes=5, deterministic=True, verbose=0),
         CheckpointCallback(save_freq=max(5 * eval_every // n_envs, 1), save_path=str(out / "checkpoints"),
                            save_vecnormalize=normalize is not None, verbose=0),
+        rotation_curve_callback(out / CURVE_FILE),
     ]
     start = time.perf_counter()
     try:

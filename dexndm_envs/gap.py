@@ -17,9 +17,11 @@ errors that name the file and the key. Keys:
 ``name``, ``description`` free text
 =======================  ===========================================================================
 
-Built-in profiles live in ``dexndm_envs/gaps/`` (``leap_xc330``). The in-process gap env and the
-emulator both turn a profile into physics through :meth:`GapProfile.make_actuator` and
-:meth:`GapProfile.object_params`.
+Built-in profiles live in ``dexndm_envs/gaps/``: ``leap_xc330`` (the pseudo-real hand everything is
+developed against) and ``leap_xc330_worn`` (a second hand written once from the references and never
+tuned on: slower bus, worn gears, heavier and more slippery objects; the sim-to-real benchmark's check).
+The in-process gap env and the emulator both turn a profile into physics through
+:meth:`GapProfile.make_actuator` and :meth:`GapProfile.object_params`.
 """
 
 from __future__ import annotations

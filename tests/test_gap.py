@@ -31,6 +31,16 @@ def test_builtin_profile_loads():
     assert gap.object_params(0.03, 1.0) == pytest.approx((0.03 * gap.object_mass_scale, gap.object_friction_scale))
 
 
+def test_the_second_builtin_is_another_hand_on_the_same_driver_settings():
+    """leap_xc330_worn (the sim-to-real benchmark's untuned check) keeps the registers the LEAP driver
+    writes (so the emulator, whose driver sets them, agrees with the in-process env) and differs elsewhere."""
+    base, worn = load_gap("leap_xc330"), load_gap("leap_xc330_worn")
+    assert {"leap_xc330", "leap_xc330_worn"} <= set(builtin_gaps())
+    assert (worn.kp, worn.kd, worn.goal_current_ma) == (base.kp, base.kd, base.goal_current_ma)
+    assert worn.latency_s > base.latency_s and worn.backlash_rad > base.backlash_rad
+    assert isinstance(worn.make_actuator(), DynamixelXC330)
+
+
 def _write(tmp_path, **changes) -> str:
     data = json.loads((load_gap.__globals__["BUILTIN_DIR"] / "leap_xc330.json").read_text())
     data.update(changes)

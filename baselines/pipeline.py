@@ -1,0 +1,387 @@
+"""The DexNDM pipeline end to end (what ``dexndm demo`` runs): a sim-trained policy loses performance on
+the "real" hand; Chaos Box data and the joint-wise dynamics model win it back.
+
+Stages, each leaving its artefacts under ``workdir``:
+
+a. ``eval/sim.json``: the base policy in the nominal simulator; its episodes, with actions, go to
+   ``data/sim_rollouts`` (the Chaos Box replays them, the residual learns from them).
+b. ``eval/direct.json``: direct transfer to the hand.
+c. ``data/sim_policy``: more base-policy episodes in the nominal simulator (replay and residual data);
+   ``data/sim_box``: the Chaos Box in the nominal simulator replaying them (pretraining data);
+   ``data/real_box``: the same replay on the hand in its Chaos Box (the real data).
+d. ``models/{joint,whole}_sim.pt``: both dynamics models pretrained on ``sim_box``;
+   ``models/{joint,whole}_real.pt``: fine-tuned from them on ``real_box`` (reports beside, ``.json``).
+e. ``models/{joint,whole}_residual.pt``: a residual correction through each frozen real model,
+   trained on the base policy's simulated episodes (``sim_rollouts`` + ``sim_policy``).
+f. ``eval/whole_hand.json``, ``eval/joint_wise.json``: the policy on the hand under each correction.
+g. ``rotation.png`` (rotation about the axis over time, per condition) and ``pipeline.json``.
+
+The hand is the in-process gap env by default (``DexNDM/LeapRotate-v0`` and ``DexNDM/LeapChaosBox-v0``
+with ``gap=PROFILE``), or a real or virtual hand on a serial port (``DexNDM/LeapRotateReal-v0``: holding
+the object on ``port`` for evaluation, with the object tracker; in its Chaos Box on ``box_port`` for
+collection). Either way the pipeline only ever sees what a real hand gives: joint readings and the
+targets it commanded (and, for the metrics, the tracked or simulated object); the gap profile is
+handed to the env that plays the hand and read nowhere else.
+
+All four evaluations use the same seed, so episode ``i`` starts from the same grasp in every
+condition (a paired comparison); the collections use seeds of their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from baselines.collect import collect, env_factory
+from baselines.demo import METRIC_KEYS
+from baselines.evaluate import evaluate, plot_rotation
+from baselines.sources import ReplaySource, load_policy
+from dexndm_envs.dynamics.fitting import fit
+from dexndm_envs.dynamics.residual import fit_residual
+from dexndm_envs.envs.leap_rotate_v0 import PRIVILEGED_DIM
+
+log = logging.getLogger(__name__)
+
+ROTATE, BOX, REAL = "DexNDM/LeapRotate-v0", "DexNDM/LeapChaosBox-v0", "DexNDM/LeapRotateReal-v0"
+CONDITIONS = ("sim", "direct", "whole_hand", "joint_wise")
+LABELS = {"sim": "sim (nominal)", "direct": "direct transfer", "whole_hand": "whole-hand NDM",
+          "joint_wise": "joint-wise NDM (DexNDM)"}
+MODEL_OF = {"whole_hand": "whole", "joint_wise": "joint"}
+CHECKPOINTS = Path(__file__).parent / "checkpoints"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much of everything one run does (episodes are of ``steps`` control steps at 20 Hz)."""
+
+    eval_episodes: int
+    """per condition (sim, direct, whole-hand, joint-wise)"""
+    box_episodes: int
+    """Chaos Box episodes on the hand: the real data"""
+    sim_box_episodes: int
+    """Chaos Box episodes in the nominal simulator: the pretraining data"""
+    policy_episodes: int
+    """extra base-policy episodes in the nominal simulator, beside the sim evaluation's"""
+    steps: int = 400
+    fit_epochs: int = 100
+    fit_patience: int = 10
+    residual_epochs: int = 30
+
+    def __post_init__(self) -> None:
+        bad = [f"{k}={v!r}" for k, v in asdict(self).items()
+               if not isinstance(v, int) or v < (2 if k.endswith("_episodes") else 1)]
+        if bad:
+            raise ValueError(f"bad pipeline sizes {', '.join(bad)}: episode counts must be >= 2 (a 9:1 split "
+                             "needs two), steps and epochs >= 1")
+
+
+SIZES = {
+    # <= 10 min on 2 cores: 20k real transitions (17 min of hand time), 40k sim
+    "quick": Sizes(eval_episodes=10, box_episodes=50, sim_box_episodes=100, policy_episodes=20),
+    # the benchmark: 100k real transitions (1.4 h of hand time), 200k sim
+    "full": Sizes(eval_episodes=30, box_episodes=250, sim_box_episodes=500, policy_episodes=50, fit_epochs=300),
+}
+
+
+def default_policy(wrist: str, object: str) -> str:
+    """The shipped oracle for (wrist, object category), or ``scripted`` (with a warning) when none ships."""
+    path = CHECKPOINTS / f"oracle_{wrist}_{object}" / "model.zip"
+    if path.is_file():
+        return str(path)
+    log.warning("no shipped base policy at %s; using the scripted finger gait, which rotates little, so "
+                "the table shows the pipeline working, not the gap closing", path)
+    return "scripted"
+
+
+def policy_obs_mode(policy: str) -> str:
+    """``privileged`` for a policy whose input is LeapRotate's privileged observation (an oracle),
+    else ``proprio`` (the deployable observation; the scripted gait reads none)."""
+    space = getattr(getattr(load_policy(policy), "model", None), "observation_space", None)
+    return "privileged" if space is not None and space.shape == (PRIVILEGED_DIM,) else "proprio"
+
+
+@dataclass(frozen=True)
+class Hand:
+    """The "real" hand: the in-process gap env (``gap``), or a hand on serial ports (``port`` holding
+    the object, seen by ``tracker``; ``box_port`` in its Chaos Box)."""
+
+    gap: str | None
+    port: str | None
+    box_port: str | None
+    tracker: str | None
+
+    @classmethod
+    def make(cls, gap: str | None, port: str | None, box_port: str | None, tracker: str | None,
+             obs_mode: str) -> Hand:
+        if port is None:
+            if box_port is not None or tracker is not None:
+                raise ValueError("box_port and tracker are for a hand on a serial port: give port too")
+            if gap is None:
+                raise ValueError("give a gap profile (the in-process pseudo-real hand) or the port of a hand")
+            return cls(gap, None, None, None)
+        if tracker is None:
+            raise ValueError("evaluating on a hand needs its object tracker (host:port; `dexndm emulate` prints "
+                             "the virtual hand's)")
+        if obs_mode != "proprio":
+            raise ValueError("this policy needs the privileged observation (an oracle), which a real hand cannot "
+                             "give; use a proprioceptive policy (the distilled generalist)")
+        return cls(None, port, box_port or port, tracker)
+
+    def rotate(self, task: dict) -> tuple[str, dict, str | None]:
+        """(env id, kwargs, port) of the hand holding the object."""
+        if self.port is None:
+            return ROTATE, {**task, "gap": self.gap}, None
+        return REAL, {"wrist": task["wrist"], "axis": task["axis"], "tracker": self.tracker}, self.port
+
+    def box(self, wrist: str) -> tuple[Callable, dict, tuple]:
+        """The hand in its Chaos Box, as :func:`baselines.collect.env_factory` gives it (factory,
+        dataset metadata, fault types)."""
+        if self.port is None:
+            return env_factory(BOX, {"wrist": wrist, "gap": self.gap}, None)
+        make_env, meta, faults = env_factory(REAL, {"wrist": wrist}, self.box_port)
+        return make_env, {**meta, "object": "chaos_box"}, faults
+
+    def check(self, task: dict) -> None:
+        """Open the hand holding the object once and close it: a bad gap profile, port or tracker is an
+        error before any work is done."""
+        make_env, _, _ = env_factory(*self.rotate(task))
+        make_env().close()
+
+    def describe(self) -> str:
+        return (f"in-process gap env, profile {self.gap}" if self.port is None
+                else f"hand on {self.port} (tracker {self.tracker}), Chaos Box on {self.box_port}")
+
+
+@contextlib.contextmanager
+def _stage(timings: dict[str, float], name: str, what: str) -> Iterator[None]:
+    """Log the stage and record its wall time (s) in ``timings[name]``."""
+    log.info("stage %s: %s", name, what)
+    start = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - start
+    log.info("stage %s done in %.1f s", name, timings[name])
+
+
+def _write_json(path: Path, data: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1))
+    return path
+
+
+def prepare_workdir(workdir: str | Path) -> Path:
+    """Create ``workdir``; an existing non-empty directory is refused (FileExistsError), never reused."""
+    workdir = Path(workdir)
+    if workdir.exists() and (not workdir.is_dir() or any(workdir.iterdir())):
+        raise FileExistsError(f"{workdir} exists and is not an empty directory; give a new --workdir "
+                              "(a run never writes over earlier data)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir
+
+
+def gap_closed(rows: dict[str, dict]) -> dict[str, float | None]:
+    """(corrected Rot - direct Rot) / (sim Rot - direct Rot) per correction; None where the policy did
+    not rotate less on the hand than in simulation (no gap to close)."""
+    gap = rows["sim"]["rot_rad"] - rows["direct"]["rot_rad"]
+    return {c: ((rows[c]["rot_rad"] - rows["direct"]["rot_rad"]) / gap if gap > 0 else None) for c in MODEL_OF}
+
+
+def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick", gap: str | None = "leap_xc330",
+                 port: str | None = None, box_port: str | None = None, tracker: str | None = None,
+                 wrist: str = "palm_up", object: str = "cylinder", axis: str = "+z", seed: int = 0,
+                 progress: bool = True, ready: Callable[[str], None] | None = None) -> dict:
+    """Run stages a-g (module docstring) and return the result that ``workdir/pipeline.json`` holds.
+
+    Args:
+        policy: ``scripted``, or a base policy checkpoint (anything :func:`baselines.sources.load_policy`
+            takes); its observation mode (privileged or proprio) is read from the checkpoint.
+        workdir: a new or empty directory for every artefact.
+        size: ``quick``, ``full`` or a :class:`Sizes`.
+        gap: the gap profile of the in-process hand (a built-in name or a JSON file); unused with ``port``.
+        port, box_port, tracker: a real or virtual hand (``box_port`` defaults to ``port``: one hand,
+            moved into its box by a person when ``ready`` says so).
+        wrist, object, axis: the task (LeapRotate's arguments; ``object`` may be a category).
+        ready: called with an instruction before each stage that needs the hand set up by a person
+            (with ``port``); default: log it.
+    Returns:
+        ``{"rows": [{"condition", rot_rad, ttf, ttf_s, rotr, rotp, "episodes", "report"}, ...],
+        "gap_closed", "data", "models", "timings", "plot", ...}`` (Rot in rad, TTF as a fraction of the
+        20 s episode and in s, RotP in rad/s, timings in s).
+    """
+    sizes = _sizes(size)
+    obs_mode = policy_obs_mode(policy)
+    hand = Hand.make(gap if port is None else None, port, box_port, tracker, obs_mode)
+    task = {"object": object, "wrist": wrist, "axis": axis, "obs_mode": obs_mode}
+    hand.check(task)
+    workdir = prepare_workdir(workdir)
+    data_dir, model_dir = workdir / "data", workdir / "models"
+    rollouts = [data_dir / "sim_rollouts", data_dir / "sim_policy"]
+    common = {"policy": policy, "seed": seed, "steps": sizes.steps, "progress": progress}
+    rows, curves, data, models, timings = {}, {}, {}, {}, {}
+    started = time.perf_counter()
+
+    def setup(instruction: str) -> None:
+        """A hand on a port needs a person between some stages; the in-process one does not."""
+        if hand.port is not None:
+            (ready or (lambda m: log.warning("set-up: %s", m)))(instruction)
+
+    log.info("DexNDM pipeline: policy %s (%s observation), %s, %s; artefacts in %s", policy, obs_mode, task,
+             hand.describe(), workdir)
+
+    with _stage(timings, "sim_eval", "the base policy in the nominal simulator"):
+        rows["sim"], curves["sim"] = _evaluate("sim", (ROTATE, task, None), sizes.eval_episodes, workdir,
+                                               save_rollouts=rollouts[0], **common)
+    setup("put the object in the hand, where the tracker sees it")
+    with _stage(timings, "direct_eval", f"direct transfer to the {hand.describe()}"):
+        rows["direct"], curves["direct"] = _evaluate("direct", hand.rotate(task), sizes.eval_episodes, workdir,
+                                                     **common)
+
+    with _stage(timings, "sim_policy", "more base-policy episodes in the nominal simulator"):
+        data["sim_policy"] = _collect(env_factory(ROTATE, task, None), load_policy(policy), sizes.policy_episodes,
+                                      rollouts[1], sizes.steps, _seed(seed, 1), progress)
+    replay = ReplaySource(rollouts, wrist, steps=sizes.steps)
+    with _stage(timings, "sim_box", "Chaos Box in the nominal simulator, replaying the base policy"):
+        data["sim_box"] = _collect(env_factory(BOX, {"wrist": wrist}, None), replay, sizes.sim_box_episodes,
+                                   data_dir / "sim_box", sizes.steps, _seed(seed, 2), progress)
+    setup(f"put the hand in its Chaos Box ({hand.box_port})")
+    with _stage(timings, "real_box", "Chaos Box on the hand, replaying the base policy (same seed as in sim)"):
+        data["real_box"] = _collect(hand.box(wrist), replay, sizes.box_episodes, data_dir / "real_box",
+                                    sizes.steps, _seed(seed, 2), progress)
+    data["real_transitions"] = data["real_box"]["transitions"]
+
+    with _stage(timings, "fit", "dynamics models: pretrain on sim Chaos Box data, fine-tune on the hand's"):
+        settings = {"epochs": sizes.fit_epochs, "patience": sizes.fit_patience, "seed": seed, "progress": progress}
+        for kind in MODEL_OF.values():
+            sim = fit(data_dir / "sim_box", kind, model_dir / f"{kind}_sim.pt", **settings)
+            real = fit(data_dir / "real_box", kind, model_dir / f"{kind}_real.pt", init=sim["checkpoint"], **settings)
+            _write_json(model_dir / f"{kind}_sim.json", sim)
+            _write_json(model_dir / f"{kind}_real.json", real)
+            models[kind] = {"sim_checkpoint": sim["checkpoint"], "real_checkpoint": real["checkpoint"],
+                            "real_eval_rmse_1step": real["eval"]["rmse_1step"],
+                            "real_eval_rmse_10step": real["eval"]["rmse_10step"]}
+    with _stage(timings, "residual", "residual corrections through the frozen real-hand models"):
+        for kind in MODEL_OF.values():
+            res = fit_residual(models[kind]["real_checkpoint"], rollouts, model_dir / f"{kind}_residual.pt",
+                               epochs=sizes.residual_epochs, seed=seed, progress=progress)
+            _write_json(model_dir / f"{kind}_residual.json", res)
+            models[kind].update(residual_checkpoint=res["checkpoint"],
+                                **{k: res[k] for k in ("eval_loss_uncorrected", "eval_loss_corrected",
+                                                       "mean_abs_correction_rad")})
+
+    setup("put the object in the hand, where the tracker sees it")
+    with _stage(timings, "corrected_eval", "the base policy on the hand under each correction"):
+        for condition, kind in MODEL_OF.items():
+            rows[condition], curves[condition] = _evaluate(
+                condition, hand.rotate(task), sizes.eval_episodes, workdir,
+                correction=models[kind]["residual_checkpoint"], **common)
+    timings["total"] = time.perf_counter() - started
+
+    plot = plot_conditions(curves, workdir / "rotation.png",
+                           f"{Path(policy).parent.name or policy}, {wrist}, {object}, axis {axis}")
+    result = {"policy": policy, "obs_mode": obs_mode, "gap": hand.gap, "hand": asdict(hand), "task": task,
+              "size": size if isinstance(size, str) else "custom", "sizes": asdict(sizes), "seed": seed,
+              "rows": [{"condition": c, **rows[c]} for c in CONDITIONS], "gap_closed": gap_closed(rows),
+              "data": data, "models": models, "timings": timings, "plot": str(plot), "workdir": str(workdir)}
+    _write_json(workdir / "pipeline.json", result)
+    return result
+
+
+def _sizes(size: str | Sizes) -> Sizes:
+    if isinstance(size, Sizes):
+        return size
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; allowed: {', '.join(SIZES)}")
+    return SIZES[size]
+
+
+def _seed(seed: int, stage: int) -> int:
+    """A collection's seed, derived from the run's: its episodes differ from the evaluations'."""
+    return int(np.random.SeedSequence([seed, stage]).generate_state(1)[0])
+
+
+def _evaluate(condition: str, env: tuple[str, dict, str | None], episodes: int, workdir: Path, *, policy: str,
+              seed: int, steps: int, progress: bool, correction: str | None = None,
+              save_rollouts: Path | None = None) -> tuple[dict, list[np.ndarray]]:
+    """One evaluation: ``eval/<condition>.json`` and its rotation plot; returns the table row and the
+    per-episode rotation curves."""
+    env_id, kwargs, port = env
+    report = evaluate(env_id, kwargs, policy, episodes, port=port, correction=correction, seed=seed, steps=steps,
+                      save_rollouts=save_rollouts, progress=progress)
+    curves = report.pop("_curves")
+    path = _write_json(workdir / "eval" / f"{condition}.json", report)
+    plot_rotation(curves, path.with_suffix(".png"), f"{condition}: {policy} on {env_id}")
+    log.info("%s: Rot %.2f rad, TTF %.2f over %d episodes", condition, report["rot_rad"], report["ttf"], episodes)
+    return {**{k: report[k] for k in METRIC_KEYS}, "episodes": episodes, "report": str(path)}, curves
+
+
+def _collect(env: tuple, source, episodes: int, out: Path, steps: int, seed: int, progress: bool) -> dict:
+    """One crash-safe collection into ``out`` (see :func:`baselines.collect.collect`); returns its summary."""
+    make_env, meta, faults = env
+    summary = collect(make_env, source, episodes, out, meta, seed=seed, steps=steps, faults=faults, progress=progress)
+    log.info("%s: %d episodes, %d transitions (%.0f/s)", out.name, summary["episodes"], summary["transitions"],
+             summary["transitions_per_s"])
+    return {"path": str(out), **{k: summary[k] for k in ("episodes", "transitions", "faulty_episodes", "seconds",
+                                                        "bytes")}}
+
+
+def plot_conditions(curves: dict[str, list[np.ndarray]], path: Path, title: str) -> Path:
+    """Rotation about the axis (rad) over time (s) per condition: thin lines per episode, the mean bold
+    (an episode that ended early holds its last value)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (condition, runs), color in zip(curves.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        length = max(len(c) for c in runs)
+        padded = np.array([np.pad(c, (0, length - len(c)), mode="edge") for c in runs])
+        t = np.arange(length) / 20.0
+        for run in padded:
+            ax.plot(t, run, color=color, lw=0.6, alpha=0.3)
+        ax.plot(t, padded.mean(0), color=color, lw=2, label=LABELS[condition])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("rotation about the axis (rad)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def format_table(result: dict) -> str:
+    """The paper-style table of a run (Tables 4-6: Rot, TTF, RotR, RotP per condition) with the gap
+    closed, the data amounts and the wall time."""
+    sizes, data = result["sizes"], result["data"]
+    task = result["task"]
+    lines = [(f"DexNDM pipeline: policy {result['policy']}, {task['object']}, wrist {task['wrist']}, axis "
+              f"{task['axis']}; {Hand(**result['hand']).describe()}"),
+             (f"{sizes['eval_episodes']} episodes x {sizes['steps']} steps per condition "
+              "(TTF as a fraction of the 20 s episode)"),
+             f"{'condition':<26}{'Rot (rad)':>10}{'TTF':>7}{'TTF (s)':>9}{'RotR':>9}{'RotP':>8}"]
+    for r in result["rows"]:
+        lines.append(f"{LABELS[r['condition']]:<26}{r['rot_rad']:>10.2f}{r['ttf']:>7.2f}{r['ttf_s']:>9.1f}"
+                     f"{r['rotr']:>9.2f}{r['rotp']:>8.3f}")
+    closed = result["gap_closed"]
+    if closed["joint_wise"] is None:
+        lines.append("gap closed: undefined (the policy rotates no less on the hand than in simulation)")
+    else:
+        lines.append(f"gap closed (Rot): joint-wise {closed['joint_wise']:.2f}, whole-hand {closed['whole_hand']:.2f}")
+    real = data["real_box"]
+    lines.append(f"data: {real['transitions']} real Chaos Box transitions ({real['transitions'] / 20 / 60:.1f} min "
+                 f"of hand time), {data['sim_box']['transitions']} sim Chaos Box, "
+                 f"{data['sim_policy']['transitions']} base-policy sim transitions (+ the sim evaluation's)")
+    t = result["timings"]
+    lines.append("wall time {:.0f} s ({})".format(
+        t["total"], ", ".join(f"{k} {v:.0f} s" for k, v in t.items() if k != "total")))
+    lines.append(f"artefacts: {result['workdir']} (plot {result['plot']})")
+    return "\n".join(lines)

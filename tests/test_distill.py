@@ -1,0 +1,141 @@
+"""``dexndm distill`` and the reference baselines (random, hold) as policies."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from baselines import cli
+from baselines.distill import GeneralistSource, distill, load_generalist, rollouts
+from baselines.evaluate import evaluate
+from baselines.sources import HoldSource, RandomSource, load_policy
+from conftest import OBJECT
+from dexndm_envs.dynamics.checkpoint import CheckpointError
+from dexndm_envs.interface import PROPRIO_DIM
+
+TEACHER_KWARGS = {"object": OBJECT, "wrist": "palm_up", "axis": "+z", "obs_mode": "privileged"}
+STEPS = 30
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory, warm_grasps):
+    """An untrained PPO on privileged observations, with the train.json `dexndm train` writes beside it.
+    Its deterministic actions are a fixed function of the proprioceptive part of the observation (the
+    privileged inputs are cut, so a student can clone it exactly; the action layer is scaled up from
+    SB3's near-zero initialisation, so the actions vary): enough to check the cloning machinery."""
+    from stable_baselines3 import PPO
+
+    out = tmp_path_factory.mktemp("teacher")
+    env = gym.make("DexNDM/LeapRotate-v0", **TEACHER_KWARGS)
+    try:
+        model = PPO("MlpPolicy", env, n_steps=64, batch_size=64, seed=0, device="cpu",
+                    policy_kwargs={"net_arch": [32], "log_std_init": -1.0})
+        with torch.no_grad():
+            model.policy.mlp_extractor.policy_net[0].weight[:, PROPRIO_DIM:] = 0.0
+            model.policy.action_net.weight.mul_(100.0)
+        model.save(out / "model.zip")
+    finally:
+        env.close()
+    (out / "train.json").write_text(json.dumps({"env": "DexNDM/LeapRotate-v0", "env_kwargs": TEACHER_KWARGS}))
+    return out / "model.zip"
+
+
+@pytest.fixture(scope="module")
+def generalist(teacher, tmp_path_factory):
+    out = tmp_path_factory.mktemp("student") / "generalist.pt"
+    report = distill([teacher], out, episodes=3, dagger_rounds=1, min_rot=-np.inf, hidden=64, blocks=1,
+                     epochs=150, patience=150, batch_size=32, steps=STEPS, progress=False)
+    return out, report
+
+
+def test_the_student_clones_the_teachers_actions(teacher, generalist):
+    path, _ = generalist
+    spec = {"path": str(teacher), "env": "DexNDM/LeapRotate-v0", "env_kwargs": TEACHER_KWARGS}
+    student, _ = load_generalist(path)
+    # the teacher's own rollouts (the seeds distill drew them with): a fit far better than any constant
+    # action. (Generalisation to new grasps needs real amounts of data: see BENCHMARKS.md.)
+    seen = rollouts(spec, None, 3, seed=0, steps=STEPS, progress=False)
+    obs = torch.as_tensor(np.concatenate([e["obs"] for e in seen]))
+    labels = np.concatenate([e["labels"] for e in seen])
+    with torch.no_grad():
+        err = float(((student(obs).numpy() - labels) ** 2).mean())
+    constant = float(((labels - labels.mean(0)) ** 2).mean())  # the best constant action
+    assert err < 0.1 * constant, (err, constant)
+
+
+def test_dagger_adds_the_students_own_states_and_the_report_says_so(generalist):
+    _, report = generalist
+    first, second = report["rounds"]
+    # 90 % of 3 teacher episodes of STEPS steps, then 3 more student episodes labelled by the teacher
+    assert second["train_samples"] > first["train_samples"] >= STEPS
+    assert report["teacher_rollouts"][0]["successful"] == 3
+    for key in ("best_eval_mse", "student_rot_rad", "student_ttf"):
+        assert np.isfinite(second[key])
+    _, ckpt = load_generalist(generalist[0])
+    assert ckpt["info"]["rounds"] == report["rounds"]  # the checkpoint says how it was made
+
+
+def test_the_generalist_runs_on_proprioceptive_envs_through_eval(generalist, tmp_path):
+    path, _ = generalist
+    source = load_policy(str(path))
+    assert isinstance(source, GeneralistSource)
+    env = gym.make("DexNDM/LeapRotate-v0", object=OBJECT, wrist="palm_up")  # obs_mode="proprio"
+    try:
+        obs, _ = env.reset(seed=0)
+        assert obs.shape == (PROPRIO_DIM,)
+        action = source(obs)
+        assert action.shape == (16,) and np.all(np.abs(action) <= 1)
+    finally:
+        env.close()
+    report = tmp_path / "eval.json"
+    cli.main(["eval", "--policy", str(path), "--env-kwargs", json.dumps({"object": OBJECT, "wrist": "palm_up"}),
+              "--episodes", "1", "--steps", "10", "--json", str(report)])
+    assert json.loads(report.read_text())["policy"] == str(path)
+
+
+def test_distill_through_the_cli(teacher, tmp_path):
+    out, report = tmp_path / "g.pt", tmp_path / "distill.json"
+    cli.main(["distill", "--teachers", str(teacher), "--episodes", "1", "--dagger-rounds", "0", "--min-rot", "-10",
+              "--hidden", "16", "--blocks", "1", "--epochs", "2", "--out", str(out), "--json", str(report)])
+    assert load_generalist(out)[0].inp.out_features == 16
+    assert json.loads(report.read_text())["rounds"][0]["round"] == 0
+
+
+def test_bad_teachers_and_checkpoints_give_clear_errors(teacher, tmp_path):
+    with pytest.raises(ValueError, match="no teacher checkpoint"):
+        distill([tmp_path / "missing.zip"], tmp_path / "g.pt")
+    lone = tmp_path / "lone" / "model.zip"
+    lone.parent.mkdir()
+    lone.write_bytes(teacher.read_bytes())
+    with pytest.raises(ValueError, match="no train.json beside it"):
+        distill([lone], tmp_path / "g.pt")
+    with pytest.raises(ValueError, match="no successful teacher rollouts"):
+        distill([teacher], tmp_path / "g.pt", episodes=1, steps=5, min_rot=100.0, progress=False)
+    assert not (tmp_path / "g.pt").exists()  # nothing half-made is left behind
+    ndm_like = tmp_path / "other.pt"
+    torch.save({"format": "dexndm-ndm", "version": 1}, ndm_like)
+    with pytest.raises(CheckpointError, match="'dexndm-generalist' checkpoint is needed"):
+        load_policy(str(ndm_like))
+    with pytest.raises(ValueError, match="unknown policy 'greedy'; allowed: scripted, random, hold"):
+        load_policy("greedy")
+
+
+def test_random_and_hold_baselines(warm_grasps):
+    kwargs = {"object": OBJECT, "wrist": "palm_up"}
+    a = evaluate("DexNDM/LeapRotate-v0", kwargs, "random", 2, steps=20, progress=False)
+    b = evaluate("DexNDM/LeapRotate-v0", kwargs, "random", 2, steps=20, progress=False)
+    assert a["per_episode"] == b["per_episode"]  # seeded: the same random actions
+    rng = np.random.default_rng(0)
+    src = RandomSource()
+    src.reset(rng)
+    actions = np.array([src(None) for _ in range(200)])
+    assert actions.min() >= -1 and actions.max() <= 1 and actions.std() > 0.5
+    hold = HoldSource()
+    hold.reset(rng)
+    assert not hold(None).any()
+    still = evaluate("DexNDM/LeapRotate-v0", kwargs, "hold", 1, steps=20, progress=False)
+    assert abs(still["rot_rad"]) < 0.05 and still["ttf"] == pytest.approx(20 / 400)

@@ -1,0 +1,154 @@
+"""The end-to-end pipeline (``dexndm demo``) at toy size: every stage's artefact and the result JSON,
+and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from baselines import cli
+from baselines.demo import METRIC_KEYS
+from baselines.pipeline import CONDITIONS, Sizes, format_table, run_pipeline
+from conftest import OBJECT
+from dexndm_envs.dynamics.dataset import EpisodeDataset
+from dexndm_envs.dynamics.fitting import load_ndm
+from dexndm_envs.dynamics.residual import load_residual
+
+TOY = Sizes(eval_episodes=2, box_episodes=3, sim_box_episodes=3, policy_episodes=2, steps=30, fit_epochs=3,
+            fit_patience=2, residual_epochs=2)
+STAGES = ("sim_eval", "direct_eval", "sim_policy", "sim_box", "real_box", "fit", "residual", "corrected_eval")
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory, one_torch_thread):
+    workdir = tmp_path_factory.mktemp("pipeline") / "run"
+    return run_pipeline("scripted", workdir=workdir, size=TOY, object=OBJECT, wrist="palm_up", seed=0,
+                        progress=False), workdir
+
+
+def test_every_stage_leaves_its_artefact(warm_grasps, toy_run):
+    _, workdir = toy_run
+    data = workdir / "data"
+    expected = {"sim_rollouts": TOY.eval_episodes, "sim_policy": TOY.policy_episodes,
+                "sim_box": TOY.sim_box_episodes, "real_box": TOY.box_episodes}
+    for name, episodes in expected.items():
+        ds = EpisodeDataset(data / name)
+        assert len(ds) == episodes, name
+        assert ds[0]["actions"].shape[1] == 16
+    real, sim_box = EpisodeDataset(data / "real_box")[0]["meta"], EpisodeDataset(data / "sim_box")[0]["meta"]
+    assert (real["source"], real["gap"], real["object"]) == ("gap", "leap_xc330", "chaos_box")
+    assert (sim_box["source"], sim_box["gap"]) == ("sim", None)
+    assert real["policy"] == sim_box["policy"] == "replay"
+    for kind in ("joint", "whole"):
+        for stage in ("sim", "real"):
+            assert load_ndm(workdir / "models" / f"{kind}_{stage}.pt").kind == kind
+            assert json.loads((workdir / "models" / f"{kind}_{stage}.json").read_text())["model"] == kind
+        assert load_residual(workdir / "models" / f"{kind}_residual.pt").history == 10
+        fine_tuned = json.loads((workdir / "models" / f"{kind}_real.json").read_text())
+        assert fine_tuned["init"] == str(workdir / "models" / f"{kind}_sim.pt")
+        assert fine_tuned["data"] == [str(data / "real_box")]
+    for condition in CONDITIONS:
+        report = json.loads((workdir / "eval" / f"{condition}.json").read_text())
+        assert report["episodes"] == TOY.eval_episodes
+        assert (workdir / "eval" / f"{condition}.png").stat().st_size > 1000
+    corrected = json.loads((workdir / "eval" / "joint_wise.json").read_text())
+    assert corrected["correction"] == str(workdir / "models" / "joint_residual.pt")
+    assert corrected["env_kwargs"]["gap"] == "leap_xc330"
+    assert json.loads((workdir / "eval" / "sim.json").read_text())["env_kwargs"].get("gap") is None
+    assert (workdir / "rotation.png").stat().st_size > 1000
+
+
+def test_the_result_json(warm_grasps, toy_run):
+    result, workdir = toy_run
+    assert json.loads((workdir / "pipeline.json").read_text()) == json.loads(json.dumps(result))
+    assert [r["condition"] for r in result["rows"]] == list(CONDITIONS)
+    for row in result["rows"]:
+        assert all(isinstance(row[k], float) for k in METRIC_KEYS)
+        assert row["episodes"] == TOY.eval_episodes
+        report = json.loads((workdir / "eval" / f"{row['condition']}.json").read_text())
+        assert {k: row[k] for k in METRIC_KEYS} == {k: report[k] for k in METRIC_KEYS}
+    # the box never drops anything: every episode runs its full length
+    assert result["data"]["real_transitions"] == result["data"]["real_box"]["transitions"] == 3 * 30
+    assert result["data"]["sim_box"]["transitions"] == 3 * 30
+    assert set(result["timings"]) == {*STAGES, "total"}
+    assert sum(result["timings"][s] for s in STAGES) <= result["timings"]["total"]
+    assert set(result["gap_closed"]) == {"joint_wise", "whole_hand"}
+    assert result["gap"] == "leap_xc330" and result["hand"]["port"] is None
+    assert result["sizes"]["steps"] == 30 and result["policy"] == "scripted" and result["obs_mode"] == "proprio"
+    for kind in ("joint", "whole"):
+        assert 0 <= result["models"][kind]["mean_abs_correction_rad"] <= 0.1
+    table = format_table(result)
+    assert "joint-wise NDM" in table and "whole-hand NDM" in table and "90 real Chaos Box transitions" in table
+
+
+def test_the_pipeline_on_the_virtual_hand(warm_grasps, tmp_path, one_torch_thread):
+    """With ports the hand is LeapRotateReal over the emulated bus: the object on one virtual hand (seen
+    by its tracker), the Chaos Box on another; the data comes from the serial readings."""
+    from real.emulator.virtual_hand import VirtualHand
+
+    tiny = Sizes(eval_episodes=2, box_episodes=2, sim_box_episodes=2, policy_episodes=2, steps=20, fit_epochs=2,
+                 fit_patience=1, residual_epochs=1)
+    asked = []
+    with VirtualHand(wrist="palm_up", object=OBJECT) as rotate, VirtualHand(wrist="palm_up", scene="chaos_box") as box:
+        result = run_pipeline("scripted", workdir=tmp_path / "run", size=tiny, port=rotate.port, box_port=box.port,
+                              tracker=rotate.tracker_address, object=OBJECT, wrist="palm_up", progress=False,
+                              ready=asked.append)
+    assert [r["condition"] for r in result["rows"]] == list(CONDITIONS)
+    assert result["gap"] is None and result["hand"]["box_port"] == box.port
+    real = EpisodeDataset(tmp_path / "run" / "data" / "real_box")
+    assert len(real) == 2 and real[0]["meta"]["source"] == "real" and real[0]["meta"]["object"] == "chaos_box"
+    # periods measured on the bus: never faster than 20 Hz (slower only when the machine is busy)
+    assert np.all(np.diff(real[0]["timestamps"]) > 0) and real[0]["timestamps"][-1] / 20 > 0.9 * 0.05
+    direct = json.loads((tmp_path / "run" / "eval" / "direct.json").read_text())
+    assert direct["env"] == "DexNDM/LeapRotateReal-v0" and "port" not in direct["env_kwargs"]
+    assert len(asked) == 3 and "Chaos Box" in asked[1]
+
+
+def test_gap_closed_is_the_share_of_the_lost_rotation_won_back():
+    from baselines.pipeline import gap_closed
+
+    rows = {"sim": {"rot_rad": 10.0}, "direct": {"rot_rad": 4.0}, "whole_hand": {"rot_rad": 3.0},
+            "joint_wise": {"rot_rad": 9.0}}
+    assert gap_closed(rows) == pytest.approx({"joint_wise": 5 / 6, "whole_hand": -1 / 6})
+    rows["direct"]["rot_rad"] = 10.0
+    assert gap_closed(rows) == {"joint_wise": None, "whole_hand": None}
+
+
+def test_bad_gap_is_a_clear_error_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="neither a built-in"):
+        run_pipeline("scripted", workdir=tmp_path / "run", size=TOY, gap="no_such_gap", object=OBJECT)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--gap", "no_such_gap"], "neither a built-in"),
+    (["--port", "/dev/null"], "tracker"),
+    (["--port", "/dev/null", "--tracker", "127.0.0.1:1", "--gap", "leap_xc330"], "a hand on --port has its own"),
+    (["--tracker", "127.0.0.1:1"], "give port too"),
+    (["--policy", "missing.zip"], "no policy checkpoint"),
+    (["--quick", "--full"], None),
+])
+def test_bad_demo_input_is_a_clear_error(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["demo", "--policy", "scripted", "--workdir", str(tmp_path / "run"), *argv])
+    if message is None:  # argparse: mutually exclusive
+        assert "not allowed with" in capsys.readouterr().err
+    else:
+        assert message in str(e.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_demo_refuses_a_workdir_with_data(tmp_path):
+    (tmp_path / "keep.txt").write_text("earlier results")
+    with pytest.raises(SystemExit, match="not an empty directory"):
+        cli.main(["demo", "--policy", "scripted", "--object", OBJECT, "--workdir", str(tmp_path)])
+    assert (tmp_path / "keep.txt").read_text() == "earlier results"
+
+
+def test_sizes_are_checked():
+    with pytest.raises(ValueError, match="box_episodes=1"):
+        Sizes(eval_episodes=2, box_episodes=1, sim_box_episodes=2, policy_episodes=2)
+    with pytest.raises(ValueError, match="unknown size"):
+        run_pipeline("scripted", workdir="unused", size="huge")

@@ -225,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-envs", type=int, default=None, help="parallel envs, one process each (default: the config's)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--resume", action="store_true", help="continue the model in --out")
+    p.add_argument("--warm-start", default=None, metavar="POLICY",
+                   help="clone this demonstrator (a gait .json from baselines.gait_search, or any --policy) into "
+                        "the new model before training")
+    p.add_argument("--warm-start-episodes", type=int, default=20, help="demonstrator episodes to clone (default: 20)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train)
 

@@ -89,6 +89,53 @@ class GaitSource:
         return self.policy(observation)
 
 
+class PeriodicGaitSource:
+    """An open-loop periodic gait found by :mod:`baselines.gait_search`, from its JSON file.
+
+    Joint j's target follows ``target0_j + offset_j min(1, t / P) + a_j (cos(2 pi t / P) - 1)
+    + b_j sin(2 pi t / P)`` (rad, motor order; t in policy steps, P = ``period_steps``) from the target
+    the episode starts at, turned into relative actions like :class:`WaveSource` (so a jump becomes a
+    ramp at 1/24 rad per step).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import json
+
+        path = Path(path)
+        try:
+            gait = json.loads(path.read_text())
+            self.period = float(gait["period_steps"])
+            self.a, self.b, self.offset = (np.asarray(gait[k], dtype=np.float64) for k in ("cos", "sin", "offset"))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}: not a gait file ({type(e).__name__}: {e}); gait files hold period_steps "
+                             "and 16-long cos, sin and offset lists (python -m baselines.gait_search writes them)")
+        if not all(v.shape == (NUM_JOINTS,) for v in (self.a, self.b, self.offset)) or self.period <= 1:
+            raise ValueError(f"{path}: cos, sin and offset must hold {NUM_JOINTS} values and period_steps be > 1")
+        self.name = f"gait:{path.name}"
+
+    @classmethod
+    def from_params(cls, period: float, params: np.ndarray) -> PeriodicGaitSource:
+        """A gait from a flat parameter vector (cos, sin, offset: 48 values), as the search samples them."""
+        gait = cls.__new__(cls)
+        gait.period, gait.name = float(period), "gait"
+        gait.a, gait.b, gait.offset = np.split(np.asarray(params, dtype=np.float64), 3)
+        return gait
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self.t = 0
+
+    def __call__(self, observation: np.ndarray) -> np.ndarray:
+        if self.t == 0:
+            self.start = self.target = latest_target(observation)
+        self.t += 1
+        w = 2 * np.pi * self.t / self.period
+        want = (self.start + self.offset * min(1.0, self.t / self.period) + self.a * (np.cos(w) - 1)
+                + self.b * np.sin(w))
+        action = np.clip((np.clip(want, LOWER_LIMITS, UPPER_LIMITS) - self.target) / ACTION_SCALE, -1.0, 1.0)
+        self.target = np.clip(self.target + action * ACTION_SCALE, LOWER_LIMITS, UPPER_LIMITS)
+        return action.astype(np.float32)
+
+
 class RandomSource:
     """The random-policy baseline: actions uniform in [-1, 1] per joint and step, from the episode's
     generator."""
@@ -220,8 +267,9 @@ POLICY_NAMES = ("scripted", "random", "hold")
 
 def load_policy(spec: str | Path):
     """A ``--policy`` argument as an action source: ``scripted`` (the finger gait), ``random``,
-    ``hold``, a distilled generalist (``.pt``, :mod:`baselines.distill`) or an SB3 checkpoint (``.zip``,
-    with its ``vecnormalize.pkl`` beside it)."""
+    ``hold``, a searched periodic gait (``.json``, :mod:`baselines.gait_search`), a distilled
+    generalist (``.pt``, :mod:`baselines.distill`) or an SB3 checkpoint (``.zip``, with its
+    ``vecnormalize.pkl`` beside it)."""
     if str(spec) == "scripted":
         return GaitSource(amplitude=(0.6, 0.6), period=(20, 21))
     if str(spec) == "random":
@@ -229,11 +277,13 @@ def load_policy(spec: str | Path):
     if str(spec) == "hold":
         return HoldSource()
     path = Path(spec)
+    if path.suffix == ".json":
+        return PeriodicGaitSource(path)
     if path.suffix == ".pt":
         from baselines.distill import GeneralistSource
 
         return GeneralistSource(path)
     if path.suffix != ".zip":
-        raise ValueError(f"unknown policy {str(spec)!r}; allowed: {', '.join(POLICY_NAMES)}, a generalist (.pt) "
-                         "or an SB3 checkpoint (.zip)")
+        raise ValueError(f"unknown policy {str(spec)!r}; allowed: {', '.join(POLICY_NAMES)}, a gait (.json), a "
+                         "generalist (.pt) or an SB3 checkpoint (.zip)")
     return PolicySource(path)

@@ -4,7 +4,9 @@ Hyperparameters come from a file in the rl-baselines3-zoo format (``baselines/co
 by env id), so ``python -m rl_zoo3.train ... --conf-file baselines/configs/ppo.yml`` reads the same
 settings. The output directory holds ``model.zip`` with ``vecnormalize.pkl`` beside it (what
 ``dexndm eval`` and ``dexndm collect --policy`` load), ``best_model.zip`` from the EvalCallback,
-``checkpoints/``, tensorboard logs in ``tb/`` and ``train.json`` (the command, steps and wall time).
+``checkpoints/``, tensorboard logs in ``tb/``, ``train.json`` (the command, steps and wall time) and
+the learning curve (``curve.csv``: mean rotation and TTF of the last 100 training episodes after every
+rollout; ``curve.png``).
 ``--resume`` continues from ``model.zip`` and its statistics.
 """
 
@@ -63,6 +65,35 @@ def rotation_curve_callback(path: Path, episode_steps: int = 400):
     return RotationCurve()
 
 
+def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str = "") -> Path:
+    """Rotation (rad per 20 s episode) and TTF against env steps, from a run's ``curve.csv``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    data = np.genfromtxt(csv_path, delimiter=",", names=True, ndmin=1)
+    if data.size == 0:
+        raise ValueError(f"{csv_path} has no finished training episodes to plot")
+    fig, rot_ax = plt.subplots(figsize=(6, 3.5))
+    rot_ax.plot(data["env_steps"], data["rot_rad"], color="C0", lw=1.2)
+    rot_ax.axhline(2 * np.pi, color="C0", ls=":", lw=1, label="one turn per episode")
+    rot_ax.set_xlabel("env steps")
+    rot_ax.set_ylabel("rotation per episode (rad)", color="C0")
+    ttf_ax = rot_ax.twinx()
+    ttf_ax.plot(data["env_steps"], data["ttf"], color="C1", lw=1, alpha=0.7)
+    ttf_ax.set_ylim(0, 1.05)
+    ttf_ax.set_ylabel("TTF (fraction of 20 s)", color="C1")
+    rot_ax.legend(loc="upper left", fontsize=8)
+    rot_ax.set_title(title or "training episodes (stochastic policy, mean of the last 100)")
+    rot_ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=90)
+    plt.close(fig)
+    return Path(png_path)
+
+
 def load_hyperparams(path: str | Path, env_id: str) -> dict:
     """The zoo-format entry for ``env_id``; policy_kwargs and normalize strings are evaluated with only
     ``dict`` and ``torch.nn`` in scope, as the zoo does."""
@@ -83,8 +114,10 @@ def load_hyperparams(path: str | Path, env_id: str) -> dict:
 
 def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", config: str | Path | None = None,
           steps: int | None = None, n_envs: int | None = None, resume: bool = False, seed: int = 0,
-          eval_every: int = 20_000, progress: bool = True) -> dict:
-    """Train and save; returns the run summary written to ``train.json``."""
+          warm_start: str | None = None, warm_start_episodes: int = 20, eval_every: int = 20_000,
+          progress: bool = True) -> dict:
+    """Train and save; returns the run summary written to ``train.json``. ``warm_start`` (anything
+    ``--policy`` accepts) is cloned into a new model first (:mod:`baselines.warm_start`)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -106,9 +139,12 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     model_path, stats_path = out / "model.zip", out / "vecnormalize.pkl"
     if resume and not model_path.is_file():
         raise ValueError(f"--resume: no {model_path} to continue from")
+    if resume and warm_start:
+        raise ValueError("--warm-start starts a new model; it cannot be combined with --resume")
     if not resume and model_path.is_file():
         raise FileExistsError(f"{out} already holds a model; pass --resume to continue it or choose another --out")
 
+    start = time.perf_counter()  # wall time includes the warm start
     # Each worker creates its own PyBullet client: gym.make runs in the worker process.
     vec_cls = SubprocVecEnv if n_envs > 1 else DummyVecEnv
     factory = functools.partial(make_env, env_id)
@@ -124,6 +160,18 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
         model = PPO.load(model_path, env=env, device="cpu", tensorboard_log=str(out / "tb"))
     else:
         model = PPO(policy, env, seed=seed, device="cpu", tensorboard_log=str(out / "tb"), verbose=0, **kwargs)
+    warm = None
+    if warm_start:
+        from baselines.warm_start import warm_start as clone
+
+        try:
+            warm = clone(model, env if normalize is not None else None,
+                         functools.partial(make_env, env_id, **env_kwargs), warm_start, episodes=warm_start_episodes,
+                         seed=seed)
+        except BaseException:
+            env.close()
+            eval_env.close()
+            raise
     callbacks = [
         EvalCallback(eval_env, best_model_save_path=str(out), log_path=str(out / "eval"),
                      eval_freq=max(eval_every // n_envs, 1), n_eval_episodes=5, deterministic=True, verbose=0),
@@ -131,7 +179,6 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
                            save_vecnormalize=normalize is not None, verbose=0),
         rotation_curve_callback(out / CURVE_FILE),
     ]
-    start = time.perf_counter()
     try:
         model.learn(total_timesteps=steps, callback=callbacks, progress_bar=progress, reset_num_timesteps=not resume,
                     tb_log_name=algo)
@@ -143,8 +190,11 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
         eval_env.close()
     summary = {"env": env_id, "env_kwargs": env_kwargs, "algo": algo, "config": str(config), "seed": seed,
                "n_envs": n_envs, "steps_this_run": steps, "total_env_steps": int(model.num_timesteps),
-               "wall_s": time.perf_counter() - start, "resumed": resume}
+               "wall_s": time.perf_counter() - start, "resumed": resume, "warm_start": warm}
     (out / "train.json").write_text(json.dumps(summary, indent=1))
+    if (out / CURVE_FILE).is_file() and (out / CURVE_FILE).read_text().count("\n") > 1:
+        condition = " ".join(str(env_kwargs[k]) for k in ("object", "wrist", "axis") if k in env_kwargs)
+        plot_learning_curve(out / CURVE_FILE, out / "curve.png", f"{env_id} {condition}")
     return summary
 
 
@@ -154,6 +204,7 @@ def main(args) -> None:
 
     kwargs = parse_env_kwargs(args.env_kwargs)
     s = train(args.env, kwargs, args.out, algo=args.algo, config=args.config, steps=args.steps, n_envs=args.n_envs,
-              resume=args.resume, seed=args.seed)
+              resume=args.resume, seed=args.seed, warm_start=args.warm_start,
+              warm_start_episodes=args.warm_start_episodes)
     print(f"{s['total_env_steps']} env steps ({s['steps_this_run']} this run) in {s['wall_s']:.0f} s -> "
           f"{Path(args.out) / 'model.zip'} (+ vecnormalize.pkl, best_model.zip, tb/)")

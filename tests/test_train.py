@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
@@ -38,6 +39,10 @@ def test_a_tiny_run_with_the_shipped_config_writes_a_loadable_model(warm_grasps,
     summary = json.loads((out / "train.json").read_text())
     assert summary["total_env_steps"] >= 2048 and summary["n_envs"] == 2
     assert any((out / "tb").rglob("events.out.tfevents.*")), "tensorboard logs"
+    curve = np.genfromtxt(out / "curve.csv", delimiter=",", names=True, ndmin=1)  # the learning curve
+    assert curve.size >= 1 and curve["env_steps"][-1] == 2048 and curve["episodes"][-1] >= 2
+    assert np.all((curve["ttf"] > 0) & (curve["ttf"] <= 1)) and np.all(np.isfinite(curve["rot_rad"]))
+    assert (out / "curve.png").stat().st_size > 0
 
     train(out, "--resume")
     assert json.loads((out / "train.json").read_text())["total_env_steps"] >= 4096

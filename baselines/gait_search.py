@@ -1,0 +1,104 @@
+"""Search an open-loop periodic gait that rotates an object (cross-entropy method), as a warm start.
+
+PPO from scratch on a 2-core CPU (a few million env steps) learns to hold the object, not to gait
+(docs/decisions.md). A periodic gait is 48 numbers (per joint: a cosine and a sine amplitude and an
+offset, :class:`~baselines.sources.PeriodicGaitSource`) at a fixed period, few enough for the
+cross-entropy method: sample a population around a Gaussian, score each on the same few episodes
+(rotation about the axis in ``steps`` steps, minus ``fall_penalty`` rad for a drop), refit the Gaussian
+to the best, repeat. The result is a gait file that ``dexndm train --warm-start`` clones into the PPO
+policy before training (the oracle then improves on it closed loop), and that ``--policy`` accepts
+anywhere.
+
+    python -m baselines.gait_search --env-kwargs '{"object": "cylinder", "wrist": "palm_up", "axis": "+z"}' \\
+        --out baselines/gaits/palm_up_cylinder.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from dexndm_envs.hand import NUM_JOINTS
+
+_ENV = None  # one env per worker process
+
+
+def _score(job: tuple[dict, float, np.ndarray, int, int, float]) -> float:
+    """Rotation (rad) of one gait in one episode, minus the fall penalty if the object dropped."""
+    import gymnasium as gym
+
+    import dexndm_envs  # noqa: F401  (registers the ids in the worker)
+    from baselines.sources import PeriodicGaitSource
+
+    global _ENV
+    env_kwargs, period, params, seed, steps, fall_penalty = job
+    if _ENV is None:
+        _ENV = gym.make("DexNDM/LeapRotate-v0", **env_kwargs)
+    gait = PeriodicGaitSource.from_params(period, params)
+    gait.reset(None)
+    obs, _ = _ENV.reset(seed=seed)
+    for _ in range(steps):
+        obs, _, terminated, _, info = _ENV.step(gait(obs))
+        if terminated:
+            return float(info["rot"]) - fall_penalty
+    return float(info["rot"])
+
+
+def search(env_kwargs: dict, *, period: float = 16, generations: int = 25, population: int = 24, elite: int = 6,
+           episodes: int = 6, steps: int = 160, init_std: float = 0.25, bound: float = 0.5,
+           fall_penalty: float = 2.0, seed: int = 0, workers: int = 2, progress: bool = True) -> dict:
+    """Cross-entropy search over (cos, sin, offset) amplitudes in [-bound, bound] rad; returns the gait
+    (the final mean, the distribution's best estimate) with the fitness history."""
+    rng = np.random.default_rng(seed)
+    dim = 3 * NUM_JOINTS
+    mean, std = np.zeros(dim), np.full(dim, init_std)
+    history = []
+    start = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        for gen in tqdm(range(generations), desc="gait search", unit="generation", disable=not progress):
+            candidates = np.clip(mean + std * rng.normal(size=(population, dim)), -bound, bound)
+            seeds = rng.integers(2**31, size=episodes)  # the same episodes for every candidate
+            jobs = [(env_kwargs, period, c, int(s), steps, fall_penalty) for c in candidates for s in seeds]
+            fitness = np.array(pool.map(_score, jobs)).reshape(population, episodes).mean(1)
+            best = np.argsort(fitness)[::-1][:elite]
+            mean, std = candidates[best].mean(0), np.maximum(candidates[best].std(0), 0.03)
+            history.append({"generation": gen, "mean_fitness": float(fitness.mean()),
+                            "elite_fitness": float(fitness[best].mean())})
+    a, b, offset = np.split(mean, 3)
+    return {"period_steps": period, "cos": a.tolist(), "sin": b.tolist(), "offset": offset.tolist(),
+            "env_kwargs": env_kwargs, "fitness": f"rad rotated in {steps} steps, mean of {episodes} episodes",
+            "history": history, "wall_s": time.perf_counter() - start}
+
+
+def main() -> None:
+    from baselines.collect import parse_env_kwargs
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env-kwargs", default='{"object": "cylinder", "wrist": "palm_up", "axis": "+z"}')
+    parser.add_argument("--period", type=float, default=16, help="gait period, policy steps (16 = 0.8 s)")
+    parser.add_argument("--generations", type=int, default=25)
+    parser.add_argument("--population", type=int, default=24)
+    parser.add_argument("--episodes", type=int, default=6, help="episodes per candidate")
+    parser.add_argument("--steps", type=int, default=160, help="steps per scoring episode")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    gait = search(parse_env_kwargs(args.env_kwargs), period=args.period, generations=args.generations,
+                  population=args.population, episodes=args.episodes, steps=args.steps, seed=args.seed,
+                  workers=args.workers)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(gait, indent=1))
+    last = gait["history"][-1]
+    print(f"gait -> {args.out}: elite {last['elite_fitness']:.2f} rad, population {last['mean_fitness']:.2f} rad "
+          f"per {args.steps} steps ({gait['wall_s']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Policies in nominal simulation: the reference baselines, the shipped oracle and the generalist.
+
+For every (policy, wrist) pair, ``dexndm eval``'s metrics over ``--episodes`` episodes of 20 s
+(DexNDM/LeapRotate-v0, nominal physics, z axis, cylinders unless told otherwise), printed as a
+Markdown table for BENCHMARKS.md, with the published simulation figures below it for scale.
+
+    python benchmarks/policies.py --episodes 50
+    python benchmarks/policies.py --policy oracle=baselines/checkpoints/oracle_palm_up_cylinder/model.zip \\
+        --wrists palm_up --episodes 50
+
+A privileged oracle is evaluated on privileged observations (it was trained on them); every other
+policy on the deployable proprioceptive ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from baselines.evaluate import evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "baselines" / "checkpoints"
+DEFAULT_POLICIES = {
+    "random": "random",
+    "hold still": "hold",
+    "scripted gait": "scripted",
+    "oracle (PPO, privileged)": SHIPPED / "oracle_palm_up_cylinder" / "model.zip",
+    "oracle with DR": SHIPPED / "oracle_palm_up_cylinder_dr" / "model.zip",
+    "generalist (distilled)": SHIPPED / "generalist" / "generalist.pt",
+}
+PUBLISHED = [  # reference/paper.md: other simulators and hands, for scale only
+    ("HORA (Allegro, palm up, z, sim)", "222", "0.82"),
+    ("HORA with DR only", "176", "0.81"),
+    ("DexNDM generalist (LEAP, unseen objects, z, sim)", "314", "0.92"),
+]
+
+
+def obs_mode(policy: str | Path) -> str:
+    """The observations a policy was trained on: privileged for a `dexndm train` run that says so."""
+    run = Path(policy).with_name("train.json")
+    if str(policy).endswith(".zip") and run.is_file():
+        return json.loads(run.read_text())["env_kwargs"].get("obs_mode", "proprio")
+    return "proprio"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--policy", action="append", default=None, metavar="NAME=SPEC",
+                        help="a policy to evaluate (repeatable; default: the baselines and whatever ships)")
+    parser.add_argument("--wrists", nargs="+", default=["palm_up"])
+    parser.add_argument("--object", default="cylinder")
+    parser.add_argument("--axis", default="+z")
+    parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    policies = (dict(p.split("=", 1) for p in args.policy) if args.policy
+                else {k: v for k, v in DEFAULT_POLICIES.items() if not isinstance(v, Path) or v.is_file()})
+
+    rows = []
+    for name, spec in policies.items():
+        for wrist in args.wrists:
+            kwargs = {"object": args.object, "wrist": wrist, "axis": args.axis, "obs_mode": obs_mode(spec)}
+            start = time.perf_counter()
+            r = evaluate("DexNDM/LeapRotate-v0", kwargs, str(spec), args.episodes, seed=args.seed, progress=False)
+            rows.append({"policy": name, "spec": str(spec), "wrist": wrist, "episodes": args.episodes,
+                         **{k: r[k] for k in ("rot_rad", "ttf", "rotr", "rotp")},
+                         "seconds": time.perf_counter() - start})
+            print(f"{name} / {wrist}: Rot {r['rot_rad']:.2f} rad, TTF {r['ttf']:.2f} ({rows[-1]['seconds']:.0f} s)",
+                  flush=True)
+
+    print(f"\n{args.object}, axis {args.axis}, nominal sim, {args.episodes} episodes of 20 s per row\n")
+    print("| policy | wrist | Rot (rad) | TTF | RotR | RotP (rad/s) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['policy']} | {r['wrist']} | {r['rot_rad']:.2f} | {r['ttf']:.2f} | {r['rotr']:.1f} | "
+              f"{r['rotp']:.3f} |")
+    print("\nPublished (other simulators and hands; RotR, TTF):\n")
+    print("| reference | RotR | TTF |")
+    print("|---|---:|---:|")
+    for name, rotr, ttf in PUBLISHED:
+        print(f"| {name} | {rotr} | {ttf} |")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

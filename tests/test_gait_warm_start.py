@@ -1,0 +1,106 @@
+"""The periodic gait (source and search) and cloning it into a new PPO model (``--warm-start``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from baselines import cli
+from baselines.gait_search import search
+from baselines.sources import PeriodicGaitSource, load_policy
+from conftest import OBJECT
+from dexndm_envs.hand import NUM_JOINTS
+from dexndm_envs.interface import ACTION_SCALE, latest_target
+
+KWARGS = {"object": OBJECT, "wrist": "palm_up", "axis": "+z"}
+
+
+@pytest.fixture
+def gait_file(tmp_path):
+    rng = np.random.default_rng(3)
+    path = tmp_path / "gait.json"
+    path.write_text(json.dumps({"period_steps": 12, "cos": rng.uniform(-0.2, 0.2, NUM_JOINTS).tolist(),
+                                "sin": rng.uniform(-0.2, 0.2, NUM_JOINTS).tolist(),
+                                "offset": rng.uniform(-0.1, 0.1, NUM_JOINTS).tolist()}))
+    return path
+
+
+def test_the_gait_is_periodic_in_the_targets(warm_grasps, gait_file):
+    gait = load_policy(str(gait_file))
+    assert isinstance(gait, PeriodicGaitSource)
+    env = gym.make("DexNDM/LeapRotate-v0", **KWARGS)
+    try:
+        obs, _ = env.reset(seed=0)
+        gait.reset(np.random.default_rng(0))
+        targets = []
+        for _ in range(48):
+            action = gait(obs)
+            assert action.shape == (NUM_JOINTS,) and np.all(np.abs(action) <= 1)
+            obs, *_ = env.step(action)
+            targets.append(latest_target(obs))
+    finally:
+        env.close()
+    targets = np.array(targets)
+    # after the first period (offset ramp done, any rate-limited catch-up over) the targets repeat
+    np.testing.assert_allclose(targets[24:36], targets[36:48], atol=ACTION_SCALE * 1e-3)
+    assert np.ptp(targets[24:], axis=0).max() > 0.1  # and they move
+
+
+def test_bad_gait_files_are_clear_errors(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="not a gait file"):
+        load_policy(str(bad))
+    bad.write_text(json.dumps({"period_steps": 12, "cos": [0.0] * 3, "sin": [0.0] * 3, "offset": [0.0] * 3}))
+    with pytest.raises(ValueError, match="must hold 16 values"):
+        load_policy(str(bad))
+
+
+def test_the_search_writes_a_usable_gait(warm_grasps):
+    gait = search(KWARGS, generations=2, population=4, elite=2, episodes=1, steps=8, workers=1, progress=False)
+    assert len(gait["history"]) == 2 and all(np.isfinite(h["elite_fitness"]) for h in gait["history"])
+    assert all(len(gait[k]) == NUM_JOINTS and max(map(abs, gait[k])) <= 0.5 for k in ("cos", "sin", "offset"))
+    PeriodicGaitSource.from_params(gait["period_steps"], np.concatenate([gait["cos"], gait["sin"], gait["offset"]]))
+
+
+def test_warm_start_clones_the_gait_into_the_new_model(warm_grasps, gait_file, tmp_path):
+    from baselines.sources import PolicySource
+
+    out = tmp_path / "run"
+    kwargs = json.dumps({**KWARGS, "obs_mode": "privileged"})
+    cli.main(["train", "--env-kwargs", kwargs, "--steps", "64", "--n-envs", "1", "--out", str(out),
+              "--warm-start", str(gait_file), "--warm-start-episodes", "3", "--config", str(tiny_config(tmp_path))])
+    warm = json.loads((out / "train.json").read_text())["warm_start"]
+    assert warm["demonstrator"] == str(gait_file) and 0 < warm["samples"] <= 3 * 400 and warm["episodes"] == 3
+    # the trained policy (64 PPO steps later) acts like the gait on the gait's own states
+    policy, gait = PolicySource(out / "model.zip"), load_policy(str(gait_file))
+    env = gym.make("DexNDM/LeapRotate-v0", **KWARGS, obs_mode="privileged")
+    try:
+        obs, _ = env.reset(seed=5)
+        gait.reset(None)
+        errors, spread = [], []
+        for _ in range(40):
+            want = gait(obs)
+            errors.append(np.abs(policy(obs) - want).mean())
+            spread.append(np.abs(want).mean())
+            obs, *_ = env.step(want)
+    finally:
+        env.close()
+    assert np.mean(errors) < 0.3 * np.mean(spread), (np.mean(errors), np.mean(spread))
+    with pytest.raises(SystemExit, match="cannot be combined with --resume"):
+        cli.main(["train", "--env-kwargs", kwargs, "--out", str(out), "--resume", "--warm-start", str(gait_file)])
+
+
+def tiny_config(tmp_path):
+    """The shipped config with a small rollout, so the test trains for seconds."""
+    import yaml
+
+    table = yaml.safe_load((Path(cli.__file__).parent / "configs" / "ppo.yml").read_text())
+    table["DexNDM/LeapRotate-v0"].update(n_steps=64, batch_size=64)
+    path = tmp_path / "ppo.yml"
+    path.write_text(yaml.safe_dump(table))
+    return path

@@ -27,7 +27,7 @@ def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None
         raise ValueError("--gap sets the in-process hand; a hand on --port has its own (for the virtual hand: "
                          "`dexndm emulate --gap PROFILE`)")
     try:
-        result = run_pipeline(policy or default_policy(wrist, object),
+        result = run_pipeline(policy or default_policy(wrist, object, axis),
                               workdir=workdir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S"), size=size,
                               gap=gap or "leap_xc330", port=port, box_port=box_port, tracker=tracker, wrist=wrist,
                               object=object, axis=axis, seed=seed, ready=_ask_operator)

@@ -55,6 +55,7 @@ LABELS = {"sim": "sim (nominal)", "direct": "direct transfer", "whole_hand": "wh
           "joint_wise": "joint-wise NDM (DexNDM)"}
 MODEL_OF = {"whole_hand": "whole", "joint_wise": "joint"}
 CHECKPOINTS = Path(__file__).parent / "checkpoints"
+GAITS = Path(__file__).parent / "gaits"
 
 
 @dataclass(frozen=True)
@@ -90,13 +91,16 @@ SIZES = {
 }
 
 
-def default_policy(wrist: str, object: str) -> str:
-    """The shipped oracle for (wrist, object category), or ``scripted`` (with a warning) when none ships."""
-    path = CHECKPOINTS / f"oracle_{wrist}_{object}" / "model.zip"
-    if path.is_file():
-        return str(path)
-    log.warning("no shipped base policy at %s; using the scripted finger gait, which rotates little, so "
-                "the table shows the pipeline working, not the gap closing", path)
+def default_policy(wrist: str, object: str, axis: str = "+z") -> str:
+    """The shipped base policy for (wrist, object category, axis): the PPO oracle if one ships, else the
+    searched gait (baselines/gaits/, :mod:`baselines.gait_search`), else ``scripted`` with a warning."""
+    oracle = CHECKPOINTS / f"oracle_{wrist}_{object}" / "model.zip"
+    gait = GAITS / f"{wrist}_{object}_{axis.lstrip('+').replace('-', 'neg')}.json"
+    for path in (oracle, gait):
+        if path.is_file():
+            return str(path)
+    log.warning("no shipped base policy at %s or %s; using the scripted finger gait, which rotates little, so "
+                "the table shows the pipeline working, not the gap closing", oracle, gait)
     return "scripted"
 
 

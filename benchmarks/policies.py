@@ -27,6 +27,7 @@ DEFAULT_POLICIES = {
     "random": "random",
     "hold still": "hold",
     "scripted gait": "scripted",
+    "searched gait (open loop)": ROOT / "baselines" / "gaits" / "palm_up_cylinder_z.json",
     "oracle (PPO, privileged)": SHIPPED / "oracle_palm_up_cylinder" / "model.zip",
     "oracle with DR": SHIPPED / "oracle_palm_up_cylinder_dr" / "model.zip",
     "generalist (distilled)": SHIPPED / "generalist" / "generalist.pt",
@@ -63,6 +64,8 @@ def main() -> None:
     rows = []
     for name, spec in policies.items():
         for wrist in args.wrists:
+            if str(spec).endswith(".json") and f"/{wrist}_" not in str(spec):
+                continue  # a searched gait is for the wrist it was searched on
             kwargs = {"object": args.object, "wrist": wrist, "axis": args.axis, "obs_mode": obs_mode(spec)}
             start = time.perf_counter()
             r = evaluate("DexNDM/LeapRotate-v0", kwargs, str(spec), args.episodes, seed=args.seed, progress=False)

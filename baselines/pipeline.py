@@ -104,6 +104,13 @@ def default_policy(wrist: str, object: str, axis: str = "+z") -> str:
     return "scripted"
 
 
+def policy_label(policy: str) -> str:
+    """A short name for tables and plots: a checkpoint's run directory (``.../oracle_x/model.zip``),
+    a gait's or generalist's file name, or the baseline's name."""
+    path = Path(policy)
+    return path.parent.name if path.suffix == ".zip" else path.name
+
+
 def policy_obs_mode(policy: str) -> str:
     """``privileged`` for a policy whose input is LeapRotate's privileged observation (an oracle),
     else ``proprio`` (the deployable observation; the scripted gait reads none)."""
@@ -287,7 +294,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     timings["total"] = time.perf_counter() - started
 
     plot = plot_conditions(curves, workdir / "rotation.png",
-                           f"{Path(policy).parent.name or policy}, {wrist}, {object}, axis {axis}")
+                           f"{policy_label(policy)}, {wrist}, {object}, axis {axis}")
     result = {"policy": policy, "obs_mode": obs_mode, "gap": hand.gap, "hand": asdict(hand), "task": task,
               "size": size if isinstance(size, str) else "custom", "sizes": asdict(sizes), "seed": seed,
               "rows": [{"condition": c, **rows[c]} for c in CONDITIONS], "gap_closed": gap_closed(rows),

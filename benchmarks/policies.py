@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from baselines.evaluate import evaluate
+from report import header
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "baselines" / "checkpoints"
@@ -61,6 +62,7 @@ def main() -> None:
     policies = (dict(p.split("=", 1) for p in args.policy) if args.policy
                 else {k: v for k, v in DEFAULT_POLICIES.items() if not isinstance(v, Path) or v.is_file()})
 
+    header()
     rows = []
     for name, spec in policies.items():
         for wrist in args.wrists:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.pipeline import SIZES, default_policy, run_pipeline
+from baselines.pipeline import SIZES, default_policy, policy_label, run_pipeline
 from report import header
 
 
@@ -74,7 +74,7 @@ def main() -> None:
                 for k, v in g.items():
                     if v is not None:
                         closed[k].append(v)
-                print(f"| {gap} | {wrist} | {obj} | {Path(policy).parent.name or policy} | {rot['sim']:.2f} "
+                print(f"| {gap} | {wrist} | {obj} | {policy_label(policy)} | {rot['sim']:.2f} "
                       f"| {rot['direct']:.2f} | {rot['whole_hand']:.2f} | {rot['joint_wise']:.2f} "
                       f"| {fmt(g['joint_wise'])} | {fmt(g['whole_hand'])} | {result['data']['real_transitions']} "
                       f"| {result['timings']['total'] / 60:.1f} min |", flush=True)

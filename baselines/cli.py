@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import logging
 from pathlib import Path
 
@@ -283,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="oracle model.zip files written by `dexndm train` (train.json beside each names its env)")
     p.add_argument("--episodes", type=int, default=20, help="teacher rollouts per teacher and per DAgger round")
     p.add_argument("--dagger-rounds", type=int, default=2, help="rounds of student rollouts labelled by the teachers")
-    p.add_argument("--min-rot", type=float, default=3.14159,
+    p.add_argument("--min-rot", type=float, default=math.pi,
                    help="a teacher rollout is cloned if it rotated at least this much (rad) without a fall")
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--blocks", type=int, default=2, help="residual blocks of the MLP")

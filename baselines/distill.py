@@ -96,9 +96,14 @@ class GeneralistSource:
         """Nothing to draw: the policy is deterministic."""
 
     def __call__(self, observation: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            obs = torch.as_tensor(np.asarray(observation, dtype=np.float32)[:PROPRIO_DIM])
-            return self.model(obs).numpy()
+        return act(self.model, observation)
+
+
+def act(model: ResidualMLP, observation: np.ndarray) -> np.ndarray:
+    """The generalist's action (float32, [-1, 1], motor order) from the proprioceptive part of an
+    observation (a proprio or privileged one)."""
+    with torch.no_grad():
+        return model(torch.as_tensor(np.asarray(observation, dtype=np.float32)[:PROPRIO_DIM])).numpy()
 
 
 def read_teacher(path: str | Path) -> dict:
@@ -110,18 +115,24 @@ def read_teacher(path: str | Path) -> dict:
     if not run.is_file():
         raise ValueError(f"{path}: no train.json beside it to say which env and kwargs it was trained on "
                          "(teachers are `dexndm train` outputs)")
-    info = json.loads(run.read_text())
-    if info.get("env_kwargs", {}).get("obs_mode") != "privileged":
+    try:
+        info = json.loads(run.read_text())
+        env_id, env_kwargs = info["env"], info["env_kwargs"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{run}: not a `dexndm train` run record ({type(e).__name__}: {e}); it must hold "
+                         "'env' and 'env_kwargs'") from None
+    if env_kwargs.get("obs_mode") != "privileged":
         log.warning("%s was not trained on privileged observations; distilling it anyway", path)
-    return {"path": str(path), "env": info["env"], "env_kwargs": info["env_kwargs"]}
+    return {"path": str(path), "env": env_id, "env_kwargs": env_kwargs}
 
 
 def rollouts(teacher: dict, student: ResidualMLP | None, episodes: int, seed: int, steps: int = EPISODE_STEPS,
              progress: bool = True) -> list[dict]:
     """``episodes`` episodes in the teacher's env, driven by the teacher (``student=None``) or by the
-    student; every step is labelled with the teacher's action. Returns per episode the proprioceptive
-    observations [T, PROPRIO_DIM], labels [T, 16] and metrics (rot_rad, ttf, fell)."""
-    oracle = PolicySource(teacher["path"])
+    student; every step is labelled with the teacher's action. ``teacher`` is :func:`read_teacher`'s
+    dict, optionally with its loaded ``"source"``. Returns per episode the proprioceptive observations
+    [T, PROPRIO_DIM], labels [T, 16] and metrics (rot_rad, ttf, fell)."""
+    oracle = teacher.get("source") or PolicySource(teacher["path"])
     env = gym.make(teacher["env"], **teacher["env_kwargs"])
     out = []
     try:
@@ -134,11 +145,7 @@ def rollouts(teacher: dict, student: ResidualMLP | None, episodes: int, seed: in
                 label = oracle(obs)
                 observations.append(obs[:PROPRIO_DIM])
                 labels.append(label)
-                if student is None:
-                    action = label
-                else:
-                    with torch.no_grad():
-                        action = student(torch.as_tensor(obs[:PROPRIO_DIM])).numpy()
+                action = label if student is None else act(student, obs)
                 obs, _, terminated, truncated, _ = env.step(action)
                 if terminated or truncated:
                     fell = terminated
@@ -149,6 +156,12 @@ def rollouts(teacher: dict, student: ResidualMLP | None, episodes: int, seed: in
     finally:
         env.close()
     return out
+
+
+def rollout_seed(seed: int, teacher: int, stage: int) -> int:
+    """The episode seed base of one teacher's rollouts in one stage (0: teacher, r > 0: DAgger round r,
+    negative: the probes), distinct for every combination."""
+    return int(np.random.SeedSequence([seed, teacher, stage + 1_000_000]).generate_state(1)[0])
 
 
 def fit_student(student: ResidualMLP, episodes: list[dict], *, epochs: int, batch_size: int, lr: float,
@@ -189,6 +202,7 @@ def distill(teachers: list[str | Path], out: str | Path, *, episodes: int = 20, 
     if episodes < 1 or dagger_rounds < 0:
         raise ValueError(f"episodes must be >= 1 and dagger_rounds >= 0; got {episodes}, {dagger_rounds}")
     specs = [read_teacher(t) for t in teachers]
+    sources = [PolicySource(spec["path"]) for spec in specs]  # loaded once, used by every rollout
     dagger_episodes = dagger_episodes or episodes
     start = time.perf_counter()
     torch.manual_seed(seed)
@@ -198,7 +212,7 @@ def distill(teachers: list[str | Path], out: str | Path, *, episodes: int = 20, 
         data = []
         teacher_scores = []
         for k, spec in enumerate(specs):
-            eps = rollouts(spec, None, episodes, seed + 1000 * k, steps, progress)
+            eps = rollouts({**spec, "source": sources[k]}, None, episodes, rollout_seed(seed, k, 0), steps, progress)
             good = [e for e in eps if not e["fell"] and e["rot_rad"] >= min_rot]
             teacher_scores.append({"teacher": spec["path"], "episodes": len(eps), "successful": len(good),
                                    "rot_rad": float(np.mean([e["rot_rad"] for e in eps]))})
@@ -211,10 +225,12 @@ def distill(teachers: list[str | Path], out: str | Path, *, episodes: int = 20, 
         for rnd in range(dagger_rounds + 1):
             if rnd > 0:  # DAgger: the student drives, the teachers label
                 for k, spec in enumerate(specs):
-                    data += rollouts(spec, student, dagger_episodes, seed + 1000 * k + 100 * rnd, steps, progress)
+                    data += rollouts({**spec, "source": sources[k]}, student, dagger_episodes, rollout_seed(seed, k, rnd),
+                                     steps, progress)
             scores = fit_student(student, data, seed=seed + rnd, **fit_kw)
             probe = [e for k, spec in enumerate(specs)
-                     for e in rollouts(spec, student, max(1, episodes // 4), seed + 1000 * k + 999, steps, progress)]
+                     for e in rollouts({**spec, "source": sources[k]}, student, max(1, episodes // 4),
+                                       rollout_seed(seed, k, -1 - rnd), steps, progress)]
             scores.update(round=rnd, student_rot_rad=float(np.mean([e["rot_rad"] for e in probe])),
                           student_ttf=float(np.mean([e["ttf"] for e in probe])))
             log.info("round %d: %s", rnd, scores)

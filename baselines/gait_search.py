@@ -10,7 +10,7 @@ policy before training (the oracle then improves on it closed loop), and that ``
 anywhere.
 
     python -m baselines.gait_search --env-kwargs '{"object": "cylinder", "wrist": "palm_up", "axis": "+z"}' \\
-        --out baselines/gaits/palm_up_cylinder.json
+        --out baselines/gaits/palm_up_cylinder_z.json
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dexndm_envs.hand import NUM_JOINTS
+from dexndm_envs.metrics import EPISODE_STEPS
 
 _ENV = None  # one env per worker process
 
@@ -44,9 +45,11 @@ def _score(job: tuple[dict, float, np.ndarray, int, int, float]) -> float:
     gait.reset(None)
     obs, _ = _ENV.reset(seed=seed)
     for _ in range(steps):
-        obs, _, terminated, _, info = _ENV.step(gait(obs))
+        obs, _, terminated, truncated, info = _ENV.step(gait(obs))
         if terminated:
             return float(info["rot"]) - fall_penalty
+        if truncated:
+            break
     return float(info["rot"])
 
 
@@ -55,6 +58,12 @@ def search(env_kwargs: dict, *, period: float = 16, generations: int = 25, popul
            fall_penalty: float = 2.0, seed: int = 0, workers: int = 2, progress: bool = True) -> dict:
     """Cross-entropy search over (cos, sin, offset) amplitudes in [-bound, bound] rad; returns the gait
     (the final mean, the distribution's best estimate) with the fitness history."""
+    if not 1 <= steps <= EPISODE_STEPS or not 1 <= elite <= population or episodes < 1 or generations < 1:
+        raise ValueError(f"need 1 <= steps <= {EPISODE_STEPS}, 1 <= elite <= population, episodes >= 1 and "
+                         f"generations >= 1; got steps={steps}, elite={elite}, population={population}, "
+                         f"episodes={episodes}, generations={generations}")
+    settings = {"generations": generations, "population": population, "elite": elite, "episodes": episodes,
+                "steps": steps, "init_std": init_std, "bound": bound, "fall_penalty": fall_penalty, "seed": seed}
     rng = np.random.default_rng(seed)
     dim = 3 * NUM_JOINTS
     mean, std = np.zeros(dim), np.full(dim, init_std)
@@ -72,7 +81,8 @@ def search(env_kwargs: dict, *, period: float = 16, generations: int = 25, popul
                             "elite_fitness": float(fitness[best].mean())})
     a, b, offset = np.split(mean, 3)
     return {"period_steps": period, "cos": a.tolist(), "sin": b.tolist(), "offset": offset.tolist(),
-            "env_kwargs": env_kwargs, "fitness": f"rad rotated in {steps} steps, mean of {episodes} episodes",
+            "env_kwargs": env_kwargs, "search": settings,
+            "fitness": f"rad rotated in {steps} steps minus {fall_penalty} rad per fall, mean of {episodes} episodes",
             "history": history, "wall_s": time.perf_counter() - start}
 
 
@@ -90,9 +100,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    gait = search(parse_env_kwargs(args.env_kwargs), period=args.period, generations=args.generations,
-                  population=args.population, episodes=args.episodes, steps=args.steps, seed=args.seed,
-                  workers=args.workers)
+    try:
+        gait = search(parse_env_kwargs(args.env_kwargs), period=args.period, generations=args.generations,
+                      population=args.population, episodes=args.episodes, steps=args.steps, seed=args.seed,
+                      workers=args.workers)
+    except ValueError as e:
+        raise SystemExit(f"gait_search: error: {e}") from None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(gait, indent=1))
     last = gait["history"][-1]

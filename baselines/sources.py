@@ -17,7 +17,7 @@ import numpy as np
 
 from baselines.scripted import FingerGaitPolicy
 from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
-from dexndm_envs.interface import ACTION_SCALE, latest_target
+from dexndm_envs.interface import ACTION_SCALE, latest_target, next_target
 from dexndm_envs.metrics import CONTROL_HZ
 
 WAVE_KINDS = ("sine", "square", "noisy_square")
@@ -109,8 +109,10 @@ class PeriodicGaitSource:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ValueError(f"{path}: not a gait file ({type(e).__name__}: {e}); gait files hold period_steps "
                              "and 16-long cos, sin and offset lists (python -m baselines.gait_search writes them)")
-        if not all(v.shape == (NUM_JOINTS,) for v in (self.a, self.b, self.offset)) or self.period <= 1:
+        if not all(v.shape == (NUM_JOINTS,) for v in (self.a, self.b, self.offset)) or not self.period > 1:
             raise ValueError(f"{path}: cos, sin and offset must hold {NUM_JOINTS} values and period_steps be > 1")
+        if not (np.isfinite(self.period) and all(np.isfinite(v).all() for v in (self.a, self.b, self.offset))):
+            raise ValueError(f"{path}: the gait holds NaN or infinite values")
         self.name = f"gait:{path.name}"
 
     @classmethod
@@ -132,7 +134,7 @@ class PeriodicGaitSource:
         want = (self.start + self.offset * min(1.0, self.t / self.period) + self.a * (np.cos(w) - 1)
                 + self.b * np.sin(w))
         action = np.clip((np.clip(want, LOWER_LIMITS, UPPER_LIMITS) - self.target) / ACTION_SCALE, -1.0, 1.0)
-        self.target = np.clip(self.target + action * ACTION_SCALE, LOWER_LIMITS, UPPER_LIMITS)
+        self.target = next_target(self.target, action)
         return action.astype(np.float32)
 
 

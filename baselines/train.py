@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from dexndm_envs.metrics import EPISODE_STEPS
+
 log = logging.getLogger(__name__)
 ALGOS = ("ppo",)
 _ZOO_ONLY = ("n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack", "callback", "env_kwargs")
@@ -36,27 +38,28 @@ def make_env(env_id: str, **kwargs):
     return gym.make(env_id, **kwargs)
 
 
-def rotation_curve_callback(path: Path, episode_steps: int = 400):
+def rotation_curve_callback(path: Path, resume: bool = False):
     """A callback that, after every rollout, logs the mean rotation (rad per episode, from the env's
     cumulative ``info["rot"]`` that Monitor keeps at episode end) and TTF (episode length / 400 steps)
-    of the last 100 training episodes to tensorboard (``rollout/rot_rad``, ``rollout/ttf``) and appends
-    them to ``path`` as CSV rows ``env_steps,rot_rad,ttf,episodes`` (the learning curve)."""
+    of the last 100 training episodes to tensorboard (``rollout/rot_rad``, ``rollout/ttf``) and writes
+    them to ``path`` as CSV rows ``env_steps,rot_rad,ttf,episodes`` (the learning curve; a resumed run
+    appends to it, a new one starts it afresh)."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     class RotationCurve(BaseCallback):
         def _on_training_start(self) -> None:
-            if not path.is_file():
+            if not (resume and path.is_file()):
                 path.write_text("env_steps,rot_rad,ttf,episodes\n")
 
         def _on_step(self) -> bool:
             return True
 
         def _on_rollout_end(self) -> None:
-            infos = [i for i in self.model.ep_info_buffer if "rot" in i]
+            infos = self.model.ep_info_buffer  # Monitor(info_keywords=("rot",)) adds "rot" to each
             if not infos:
                 return
             rot = sum(i["rot"] for i in infos) / len(infos)
-            ttf = sum(min(i["l"] / episode_steps, 1.0) for i in infos) / len(infos)
+            ttf = sum(min(i["l"] / EPISODE_STEPS, 1.0) for i in infos) / len(infos)
             self.logger.record("rollout/rot_rad", rot)
             self.logger.record("rollout/ttf", ttf)
             with path.open("a") as f:
@@ -177,7 +180,7 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
                      eval_freq=max(eval_every // n_envs, 1), n_eval_episodes=5, deterministic=True, verbose=0),
         CheckpointCallback(save_freq=max(5 * eval_every // n_envs, 1), save_path=str(out / "checkpoints"),
                            save_vecnormalize=normalize is not None, verbose=0),
-        rotation_curve_callback(out / CURVE_FILE),
+        rotation_curve_callback(out / CURVE_FILE, resume),
     ]
     try:
         model.learn(total_timesteps=steps, callback=callbacks, progress_bar=progress, reset_num_timesteps=not resume,
@@ -192,7 +195,7 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
                "n_envs": n_envs, "steps_this_run": steps, "total_env_steps": int(model.num_timesteps),
                "wall_s": time.perf_counter() - start, "resumed": resume, "warm_start": warm}
     (out / "train.json").write_text(json.dumps(summary, indent=1))
-    if (out / CURVE_FILE).is_file() and (out / CURVE_FILE).read_text().count("\n") > 1:
+    if (out / CURVE_FILE).read_text().count("\n") > 1:  # at least one rollout with finished episodes
         condition = " ".join(str(env_kwargs[k]) for k in ("object", "wrist", "axis") if k in env_kwargs)
         plot_learning_curve(out / CURVE_FILE, out / "curve.png", f"{env_id} {condition}")
     return summary

@@ -40,12 +40,14 @@ PUBLISHED = [  # reference/paper.md: other simulators and hands, for scale only
 ]
 
 
-def obs_mode(policy: str | Path) -> str:
-    """The observations a policy was trained on: privileged for a `dexndm train` run that says so."""
-    run = Path(policy).with_name("train.json")
-    if str(policy).endswith(".zip") and run.is_file():
-        return json.loads(run.read_text())["env_kwargs"].get("obs_mode", "proprio")
-    return "proprio"
+def trained_on(policy: str | Path) -> dict:
+    """The env kwargs a policy was trained or searched on (``train.json`` beside an SB3 checkpoint, the
+    gait file's own record); empty for the baselines, which have none."""
+    path = Path(policy)
+    record = path.with_name("train.json") if path.suffix == ".zip" else path
+    if path.suffix in (".zip", ".json") and record.is_file():
+        return json.loads(record.read_text()).get("env_kwargs", {})
+    return {}
 
 
 def main() -> None:
@@ -59,16 +61,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    if args.policy and any("=" not in p for p in args.policy):
+        parser.error("--policy takes NAME=SPEC, e.g. --policy 'hold still=hold'")
     policies = (dict(p.split("=", 1) for p in args.policy) if args.policy
                 else {k: v for k, v in DEFAULT_POLICIES.items() if not isinstance(v, Path) or v.is_file()})
 
     header()
     rows = []
     for name, spec in policies.items():
+        made_for = trained_on(spec)
         for wrist in args.wrists:
-            if str(spec).endswith(".json") and f"/{wrist}_" not in str(spec):
-                continue  # a searched gait is for the wrist it was searched on
-            kwargs = {"object": args.object, "wrist": wrist, "axis": args.axis, "obs_mode": obs_mode(spec)}
+            task = {"object": args.object, "wrist": wrist, "axis": args.axis}
+            if any(made_for.get(k, v) != v for k, v in task.items()):
+                continue  # a trained or searched policy runs only on the task it was made for
+            kwargs = {**task, "obs_mode": made_for.get("obs_mode", "proprio")}
             start = time.perf_counter()
             r = evaluate("DexNDM/LeapRotate-v0", kwargs, str(spec), args.episodes, seed=args.seed, progress=False)
             rows.append({"policy": name, "spec": str(spec), "wrist": wrist, "episodes": args.episodes,

@@ -9,7 +9,7 @@ Gap closed = (corrected Rot - direct Rot) / (sim Rot - direct Rot); undefined ("
 rotated no less under the gap than in simulation. The second profile (leap_xc330_worn) was written
 once from the references and never used to tune anything.
 
-    python benchmarks/sim2real.py [--size full] [--wrists palm_up palm_down] [--objects cylinder cuboid]
+    python benchmarks/sim2real.py [--size quick|full (default)] [--wrists palm_up palm_down] [--objects cylinder cuboid]
         [--gaps leap_xc330 leap_xc330_worn] [--policy P] [--set eval_episodes=10 box_episodes=50 ...]
 """
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from baselines import cli
-from baselines.distill import GeneralistSource, distill, load_generalist, rollouts
+from baselines.distill import GeneralistSource, distill, load_generalist, rollout_seed, rollouts
 from baselines.evaluate import evaluate
 from baselines.sources import HoldSource, RandomSource, load_policy
 from conftest import OBJECT
@@ -58,7 +58,7 @@ def test_the_student_clones_the_teachers_actions(teacher, generalist):
     student, _ = load_generalist(path)
     # the teacher's own rollouts (the seeds distill drew them with): a fit far better than any constant
     # action. (Generalisation to new grasps needs real amounts of data: see BENCHMARKS.md.)
-    seen = rollouts(spec, None, 3, seed=0, steps=STEPS, progress=False)
+    seen = rollouts(spec, None, 3, seed=rollout_seed(0, 0, 0), steps=STEPS, progress=False)
     obs = torch.as_tensor(np.concatenate([e["obs"] for e in seen]))
     labels = np.concatenate([e["labels"] for e in seen])
     with torch.no_grad():
@@ -112,6 +112,9 @@ def test_bad_teachers_and_checkpoints_give_clear_errors(teacher, tmp_path):
     lone.parent.mkdir()
     lone.write_bytes(teacher.read_bytes())
     with pytest.raises(ValueError, match="no train.json beside it"):
+        distill([lone], tmp_path / "g.pt")
+    (lone.parent / "train.json").write_text("{truncated")
+    with pytest.raises(ValueError, match="not a `dexndm train` run record"):
         distill([lone], tmp_path / "g.pt")
     with pytest.raises(ValueError, match="no successful teacher rollouts"):
         distill([teacher], tmp_path / "g.pt", episodes=1, steps=5, min_rot=100.0, progress=False)

@@ -58,6 +58,14 @@ def test_bad_gait_files_are_clear_errors(tmp_path):
     bad.write_text(json.dumps({"period_steps": 12, "cos": [0.0] * 3, "sin": [0.0] * 3, "offset": [0.0] * 3}))
     with pytest.raises(ValueError, match="must hold 16 values"):
         load_policy(str(bad))
+    bad.write_text(json.dumps({"period_steps": 12, "cos": [float("nan")] * 16, "sin": [0.0] * 16,
+                               "offset": [0.0] * 16}))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        load_policy(str(bad))
+    with pytest.raises(ValueError, match="1 <= elite <= population"):
+        search(KWARGS, population=4, elite=5, progress=False)
+    with pytest.raises(ValueError, match="steps <= 400"):
+        search(KWARGS, steps=401, progress=False)
 
 
 def test_the_search_writes_a_usable_gait(warm_grasps):

@@ -27,7 +27,7 @@ from baselines.demo import METRIC_KEYS
 from baselines.sources import load_policy
 from dexndm_envs.dynamics.dataset import EpisodeWriter
 from dexndm_envs.dynamics.recording import record_episode
-from dexndm_envs.metrics import EPISODE_STEPS
+from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def plot_rotation(curves: list[np.ndarray], path: Path, title: str) -> Path:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for curve in curves:
-        ax.plot(np.arange(len(curve)) / 20.0, curve, lw=1, alpha=0.7)
+        ax.plot(np.arange(len(curve)) / CONTROL_HZ, curve, lw=1, alpha=0.7)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("rotation about the axis (rad)")
     ax.set_title(title)

@@ -46,6 +46,7 @@ from baselines.sources import ReplaySource, load_policy
 from dexndm_envs.dynamics.fitting import fit
 from dexndm_envs.dynamics.residual import fit_residual
 from dexndm_envs.envs.leap_rotate_v0 import PRIVILEGED_DIM
+from dexndm_envs.metrics import CONTROL_HZ
 
 log = logging.getLogger(__name__)
 
@@ -353,7 +354,7 @@ def plot_conditions(curves: dict[str, list[np.ndarray]], path: Path, title: str)
     for (condition, runs), color in zip(curves.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         length = max(len(c) for c in runs)
         padded = np.array([np.pad(c, (0, length - len(c)), mode="edge") for c in runs])
-        t = np.arange(length) / 20.0
+        t = np.arange(length) / CONTROL_HZ
         for run in padded:
             ax.plot(t, run, color=color, lw=0.6, alpha=0.3)
         ax.plot(t, padded.mean(0), color=color, lw=2, label=LABELS[condition])
@@ -388,7 +389,7 @@ def format_table(result: dict) -> str:
     else:
         lines.append(f"gap closed (Rot): joint-wise {closed['joint_wise']:.2f}, whole-hand {closed['whole_hand']:.2f}")
     real = data["real_box"]
-    lines.append(f"data: {real['transitions']} real Chaos Box transitions ({real['transitions'] / 20 / 60:.1f} min "
+    lines.append(f"data: {real['transitions']} real Chaos Box transitions ({real['transitions'] / CONTROL_HZ / 60:.1f} min "
                  f"of hand time), {data['sim_box']['transitions']} sim Chaos Box, "
                  f"{data['sim_policy']['transitions']} base-policy sim transitions (+ the sim evaluation's)")
     t = result["timings"]

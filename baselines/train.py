@@ -159,22 +159,22 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
         env = VecNormalize.load(str(stats_path), env) if resume else VecNormalize(env, **normalize)
         eval_env = VecNormalize(eval_env, training=False, norm_reward=False, **{k: v for k, v in normalize.items()
                                                                                 if k not in ("norm_reward",)})
-    if resume:
-        model = PPO.load(model_path, env=env, device="cpu", tensorboard_log=str(out / "tb"))
-    else:
-        model = PPO(policy, env, seed=seed, device="cpu", tensorboard_log=str(out / "tb"), verbose=0, **kwargs)
     warm = None
-    if warm_start:
-        from baselines.warm_start import warm_start as clone
+    try:  # the envs hold worker processes: close them if the model cannot be built or warm-started
+        if resume:
+            model = PPO.load(model_path, env=env, device="cpu", tensorboard_log=str(out / "tb"))
+        else:
+            model = PPO(policy, env, seed=seed, device="cpu", tensorboard_log=str(out / "tb"), verbose=0, **kwargs)
+        if warm_start:
+            from baselines.warm_start import warm_start as clone
 
-        try:
             warm = clone(model, env if normalize is not None else None,
                          functools.partial(make_env, env_id, **env_kwargs), warm_start, episodes=warm_start_episodes,
                          seed=seed)
-        except BaseException:
-            env.close()
-            eval_env.close()
-            raise
+    except BaseException:
+        env.close()
+        eval_env.close()
+        raise
     callbacks = [
         EvalCallback(eval_env, best_model_save_path=str(out), log_path=str(out / "eval"),
                      eval_freq=max(eval_every // n_envs, 1), n_eval_episodes=5, deterministic=True, verbose=0),

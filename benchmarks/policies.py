@@ -8,8 +8,8 @@ Markdown table for BENCHMARKS.md, with the published simulation figures below it
     python benchmarks/policies.py --policy oracle=baselines/checkpoints/oracle_palm_up_cylinder/model.zip \\
         --wrists palm_up --episodes 50
 
-A privileged oracle is evaluated on privileged observations (it was trained on them); every other
-policy on the deployable proprioceptive ones.
+A policy whose input is the privileged observation (an oracle) is evaluated on it; every other policy
+on the deployable proprioceptive one (``baselines.pipeline.policy_obs_mode`` decides, from the model).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from baselines.evaluate import evaluate
+from baselines.pipeline import policy_obs_mode
 from report import header
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def main() -> None:
             task = {"object": args.object, "wrist": wrist, "axis": args.axis}
             if any(made_for.get(k, v) != v for k, v in task.items()):
                 continue  # a trained or searched policy runs only on the task it was made for
-            kwargs = {**task, "obs_mode": made_for.get("obs_mode", "proprio")}
+            kwargs = {**task, "obs_mode": policy_obs_mode(str(spec))}
             start = time.perf_counter()
             r = evaluate("DexNDM/LeapRotate-v0", kwargs, str(spec), args.episodes, seed=args.seed, progress=False)
             rows.append({"policy": name, "spec": str(spec), "wrist": wrist, "episodes": args.episodes,

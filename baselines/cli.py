@@ -230,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clone this demonstrator (a gait .json from baselines.gait_search, or any --policy) into "
                         "the new model before training")
     p.add_argument("--warm-start-episodes", type=int, default=20, help="demonstrator episodes to clone (default: 20)")
+    p.add_argument("--residual-over", default=None, metavar="GAIT",
+                   help="train a residual over this gait file (baselines/residual_gait.py): the policy sees the "
+                        "gait's phase and bends its targets; a zero residual is the gait")
+    p.add_argument("--residual-scale", type=float, default=None,
+                   help="radians the residual may move the gait's targets (default: 0.2)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train)
 

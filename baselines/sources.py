@@ -126,13 +126,17 @@ class PeriodicGaitSource:
     def reset(self, rng: np.random.Generator) -> None:
         self.t = 0
 
+    def wave(self, t: int) -> np.ndarray:
+        """The gait's wanted target at step ``t`` (rad, motor order; not clipped to the limits), from the
+        episode's start target ``self.start``."""
+        w = 2 * np.pi * t / self.period
+        return self.start + self.offset * min(1.0, t / self.period) + self.a * (np.cos(w) - 1) + self.b * np.sin(w)
+
     def __call__(self, observation: np.ndarray) -> np.ndarray:
         if self.t == 0:
             self.start = self.target = latest_target(observation)
         self.t += 1
-        w = 2 * np.pi * self.t / self.period
-        want = (self.start + self.offset * min(1.0, self.t / self.period) + self.a * (np.cos(w) - 1)
-                + self.b * np.sin(w))
+        want = self.wave(self.t)
         action = np.clip((np.clip(want, LOWER_LIMITS, UPPER_LIMITS) - self.target) / ACTION_SCALE, -1.0, 1.0)
         self.target = next_target(self.target, action)
         return action.astype(np.float32)
@@ -230,7 +234,10 @@ class PolicySource:
     """A Stable-Baselines3 policy checkpoint acting on the env's observations (deterministic).
 
     ``path`` is the model's ``.zip``; a ``vecnormalize.pkl`` beside it (as ``dexndm train`` saves it)
-    normalises the observations the way the policy was trained.
+    normalises the observations the way the policy was trained. A model trained as a residual over a
+    gait (``train.json`` beside it says so, ``gait.json`` is the gait) runs with its gait: it sees the
+    observation plus the gait phase and its output bends the gait's targets
+    (:mod:`baselines.residual_gait`), so it acts on the plain env like any other policy.
     """
 
     def __init__(self, path, algo: str = "ppo") -> None:
@@ -251,17 +258,28 @@ class PolicySource:
             with open(stats, "rb") as f:
                 vec = pickle.load(f)
             self.obs_rms, self.clip, self.eps = vec.obs_rms, vec.clip_obs, vec.epsilon
+        from baselines.residual_gait import GaitResidual, residual_settings
+
+        settings = residual_settings(path.parent)
+        self.residual = GaitResidual(**settings) if settings else None
         self.name = f"policy:{path.name}"
 
     def reset(self, rng: np.random.Generator) -> None:
-        """Nothing to draw: the policy is deterministic."""
+        """Nothing to draw (the policy is deterministic); a residual policy restarts its gait."""
+        self.t = 0
 
     def __call__(self, observation: np.ndarray) -> np.ndarray:
         obs = observation
+        if self.residual is not None:
+            if self.t == 0:
+                self.residual.reset(observation)
+            obs = self.residual.augment(observation)
+        self.t += 1
         if self.obs_rms is not None:
             obs = np.clip((obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + self.eps), -self.clip, self.clip)
         action, _ = self.model.predict(obs.astype(np.float32), deterministic=True)
-        return np.asarray(action, dtype=np.float32)
+        action = np.asarray(action, dtype=np.float32)
+        return action if self.residual is None else self.residual.action(action)
 
 
 POLICY_NAMES = ("scripted", "random", "hold")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from baselines.residual_gait import DEFAULT_SCALE, GaitResidual, residual_settings
 from dexndm_envs.metrics import EPISODE_STEPS
 
 log = logging.getLogger(__name__)
@@ -28,14 +29,21 @@ _ZOO_ONLY = ("n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "fra
 CURVE_FILE = "curve.csv"
 
 
-def make_env(env_id: str, **kwargs):
+def make_env(env_id: str, residual: dict | None = None, **kwargs):
     """``gym.make`` in a worker process: import the package that registers the DexNDM ids first (a
-    SubprocVecEnv worker is a fresh interpreter that has not imported it)."""
+    SubprocVecEnv worker is a fresh interpreter that has not imported it). ``residual`` (``{"gait":
+    path, "scale": rad}``) wraps the env for a residual policy over that gait
+    (:class:`baselines.residual_gait.GaitResidualWrapper`)."""
     import gymnasium as gym
 
     import dexndm_envs  # noqa: F401
 
-    return gym.make(env_id, **kwargs)
+    env = gym.make(env_id, **kwargs)
+    if residual:
+        from baselines.residual_gait import GaitResidualWrapper
+
+        env = GaitResidualWrapper(env, residual["gait"], residual["scale"])
+    return env
 
 
 def rotation_curve_callback(path: Path, resume: bool = False):
@@ -117,10 +125,12 @@ def load_hyperparams(path: str | Path, env_id: str) -> dict:
 
 def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", config: str | Path | None = None,
           steps: int | None = None, n_envs: int | None = None, resume: bool = False, seed: int = 0,
-          warm_start: str | None = None, warm_start_episodes: int = 20, eval_every: int = 20_000,
-          progress: bool = True) -> dict:
+          warm_start: str | None = None, warm_start_episodes: int = 20, residual_over: str | None = None,
+          residual_scale: float | None = None, eval_every: int = 20_000, progress: bool = True) -> dict:
     """Train and save; returns the run summary written to ``train.json``. ``warm_start`` (anything
-    ``--policy`` accepts) is cloned into a new model first (:mod:`baselines.warm_start`)."""
+    ``--policy`` accepts) is cloned into a new model first (:mod:`baselines.warm_start`);
+    ``residual_over`` (a gait file) makes the model a residual over that gait, moving its wanted targets
+    by up to ``residual_scale`` rad (:mod:`baselines.residual_gait`; the gait is copied into ``out``)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -146,11 +156,20 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
         raise ValueError("--warm-start starts a new model; it cannot be combined with --resume")
     if not resume and model_path.is_file():
         raise FileExistsError(f"{out} already holds a model; pass --resume to continue it or choose another --out")
+    if residual_over and (resume or warm_start):
+        raise ValueError("--residual-over starts a new model (a resumed run keeps its own gait); it cannot be "
+                         "combined with --resume or --warm-start")
+    residual = residual_settings(out) if resume else None  # a resumed run keeps its gait
+    if residual_over:
+        scale = DEFAULT_SCALE if residual_scale is None else residual_scale
+        GaitResidual(residual_over, scale)  # a bad gait file or scale fails here, before any env starts
+        (out / "gait.json").write_text(Path(residual_over).read_text())
+        residual = {"gait": str(out / "gait.json"), "scale": float(scale)}
 
     start = time.perf_counter()  # wall time includes the warm start
     # Each worker creates its own PyBullet client: gym.make runs in the worker process.
     vec_cls = SubprocVecEnv if n_envs > 1 else DummyVecEnv
-    factory = functools.partial(make_env, env_id)
+    factory = functools.partial(make_env, env_id, residual=residual)
     monitor = {"info_keywords": ("rot",)}  # the episode's rotation, for the learning curve
     env = make_vec_env(factory, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=vec_cls,
                        monitor_kwargs=monitor)
@@ -193,7 +212,8 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
         eval_env.close()
     summary = {"env": env_id, "env_kwargs": env_kwargs, "algo": algo, "config": str(config), "seed": seed,
                "n_envs": n_envs, "steps_this_run": steps, "total_env_steps": int(model.num_timesteps),
-               "wall_s": time.perf_counter() - start, "resumed": resume, "warm_start": warm}
+               "wall_s": time.perf_counter() - start, "resumed": resume, "warm_start": warm,
+               "residual": residual and {"gait": "gait.json", "scale": residual["scale"]}}
     (out / "train.json").write_text(json.dumps(summary, indent=1))
     if (out / CURVE_FILE).read_text().count("\n") > 1:  # at least one rollout with finished episodes
         condition = " ".join(str(env_kwargs[k]) for k in ("object", "wrist", "axis") if k in env_kwargs)
@@ -208,6 +228,7 @@ def main(args) -> None:
     kwargs = parse_env_kwargs(args.env_kwargs)
     s = train(args.env, kwargs, args.out, algo=args.algo, config=args.config, steps=args.steps, n_envs=args.n_envs,
               resume=args.resume, seed=args.seed, warm_start=args.warm_start,
-              warm_start_episodes=args.warm_start_episodes)
+              warm_start_episodes=args.warm_start_episodes, residual_over=args.residual_over,
+              residual_scale=args.residual_scale)
     print(f"{s['total_env_steps']} env steps ({s['steps_this_run']} this run) in {s['wall_s']:.0f} s -> "
           f"{Path(args.out) / 'model.zip'} (+ vecnormalize.pkl, best_model.zip, tb/)")

@@ -1,0 +1,113 @@
+"""A policy that is a searched periodic gait plus a learned residual (``dexndm train --residual-over GAIT``).
+
+PPO from random initialisation does not find a gait on a 2-core budget, and cloning a gait into a
+feed-forward policy fails because the gait's action depends on its phase (docs/decisions.md). Here
+the gait stays in the loop and supplies the phase; the learned policy only shapes it:
+
+* the policy observes the env's observation plus ``(sin, cos)`` of the gait phase of the coming step;
+* its action ``r`` in [-1, 1]^16 moves the gait's wanted target: ``want_t = wave(t) + scale * r``
+  (radians, motor order; ``wave`` from :class:`~baselines.sources.PeriodicGaitSource`), and the env
+  gets the relative action that heads there, ``clip((want_t - target_{t-1}) * 24, -1, 1)``, so the
+  residual bends the gait's trajectory by up to ``scale`` rad without accumulating drift;
+* a zero residual is the gait exactly, so PPO (whose action head starts near zero) starts from a policy
+  that already rotates and improves it closed loop, with the object's state in view.
+
+:class:`GaitResidualWrapper` is the training env; :class:`GaitResidual` holds the arithmetic shared
+with :class:`~baselines.sources.PolicySource`, which runs a trained model on the plain env.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from dexndm_envs.hand import LOWER_LIMITS, UPPER_LIMITS
+from dexndm_envs.interface import ACTION_SCALE, latest_target, next_target
+
+PHASE_DIM = 2
+DEFAULT_SCALE = 0.2
+"""Radians the residual may move the gait's wanted target (per joint)."""
+
+
+class GaitResidual:
+    """The gait-plus-residual arithmetic of one episode (see the module docstring).
+
+    Args:
+        gait: a gait file (:mod:`baselines.gait_search`).
+        scale: radians of wanted-target change per unit residual action.
+    """
+
+    def __init__(self, gait: str | Path, scale: float = DEFAULT_SCALE) -> None:
+        from baselines.sources import PeriodicGaitSource
+
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"the residual scale must be a positive number of radians; got {scale!r}")
+        self.gait, self.scale = PeriodicGaitSource(gait), float(scale)
+
+    def reset(self, observation: np.ndarray) -> None:
+        """Start the gait from the target in the episode's first observation."""
+        self.gait.start = self.target = latest_target(observation).astype(np.float64)
+        self.t = 0
+
+    def phase(self) -> np.ndarray:
+        """``(sin, cos)`` of the gait phase of the coming step (float32)."""
+        w = 2 * np.pi * (self.t + 1) / self.gait.period
+        return np.array([np.sin(w), np.cos(w)], dtype=np.float32)
+
+    def augment(self, observation: np.ndarray) -> np.ndarray:
+        """The policy's input: the env observation followed by the phase."""
+        return np.concatenate([observation, self.phase()]).astype(np.float32)
+
+    def action(self, residual: np.ndarray) -> np.ndarray:
+        """The env action (float32, [-1, 1]) for a residual in [-1, 1]^16; advances one step."""
+        self.t += 1
+        want = np.clip(self.gait.wave(self.t) + self.scale * np.clip(residual, -1.0, 1.0), LOWER_LIMITS, UPPER_LIMITS)
+        action = np.clip((want - self.target) / ACTION_SCALE, -1.0, 1.0)
+        self.target = next_target(self.target, action)
+        return action.astype(np.float32)
+
+
+class GaitResidualWrapper(gym.Wrapper):
+    """The env as the residual policy sees it: observation + gait phase in, residual out.
+
+    ``info`` and rewards are the wrapped env's (the reward judges the executed gait-plus-residual motion).
+    """
+
+    def __init__(self, env: gym.Env, gait: str | Path, scale: float = DEFAULT_SCALE) -> None:
+        super().__init__(env)
+        self.residual = GaitResidual(gait, scale)
+        low = np.concatenate([env.observation_space.low, -np.ones(PHASE_DIM)]).astype(np.float32)
+        high = np.concatenate([env.observation_space.high, np.ones(PHASE_DIM)]).astype(np.float32)
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self.residual.reset(obs)
+        return self.residual.augment(obs), info
+
+    def step(self, action):
+        residual = np.asarray(action, dtype=np.float64)
+        if residual.shape != (self.action_space.shape[0],) or not np.isfinite(residual).all():
+            raise ValueError(f"residual action must be {self.action_space.shape[0]} finite values in [-1, 1]; "
+                             f"got {action!r}")
+        obs, reward, terminated, truncated, info = self.env.step(self.residual.action(residual))
+        return self.residual.augment(obs), reward, terminated, truncated, info
+
+
+def residual_settings(run_dir: str | Path) -> dict | None:
+    """The gait-residual settings of a ``dexndm train`` output (``{"gait": absolute path, "scale": rad}``),
+    from its ``train.json``; None for a plain policy or a directory without ``train.json``."""
+    record = Path(run_dir) / "train.json"
+    if not record.is_file():
+        return None
+    try:
+        residual = json.loads(record.read_text()).get("residual")
+    except ValueError as e:
+        raise ValueError(f"{record}: not valid JSON ({e}); dexndm train writes it") from None
+    if not residual:
+        return None
+    return {"gait": str(Path(run_dir) / residual["gait"]), "scale": float(residual["scale"])}

@@ -1,0 +1,98 @@
+"""A PPO residual over a searched gait (``dexndm train --residual-over``): the wrapper, training, loading."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from baselines import cli
+from baselines.residual_gait import DEFAULT_SCALE, GaitResidualWrapper
+from baselines.sources import PolicySource, load_policy
+from conftest import OBJECT
+from dexndm_envs.interface import ACTION_SCALE, latest_target
+from test_gait_warm_start import gait_file, tiny_config  # noqa: F401  (the fixture and the helper)
+
+KWARGS = {"object": OBJECT, "wrist": "palm_up", "axis": "+z", "obs_mode": "privileged"}
+
+
+def test_a_zero_residual_is_the_gait_exactly(warm_grasps, gait_file):  # noqa: F811
+    gait = load_policy(str(gait_file))
+    plain = gym.make("DexNDM/LeapRotate-v0", **KWARGS)
+    wrapped = GaitResidualWrapper(gym.make("DexNDM/LeapRotate-v0", **KWARGS), gait_file)
+    try:
+        obs, _ = plain.reset(seed=2)
+        wobs, _ = wrapped.reset(seed=2)
+        gait.reset(None)
+        assert wobs.shape == (obs.size + 2,) and wrapped.observation_space.contains(wobs)
+        for _ in range(30):
+            obs, *_ = plain.step(gait(obs))
+            wobs, *_ = wrapped.step(np.zeros(16))
+            np.testing.assert_array_equal(wobs[:-2], obs)
+        # the phase features go round once per gait period
+        period = gait.period
+        np.testing.assert_allclose(wobs[-2:], [np.sin(2 * np.pi * 31 / period), np.cos(2 * np.pi * 31 / period)],
+                                   atol=1e-6)
+    finally:
+        plain.close()
+        wrapped.close()
+
+
+def test_the_residual_bends_the_targets_by_at_most_its_scale(warm_grasps, gait_file):  # noqa: F811
+    wrapped = GaitResidualWrapper(gym.make("DexNDM/LeapRotate-v0", **KWARGS), gait_file)
+    zero = GaitResidualWrapper(gym.make("DexNDM/LeapRotate-v0", **KWARGS), gait_file)
+    try:
+        wrapped.reset(seed=1)
+        zero.reset(seed=1)
+        for _ in range(40):  # a constant residual: the targets settle scale rad from the gait's (inside limits)
+            obs, *_ = wrapped.step(np.ones(16))
+            zobs, *_ = zero.step(np.zeros(16))
+        shift = latest_target(obs) - latest_target(zobs)
+        assert np.all(shift <= DEFAULT_SCALE + 1e-6) and np.all(shift >= -ACTION_SCALE)  # float32 readings
+        assert np.median(shift) > 0.8 * DEFAULT_SCALE
+        with pytest.raises(ValueError, match="finite"):
+            wrapped.step(np.full(16, np.nan))
+    finally:
+        wrapped.close()
+        zero.close()
+
+
+def test_a_trained_residual_runs_with_its_gait_anywhere_a_policy_does(warm_grasps, gait_file, tmp_path):  # noqa: F811
+    out = tmp_path / "run"
+    cli.main(["train", "--env-kwargs", json.dumps(KWARGS), "--steps", "64", "--n-envs", "1", "--out", str(out),
+              "--residual-over", str(gait_file), "--residual-scale", "0.1", "--config", str(tiny_config(tmp_path))])
+    record = json.loads((out / "train.json").read_text())
+    assert record["residual"] == {"gait": "gait.json", "scale": 0.1}
+    assert (out / "gait.json").read_text() == gait_file.read_text()  # the run holds its own copy
+    policy = PolicySource(out / "model.zip")
+    assert policy.residual is not None and policy.residual.scale == 0.1
+    # on the plain env the loaded policy does what the wrapped env did with the model's residual
+    plain = gym.make("DexNDM/LeapRotate-v0", **KWARGS)
+    try:
+        obs, _ = plain.reset(seed=4)
+        policy.reset(None)
+        targets = []
+        for _ in range(20):
+            obs, *_ = plain.step(policy(obs))
+            targets.append(latest_target(obs))
+        policy.reset(None)  # a new episode restarts the gait: the same seed gives the same targets
+        obs, _ = plain.reset(seed=4)
+        for t in range(20):
+            obs, *_ = plain.step(policy(obs))
+            np.testing.assert_array_equal(latest_target(obs), targets[t])
+    finally:
+        plain.close()
+    with pytest.raises(SystemExit, match="cannot be combined with --resume"):
+        cli.main(["train", "--env-kwargs", json.dumps(KWARGS), "--out", str(out), "--resume",
+                  "--residual-over", str(gait_file)])
+
+
+def test_a_bad_residual_gait_or_scale_is_a_clear_error(tmp_path, gait_file):  # noqa: F811
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    with pytest.raises(SystemExit, match="not a gait file"):
+        cli.main(["train", "--out", str(tmp_path / "a"), "--residual-over", str(bad)])
+    with pytest.raises(SystemExit, match="positive number of radians"):
+        cli.main(["train", "--out", str(tmp_path / "b"), "--residual-over", str(gait_file), "--residual-scale", "-1"])

@@ -255,6 +255,21 @@ def test_rotation_metrics_follow_the_object_velocity(env):
         assert info["rotp_step"] == pytest.approx(np.linalg.norm(np.cross(ang, u.axis)), abs=1e-12)
 
 
+def test_the_step_mean_rotation_reward_pays_the_rotation_rot_counts(env_factory):
+    env = env_factory(rotate_reward_rate="step_mean", rotate_reward_clip=100.0, rotp_penalty_weight=0.0,
+                      linvel_penalty_weight=0.0, pose_penalty_weight=0.0, work_penalty_weight=0.0,
+                      torque_penalty_weight=0.0)
+    env.reset(seed=1)
+    paid = 0.0
+    for _ in range(20):
+        _, reward, _, _, info = env.step(env.action_space.sample())
+        assert reward == pytest.approx(info["rot_step"] * 20)  # rad per step x 20 Hz = mean rad/s
+        paid += reward / 20
+    assert paid == pytest.approx(info["rot"])
+    with pytest.raises(ValueError, match="allowed: instant, step_mean"):
+        env_factory(rotate_reward_rate="mean")
+
+
 def test_dropping_the_object_terminates(env):
     env.reset(seed=0)
     u = env.unwrapped

@@ -13,7 +13,7 @@ from dexndm_envs.actuators import Actuator, IdealPD
 from dexndm_envs.envs.hand_env import HAND_POSITION, LeapHandEnv
 from dexndm_envs.gap import GapProfile
 from dexndm_envs.grasps import GraspConfig, GraspSet, cached_grasps
-from dexndm_envs.metrics import EpisodeMetrics, off_axis_velocity
+from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics, off_axis_velocity
 from dexndm_envs.objects import ObjectSpec, create_body, resolve_objects
 from dexndm_envs.poses import WRISTS, parse_axis, parse_wrist, sample_axis
 from dexndm_envs.randomization import EpisodeParams, Randomization
@@ -51,6 +51,9 @@ class LeapRotateEnv(LeapHandEnv):
     - w_work sum |tau * qdot| - w_torque |tau|^2`` with omega, v the object's angular / linear velocity,
     k the axis, q_0 the grasp's joint positions, tau and qdot from the last physics step. The paper writes
     the work term as tau . qdot; we penalise its magnitude so negative work is not rewarded.
+    ``rotate_reward_rate="step_mean"`` replaces omega . k in the first term by the step's mean rate about
+    the axis (the step's rotation increment, the one Rot sums, times 20 Hz): the velocity sampled at the
+    end of a 50 ms step misses rotation that comes in jerks within the step (docs/decisions.md).
 
     ## Starting State
     A grasp drawn from the (object, wrist) grasp cache (:mod:`dexndm_envs.grasps`), restored from a
@@ -65,7 +68,8 @@ class LeapRotateEnv(LeapHandEnv):
     object, wrist, axis, obs_mode, actuator, gap (a reality-gap profile: a built-in name such as
     "leap_xc330", a JSON path or a GapProfile; it sets the actuator and scales the object's mass and
     friction, see :mod:`dexndm_envs.gap`), randomize (bool or a Randomization), the reward weights,
-    fall_distance (m), grasp_config, render_mode ("rgb_array" headless, or "human" for the GUI).
+    rotate_reward_rate ("instant" or "step_mean", see Rewards), fall_distance (m), grasp_config,
+    render_mode ("rgb_array" headless, or "human" for the GUI).
 
     ## Version History
     * v0: initial version.
@@ -82,6 +86,7 @@ class LeapRotateEnv(LeapHandEnv):
         randomize: bool | Randomization = False,
         rotate_reward_weight: float = 1.0,
         rotate_reward_clip: float = 0.5,
+        rotate_reward_rate: str = "instant",
         rotp_penalty_weight: float = 0.1,
         linvel_penalty_weight: float = 0.3,
         pose_penalty_weight: float = 0.3,
@@ -105,6 +110,9 @@ class LeapRotateEnv(LeapHandEnv):
         self.weights = dict(rot=rotate_reward_weight, rotp=rotp_penalty_weight, linvel=linvel_penalty_weight,
                             pose=pose_penalty_weight, work=work_penalty_weight, torque=torque_penalty_weight)
         self.reward_clip = rotate_reward_clip
+        if rotate_reward_rate not in ("instant", "step_mean"):
+            raise ValueError(f"unknown rotate_reward_rate {rotate_reward_rate!r}; allowed: instant, step_mean")
+        self.reward_rate = rotate_reward_rate
         self.fall_distance = fall_distance
         self.grasp_config = grasp_config or GraspConfig()
 
@@ -235,7 +243,8 @@ class LeapRotateEnv(LeapHandEnv):
 
         w = self.weights
         terms = {
-            "rotate_reward": step_metrics["rotr_step"],
+            "rotate_reward": (step_metrics["rotr_step"] if self.reward_rate == "instant" else
+                              min(max(step_metrics["rot_step"] * CONTROL_HZ, -self.reward_clip), self.reward_clip)),
             "rotp_penalty": sum(abs(v) for v in off_axis_velocity(angvel, self.axis)),
             "linvel_penalty": float(linvel @ linvel),
             "pose_penalty": float((q - self.q_init) @ (q - self.q_init)),

@@ -26,7 +26,7 @@ import numpy as np
 from gymnasium import spaces
 
 from dexndm_envs.hand import LOWER_LIMITS, UPPER_LIMITS
-from dexndm_envs.interface import ACTION_SCALE, latest_target, next_target
+from dexndm_envs.interface import ACTION_SCALE, latest_target
 
 PHASE_DIM = 2
 DEFAULT_SCALE = 0.2
@@ -50,7 +50,7 @@ class GaitResidual:
 
     def reset(self, observation: np.ndarray) -> None:
         """Start the gait from the target in the episode's first observation."""
-        self.gait.start = self.target = latest_target(observation).astype(np.float64)
+        self.gait.start = latest_target(observation).astype(np.float64)
         self.t = 0
 
     def phase(self) -> np.ndarray:
@@ -59,16 +59,18 @@ class GaitResidual:
         return np.array([np.sin(w), np.cos(w)], dtype=np.float32)
 
     def augment(self, observation: np.ndarray) -> np.ndarray:
-        """The policy's input: the env observation followed by the phase."""
+        """The policy's input: the env observation followed by the phase. Also reads the env's current
+        target from the observation, so the next :meth:`action` heads for the gait from wherever the
+        targets are, even when another policy drove the env (DAgger labels such states)."""
+        self.target = latest_target(observation).astype(np.float64)
         return np.concatenate([observation, self.phase()]).astype(np.float32)
 
     def action(self, residual: np.ndarray) -> np.ndarray:
-        """The env action (float32, [-1, 1]) for a residual in [-1, 1]^16; advances one step."""
+        """The env action (float32, [-1, 1]) for a residual in [-1, 1]^16, from the target of the last
+        :meth:`augment`ed observation; advances the gait one step."""
         self.t += 1
         want = np.clip(self.gait.wave(self.t) + self.scale * np.clip(residual, -1.0, 1.0), LOWER_LIMITS, UPPER_LIMITS)
-        action = np.clip((want - self.target) / ACTION_SCALE, -1.0, 1.0)
-        self.target = next_target(self.target, action)
-        return action.astype(np.float32)
+        return np.clip((want - self.target) / ACTION_SCALE, -1.0, 1.0).astype(np.float32)
 
 
 class GaitResidualWrapper(gym.Wrapper):

@@ -16,7 +16,8 @@ def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None
          axis: str = "+z", workdir: Path | None = None, seed: int = 0, json_path: Path | None = None) -> dict:
     """Run the pipeline, print its table and optionally copy its JSON to ``json_path``.
 
-    Defaults: the shipped oracle for (wrist, object) (the scripted gait when none ships), the gap profile
+    Defaults: the shipped base policy for (wrist, object, axis) (:func:`baselines.pipeline.default_policy`:
+    the oracle in process, the generalist or the searched gait on a hand on ``port``), the gap profile
     ``leap_xc330`` unless a hand is on ``port``, and a new ``runs/demo-<date>-<time>`` work directory.
     """
     from baselines.collect import CollectionStopped
@@ -27,7 +28,7 @@ def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None
         raise ValueError("--gap sets the in-process hand; a hand on --port has its own (for the virtual hand: "
                          "`dexndm emulate --gap PROFILE`)")
     try:
-        result = run_pipeline(policy or default_policy(wrist, object, axis),
+        result = run_pipeline(policy or default_policy(wrist, object, axis, deployable=port is not None),
                               workdir=workdir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S"), size=size,
                               gap=gap or "leap_xc330", port=port, box_port=box_port, tracker=tracker, wrist=wrist,
                               object=object, axis=axis, seed=seed, ready=_ask_operator)

@@ -84,6 +84,12 @@ def load_generalist(path: str | Path) -> tuple[ResidualMLP, dict]:
     return read_checkpoint(path, GENERALIST_FORMAT, {"residual_mlp": ResidualMLP})
 
 
+def generalist_wrists(path: str | Path) -> set[str]:
+    """The wrists a generalist's teachers were trained at (from its checkpoint's ``info``)."""
+    _, checkpoint = load_generalist(path)
+    return {t["env_kwargs"].get("wrist", "palm_up") for t in checkpoint["info"]["teachers"]}
+
+
 class GeneralistSource:
     """A distilled generalist as an action source (deterministic; reads only the proprioceptive part of
     the observation, so it runs on ``obs_mode="proprio"`` and ``"privileged"`` envs and the real hand)."""

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from baselines import distill
 from baselines.collect import collect, env_factory
 from baselines.demo import METRIC_KEYS
 from baselines.evaluate import evaluate, plot_rotation
@@ -92,16 +93,24 @@ SIZES = {
 }
 
 
-def default_policy(wrist: str, object: str, axis: str = "+z") -> str:
-    """The shipped base policy for (wrist, object category, axis): the PPO oracle if one ships, else the
-    searched gait (baselines/gaits/, :mod:`baselines.gait_search`), else ``scripted`` with a warning."""
-    oracle = CHECKPOINTS / f"oracle_{wrist}_{object}" / "model.zip"
-    gait = GAITS / f"{wrist}_{object}_{axis.lstrip('+').replace('-', 'neg')}.json"
-    for path in (oracle, gait):
-        if path.is_file():
-            return str(path)
-    log.warning("no shipped base policy at %s or %s; using the scripted finger gait, which rotates little, so "
-                "the table shows the pipeline working, not the gap closing", oracle, gait)
+def default_policy(wrist: str, object: str, axis: str = "+z", deployable: bool = False) -> str:
+    """The shipped base policy for (wrist, object category, axis): the PPO oracle
+    (``checkpoints/oracle_<wrist>_<object>_<axis>/``) if one ships and privileged observations are
+    available (``deployable=False``: the in-process hand), else the distilled generalist if it was
+    distilled for this wrist, else the searched gait (baselines/gaits/, :mod:`baselines.gait_search`),
+    else ``scripted`` with a warning."""
+    tag = axis.lstrip("+").replace("-", "neg")
+    oracle = CHECKPOINTS / f"oracle_{wrist}_{object}_{tag}" / "model.zip"
+    generalist = CHECKPOINTS / "generalist" / "generalist.pt"
+    gait = GAITS / f"{wrist}_{object}_{tag}.json"
+    if not deployable and oracle.is_file():
+        return str(oracle)
+    if generalist.is_file() and wrist in distill.generalist_wrists(generalist):
+        return str(generalist)
+    if gait.is_file():
+        return str(gait)
+    log.warning("no shipped base policy at %s, %s or %s; using the scripted finger gait, which rotates little, so "
+                "the table shows the pipeline working, not the gap closing", oracle, generalist, gait)
     return "scripted"
 
 
@@ -115,8 +124,7 @@ def policy_label(policy: str) -> str:
 def policy_obs_mode(policy: str) -> str:
     """``privileged`` for a policy whose input is LeapRotate's privileged observation (an oracle),
     else ``proprio`` (the deployable observation; the scripted gait reads none)."""
-    space = getattr(getattr(load_policy(policy), "model", None), "observation_space", None)
-    return "privileged" if space is not None and space.shape == (PRIVILEGED_DIM,) else "proprio"
+    return "privileged" if getattr(load_policy(policy), "observation_dim", None) == PRIVILEGED_DIM else "proprio"
 
 
 @dataclass(frozen=True)

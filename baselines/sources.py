@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from baselines.residual_gait import PHASE_DIM, GaitResidual, residual_settings
 from baselines.scripted import FingerGaitPolicy
 from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
 from dexndm_envs.interface import ACTION_SCALE, latest_target, next_target
@@ -258,11 +259,15 @@ class PolicySource:
             with open(stats, "rb") as f:
                 vec = pickle.load(f)
             self.obs_rms, self.clip, self.eps = vec.obs_rms, vec.clip_obs, vec.epsilon
-        from baselines.residual_gait import GaitResidual, residual_settings
-
         settings = residual_settings(path.parent)
         self.residual = GaitResidual(**settings) if settings else None
         self.name = f"policy:{path.name}"
+
+    @property
+    def observation_dim(self) -> int:
+        """Floats of env observation the policy reads (a residual model's own input adds the gait phase)."""
+        dim = self.model.observation_space.shape[0]
+        return dim - PHASE_DIM if self.residual is not None else dim
 
     def reset(self, rng: np.random.Generator) -> None:
         """Nothing to draw (the policy is deterministic); a residual policy restarts its gait."""

@@ -5,7 +5,7 @@ For every (policy, wrist) pair, ``dexndm eval``'s metrics over ``--episodes`` ep
 Markdown table for BENCHMARKS.md, with the published simulation figures below it for scale.
 
     python benchmarks/policies.py --episodes 50
-    python benchmarks/policies.py --policy oracle=baselines/checkpoints/oracle_palm_up_cylinder/model.zip \\
+    python benchmarks/policies.py --policy oracle=baselines/checkpoints/oracle_palm_up_cylinder_z/model.zip \\
         --wrists palm_up --episodes 50
 
 A policy whose input is the privileged observation (an oracle) is evaluated on it; every other policy
@@ -30,8 +30,9 @@ DEFAULT_POLICIES = {
     "hold still": "hold",
     "scripted gait": "scripted",
     "searched gait (open loop)": ROOT / "baselines" / "gaits" / "palm_up_cylinder_z.json",
-    "oracle (PPO, privileged)": SHIPPED / "oracle_palm_up_cylinder" / "model.zip",
-    "oracle with DR": SHIPPED / "oracle_palm_up_cylinder_dr" / "model.zip",
+    "oracle (PPO residual over the gait, privileged)": SHIPPED / "oracle_palm_up_cylinder_z" / "model.zip",
+    "oracle trained with DR": SHIPPED / "oracle_palm_up_cylinder_z_dr" / "model.zip",
+    "oracle, palm down": SHIPPED / "oracle_palm_down_cylinder_z" / "model.zip",
     "generalist (distilled)": SHIPPED / "generalist" / "generalist.pt",
 }
 PUBLISHED = [  # reference/paper.md: other simulators and hands, for scale only

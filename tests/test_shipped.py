@@ -16,6 +16,7 @@ from conftest import OBJECT
 ROOT = Path(__file__).resolve().parents[1]
 GAITS = sorted((ROOT / "baselines" / "gaits").glob("*.json"))
 ORACLE = ROOT / "baselines" / "checkpoints" / "oracle_palm_up_cylinder_z"
+ORACLES = sorted((ROOT / "baselines" / "checkpoints").glob("oracle_*"))
 
 
 def test_the_palm_up_cylinder_oracle_is_the_in_process_default_and_a_hand_gets_a_proprio_policy():
@@ -26,14 +27,18 @@ def test_the_palm_up_cylinder_oracle_is_the_in_process_default_and_a_hand_gets_a
     assert on_a_hand.endswith((".pt", "palm_up_cylinder_z.json")) and policy_obs_mode(on_a_hand) == "proprio"
 
 
-def test_the_oracle_says_how_it_was_made_and_what_it_scored():
-    run = json.loads((ORACLE / "train.json").read_text())
+@pytest.mark.parametrize("oracle", ORACLES, ids=[p.name for p in ORACLES])
+def test_every_oracle_says_how_it_was_made_and_what_it_scored(oracle):
+    run = json.loads((oracle / "train.json").read_text())
     assert run["command"].startswith("dexndm train") and "--residual-over" in run["command"]
-    assert run["residual"] == {"gait": "gait.json", "scale": 0.2} and (ORACLE / "gait.json").is_file()
+    assert run["residual"] == {"gait": "gait.json", "scale": 0.2} and (oracle / "gait.json").is_file()
     assert run["shipped"]["env_steps"] > 0 and run["shipped"]["wall_s_to_checkpoint"] > 0
-    report = json.loads((ORACLE / "eval.json").read_text())
+    assert oracle.name == "oracle_{wrist}_{object}_z".format(**run["env_kwargs"]) + (
+        "_dr" if run["env_kwargs"].get("randomize") else "")
+    report = json.loads((oracle / "eval.json").read_text())
     assert report["episodes"] == 50 and report["env_kwargs"]["obs_mode"] == "privileged"
-    assert (ORACLE / "curve.png").is_file() and (ORACLE / "README.md").is_file()
+    assert report["env_kwargs"]["wrist"] == run["env_kwargs"]["wrist"] and "randomize" not in report["env_kwargs"]
+    assert (oracle / "curve.png").is_file() and (oracle / "README.md").is_file()
 
 
 def test_the_shipped_oracle_turns_its_object(warm_grasps, tmp_path):

@@ -144,7 +144,9 @@ def rollouts(teacher: dict, student: ResidualMLP | None, episodes: int, seed: in
     try:
         for i in tqdm(range(episodes), desc=f"rollouts ({'student' if student else 'teacher'})", unit="episode",
                       disable=not progress):
-            obs, _ = env.reset(seed=episode_seeds(seed, i)[0])
+            env_seed, rng = episode_seeds(seed, i)
+            oracle.reset(rng)  # a residual teacher restarts its gait
+            obs, _ = env.reset(seed=env_seed)
             observations, labels = [], []
             fell = False
             for _ in range(steps):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from baselines import cli
+from baselines.distill import read_teacher, rollouts
 from baselines.residual_gait import DEFAULT_SCALE, GaitResidualWrapper
 from baselines.sources import PolicySource, load_policy
 from conftest import OBJECT
@@ -87,6 +88,12 @@ def test_a_trained_residual_runs_with_its_gait_anywhere_a_policy_does(warm_grasp
             np.testing.assert_array_equal(latest_target(obs), targets[t])
     finally:
         plain.close()
+    # as a distillation teacher it restarts its gait every episode: episode 2 of one call labels like
+    # episode 1 of a fresh teacher given the same episode seeds
+    teacher = {**read_teacher(out / "model.zip"), "source": policy}
+    both = rollouts(teacher, None, 2, seed=7, steps=15, progress=False)
+    again = rollouts({**teacher, "source": PolicySource(out / "model.zip")}, None, 2, seed=7, steps=15, progress=False)
+    np.testing.assert_array_equal(both[1]["labels"], again[1]["labels"])
     with pytest.raises(SystemExit, match="cannot be combined with --resume"):
         cli.main(["train", "--env-kwargs", json.dumps(KWARGS), "--out", str(out), "--resume",
                   "--residual-over", str(gait_file)])

@@ -13,6 +13,8 @@ Read top to bottom:
    student visits (it sees the privileged observation of the same state), the labels join the data and
    the student is fitted again. This corrects the drift of pure cloning (states the teacher never
    visits), which is what makes a cloned rotation policy keep rotating for 20 s.
+5. After every fit the student drives the same probe episodes (a quarter of ``episodes`` per
+   teacher); the student of the round that rotated most is the one saved (``selected_round``).
 
 The student sees only what a real hand gives: the first ``PROPRIO_DIM`` floats of the observation
 (the last 10 (q, target) pairs, the wrist quaternion and the target axis, :mod:`dexndm_envs.interface`),
@@ -23,6 +25,7 @@ action space ([-1, 1], motor order). The checkpoint (``dexndm-generalist`` forma
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -230,19 +233,25 @@ def distill(teachers: list[str | Path], out: str | Path, *, episodes: int = 20, 
                              f"clone: {teacher_scores}; lower --min-rot or train the oracles longer")
         report["teacher_rollouts"] = teacher_scores
         fit_kw = dict(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, progress=progress)
+        best = None  # (probe rotation, round, weights)
         for rnd in range(dagger_rounds + 1):
             if rnd > 0:  # DAgger: the student drives, the teachers label
                 for k, spec in enumerate(specs):
                     data += rollouts({**spec, "source": sources[k]}, student, dagger_episodes, rollout_seed(seed, k, rnd),
                                      steps, progress)
             scores = fit_student(student, data, seed=seed + rnd, **fit_kw)
-            probe = [e for k, spec in enumerate(specs)
+            probe = [e for k, spec in enumerate(specs)  # the same probe episodes every round
                      for e in rollouts({**spec, "source": sources[k]}, student, max(1, episodes // 4),
-                                       rollout_seed(seed, k, -1 - rnd), steps, progress)]
+                                       rollout_seed(seed, k, -1), steps, progress)]
             scores.update(round=rnd, student_rot_rad=float(np.mean([e["rot_rad"] for e in probe])),
                           student_ttf=float(np.mean([e["ttf"] for e in probe])))
             log.info("round %d: %s", rnd, scores)
             report["rounds"].append(scores)
+            if best is None or scores["student_rot_rad"] > best[0]:
+                best = (scores["student_rot_rad"], rnd, copy.deepcopy(student.state_dict()))
+        # DAgger's rounds do not improve monotonically: keep the student that rotated most on the probes
+        student.load_state_dict(best[2])
+        report["selected_round"] = best[1]
     report["wall_s"] = time.perf_counter() - start
     config = {"in_dim": PROPRIO_DIM, "out_dim": NUM_JOINTS, "hidden": hidden, "blocks": blocks}
     save_checkpoint(out, GENERALIST_FORMAT, student, "residual_mlp", config, info=report)
@@ -262,4 +271,4 @@ def main(args) -> None:
     for r in report["rounds"]:
         print(f"round {r['round']}: {r['train_samples']} samples, eval MSE {r['best_eval_mse']:.4f}, "
               f"student Rot {r['student_rot_rad']:.2f} rad, TTF {r['student_ttf']:.2f}")
-    print(f"generalist -> {args.out} ({report['wall_s']:.0f} s)")
+    print(f"generalist (round {report['selected_round']}) -> {args.out} ({report['wall_s']:.0f} s)")

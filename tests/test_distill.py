@@ -77,6 +77,9 @@ def test_dagger_adds_the_students_own_states_and_the_report_says_so(generalist):
         assert np.isfinite(second[key])
     _, ckpt = load_generalist(generalist[0])
     assert ckpt["info"]["rounds"] == report["rounds"]  # the checkpoint says how it was made
+    # the saved student is the round that rotated most on the (shared) probe episodes
+    best = max(report["rounds"], key=lambda r: r["student_rot_rad"])
+    assert report["selected_round"] == best["round"]
 
 
 def test_the_generalist_runs_on_proprioceptive_envs_through_eval(generalist, tmp_path):

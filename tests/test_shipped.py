@@ -24,7 +24,7 @@ def test_the_palm_up_cylinder_oracle_is_the_in_process_default_and_a_hand_gets_a
     assert default_policy("palm_up", "cylinder", "+z") == str(ORACLE / "model.zip")
     assert policy_obs_mode(default_policy("palm_up", "cylinder", "+z")) == "privileged"
     on_a_hand = default_policy("palm_up", "cylinder", "+z", deployable=True)
-    assert on_a_hand.endswith((".pt", "palm_up_cylinder_z.json")) and policy_obs_mode(on_a_hand) == "proprio"
+    assert on_a_hand.endswith("generalist.pt") and policy_obs_mode(on_a_hand) == "proprio"
 
 
 @pytest.mark.parametrize("oracle", ORACLES, ids=[p.name for p in ORACLES])
@@ -68,3 +68,18 @@ def test_eval_on_a_shipped_gait_writes_the_metrics_json(warm_grasps, tmp_path):
     data = json.loads(report.read_text())
     assert {"rot_rad", "ttf", "ttf_s", "rotr", "rotp", "episodes", "conditions", "per_episode"} <= set(data)
     assert data["episodes"] == 1 and report.with_suffix(".png").is_file()
+
+
+def test_the_generalist_covers_two_wrists_and_is_the_default_on_a_hand(warm_grasps, tmp_path):
+    from baselines.distill import generalist_wrists, load_generalist
+
+    path = ROOT / "baselines" / "checkpoints" / "generalist" / "generalist.pt"
+    assert generalist_wrists(path) == {"palm_up", "palm_down"}
+    _, checkpoint = load_generalist(path)
+    assert checkpoint["info"]["selected_round"] in [r["round"] for r in checkpoint["info"]["rounds"]]
+    for wrist in ("palm_up", "palm_down"):
+        assert default_policy(wrist, "cylinder", "+z", deployable=True) == str(path)
+    report = tmp_path / "eval.json"  # proprioceptive: it runs on the deployable observation
+    cli.main(["eval", "--policy", str(path), "--env-kwargs", json.dumps({"object": OBJECT, "wrist": "palm_down"}),
+              "--episodes", "1", "--steps", "20", "--json", str(report)])
+    assert json.loads(report.read_text())["episodes"] == 1

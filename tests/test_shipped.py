@@ -47,6 +47,7 @@ def test_the_shipped_oracle_turns_its_object(warm_grasps, tmp_path):
     cli.main(["eval", "--policy", str(ORACLE / "model.zip"), "--env-kwargs", json.dumps(kwargs),
               "--episodes", "3", "--steps", "100", "--seed", "1", "--json", str(report)])
     data = json.loads(report.read_text())
+    assert {"rot_rad", "ttf", "ttf_s", "rotr", "rotp", "episodes", "conditions", "per_episode"} <= set(data)
     # 5 s of a ~0.33 rad/s oracle (it drops this cylinder in about 1 episode of 7, not in these three)
     assert data["ttf"] == 0.25 and data["rot_rad"] > 1.0, data
 

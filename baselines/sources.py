@@ -262,6 +262,7 @@ class PolicySource:
         settings = residual_settings(path.parent)
         self.residual = GaitResidual(**settings) if settings else None
         self.name = f"policy:{path.name}"
+        self.t = 0  # steps into the episode (a residual model's gait starts at 0); reset() rewinds it
 
     @property
     def observation_dim(self) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from baselines.residual_gait import DEFAULT_SCALE, GaitResidual, residual_settings
+from baselines.residual_gait import DEFAULT_SCALE, GaitResidual, GaitResidualWrapper, residual_settings
 from dexndm_envs.metrics import EPISODE_STEPS
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,7 @@ def make_env(env_id: str, residual: dict | None = None, **kwargs):
     import dexndm_envs  # noqa: F401
 
     env = gym.make(env_id, **kwargs)
-    if residual:
-        from baselines.residual_gait import GaitResidualWrapper
-
-        env = GaitResidualWrapper(env, residual["gait"], residual["scale"])
-    return env
+    return GaitResidualWrapper(env, residual["gait"], residual["scale"]) if residual else env
 
 
 def rotation_curve_callback(path: Path, resume: bool = False):
@@ -165,6 +161,9 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
         GaitResidual(residual_over, scale)  # a bad gait file or scale fails here, before any env starts
         (out / "gait.json").write_text(Path(residual_over).read_text())
         residual = {"gait": str(out / "gait.json"), "scale": float(scale)}
+        # say so at once: the checkpoints written during the run only make sense with their gait
+        (out / "train.json").write_text(json.dumps({"env": env_id, "env_kwargs": env_kwargs,
+                                                    "residual": {"gait": "gait.json", "scale": float(scale)}}))
 
     start = time.perf_counter()  # wall time includes the warm start
     # Each worker creates its own PyBullet client: gym.make runs in the worker process.

@@ -25,8 +25,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from dexndm_envs.hand import LOWER_LIMITS, UPPER_LIMITS
-from dexndm_envs.interface import ACTION_SCALE, latest_target
+from dexndm_envs.interface import action_towards, latest_target
 
 PHASE_DIM = 2
 DEFAULT_SCALE = 0.2
@@ -69,8 +68,8 @@ class GaitResidual:
         """The env action (float32, [-1, 1]) for a residual in [-1, 1]^16, from the target of the last
         :meth:`augment`ed observation; advances the gait one step."""
         self.t += 1
-        want = np.clip(self.gait.wave(self.t) + self.scale * np.clip(residual, -1.0, 1.0), LOWER_LIMITS, UPPER_LIMITS)
-        return np.clip((want - self.target) / ACTION_SCALE, -1.0, 1.0).astype(np.float32)
+        want = self.gait.wave(self.t) + self.scale * np.clip(residual, -1.0, 1.0)
+        return action_towards(want, self.target).astype(np.float32)
 
 
 class GaitResidualWrapper(gym.Wrapper):

@@ -18,7 +18,7 @@ import numpy as np
 from baselines.residual_gait import PHASE_DIM, GaitResidual, residual_settings
 from baselines.scripted import FingerGaitPolicy
 from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
-from dexndm_envs.interface import ACTION_SCALE, latest_target, next_target
+from dexndm_envs.interface import ACTION_SCALE, action_towards, latest_target, next_target
 from dexndm_envs.metrics import CONTROL_HZ
 
 WAVE_KINDS = ("sine", "square", "noisy_square")
@@ -70,7 +70,7 @@ class WaveSource:
         if self.t == 0:
             self.target = latest_target(observation)
         self.t += 1
-        action = np.clip((self.wave(self.t) - self.target) / ACTION_SCALE, -1.0, 1.0)
+        action = action_towards(self.wave(self.t), self.target)
         self.target = np.clip(self.target + action * ACTION_SCALE, LOWER_LIMITS, UPPER_LIMITS)
         return action.astype(np.float32)
 
@@ -137,8 +137,7 @@ class PeriodicGaitSource:
         if self.t == 0:
             self.start = self.target = latest_target(observation)
         self.t += 1
-        want = self.wave(self.t)
-        action = np.clip((np.clip(want, LOWER_LIMITS, UPPER_LIMITS) - self.target) / ACTION_SCALE, -1.0, 1.0)
+        action = action_towards(self.wave(self.t), self.target)
         self.target = next_target(self.target, action)
         return action.astype(np.float32)
 

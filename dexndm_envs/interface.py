@@ -72,6 +72,12 @@ def next_target(prev_target: np.ndarray, action: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(prev_target + action * ACTION_SCALE, UPPER_LIMITS), LOWER_LIMITS)
 
 
+def action_towards(want: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The action (float64, [-1, 1]) that moves ``target`` towards ``want`` (clipped to the joint limits)
+    in one step, as fast as the action semantics allow (1/24 rad per step); radians, motor order."""
+    return np.clip((np.clip(want, LOWER_LIMITS, UPPER_LIMITS) - target) / ACTION_SCALE, -1.0, 1.0)
+
+
 def validate_correction(correction) -> np.ndarray:
     """A target correction as a finite float64 (16,) array (radians, motor order), else ValueError."""
     c = np.asarray(correction, dtype=np.float64)

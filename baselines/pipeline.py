@@ -86,10 +86,11 @@ class Sizes:
 
 
 SIZES = {
-    # <= 10 min on 2 cores: 20k real transitions (17 min of hand time), 40k sim
-    "quick": Sizes(eval_episodes=10, box_episodes=50, sim_box_episodes=100, policy_episodes=20),
-    # the benchmark: 100k real transitions (1.4 h of hand time), 200k sim
-    "full": Sizes(eval_episodes=30, box_episodes=250, sim_box_episodes=500, policy_episodes=50, fit_epochs=300),
+    # <= 10 min on 2 cores: 20k real transitions (17 min of hand time), 40k sim. One episode's Rot varies
+    # by ~3 rad, so 50 episodes per condition leave a standard error of ~0.45 rad on each mean.
+    "quick": Sizes(eval_episodes=50, box_episodes=50, sim_box_episodes=100, policy_episodes=20),
+    # the benchmark: 100k real transitions (1.4 h of hand time), 200k sim; ~0.22 rad standard error
+    "full": Sizes(eval_episodes=200, box_episodes=250, sim_box_episodes=500, policy_episodes=50, fit_epochs=300),
 }
 
 
@@ -212,6 +213,30 @@ def gap_closed(rows: dict[str, dict]) -> dict[str, float | None]:
     return {c: ((rows[c]["rot_rad"] - rows["direct"]["rot_rad"]) / gap if gap > 0 else None) for c in MODEL_OF}
 
 
+def gap_closed_interval(rot: dict[str, np.ndarray], resamples: int = 2000, seed: int = 0,
+                        level: float = 0.95) -> dict[str, list[float] | None]:
+    """A bootstrap interval of :func:`gap_closed` per correction from per-episode Rot (rad) per condition.
+
+    Episode i of every condition starts from the same grasp, so the same episode indices are resampled
+    for all conditions. One episode's Rot varies by about 3 rad under the same policy, so with 10
+    episodes per condition a gap of 2 rad is hardly measured; the interval says how well it was.
+    None where :func:`gap_closed` is undefined; a resample with no gap counts as undefined.
+    """
+    counts = sorted({len(v) for v in rot.values()})
+    if len(counts) != 1:
+        raise ValueError(f"every condition needs the same episodes for a paired bootstrap; got counts {counts}")
+    point = gap_closed({c: {"rot_rad": float(np.mean(v))} for c, v in rot.items()})
+    idx = np.random.default_rng(seed).integers(0, counts[0], size=(resamples, counts[0]))
+    means = {c: np.asarray(v, dtype=np.float64)[idx].mean(axis=1) for c, v in rot.items()}
+    gap = means["sim"] - means["direct"]
+    tail = 100 * (1 - level) / 2
+    out: dict[str, list[float] | None] = {}
+    for c in MODEL_OF:
+        closed = np.where(gap > 0, (means[c] - means["direct"]) / np.where(gap > 0, gap, 1.0), np.nan)
+        out[c] = None if point[c] is None else [float(x) for x in np.nanpercentile(closed, [tail, 100 - tail])]
+    return out
+
+
 def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick", gap: str | None = "leap_xc330",
                  port: str | None = None, box_port: str | None = None, tracker: str | None = None,
                  wrist: str = "palm_up", object: str = "cylinder", axis: str = "+z", seed: int = 0,
@@ -230,8 +255,9 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
         ready: called with an instruction before each stage that needs the hand set up by a person
             (with ``port``); default: log it.
     Returns:
-        ``{"rows": [{"condition", rot_rad, ttf, ttf_s, rotr, rotp, "episodes", "report"}, ...],
-        "gap_closed", "data", "models", "timings", "plot", ...}`` (Rot in rad, TTF as a fraction of the
+        ``{"rows": [{"condition", rot_rad, ttf, ttf_s, rotr, rotp, "rot_rad_se", "episodes", "report"}, ...],
+        "gap_closed", "gap_closed_ci95", "data", "models", "timings", "plot", ...}`` (Rot and its standard
+        error in rad, the gap closed's 95 % bootstrap interval, TTF as a fraction of the
         20 s episode and in s, RotP in rad/s, timings in s).
     """
     sizes = _sizes(size)
@@ -243,7 +269,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     data_dir, model_dir = workdir / "data", workdir / "models"
     rollouts = [data_dir / "sim_rollouts", data_dir / "sim_policy"]
     common = {"policy": policy, "seed": seed, "steps": sizes.steps, "progress": progress}
-    rows, curves, data, models, timings = {}, {}, {}, {}, {}
+    rows, curves, episode_rot, data, models, timings = {}, {}, {}, {}, {}, {}
     started = time.perf_counter()
 
     def setup(instruction: str) -> None:
@@ -255,12 +281,12 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
              hand.describe(), workdir)
 
     with _stage(timings, "sim_eval", "the base policy in the nominal simulator"):
-        rows["sim"], curves["sim"] = _evaluate("sim", (ROTATE, task, None), sizes.eval_episodes, workdir,
-                                               save_rollouts=rollouts[0], **common)
+        rows["sim"], curves["sim"], episode_rot["sim"] = _evaluate(
+            "sim", (ROTATE, task, None), sizes.eval_episodes, workdir, save_rollouts=rollouts[0], **common)
     setup("put the object in the hand, where the tracker sees it")
     with _stage(timings, "direct_eval", f"direct transfer to the {hand.describe()}"):
-        rows["direct"], curves["direct"] = _evaluate("direct", hand.rotate(task), sizes.eval_episodes, workdir,
-                                                     **common)
+        rows["direct"], curves["direct"], episode_rot["direct"] = _evaluate(
+            "direct", hand.rotate(task), sizes.eval_episodes, workdir, **common)
 
     with _stage(timings, "sim_policy", "more base-policy episodes in the nominal simulator"):
         data["sim_policy"] = _collect(env_factory(ROTATE, task, None), load_policy(policy), sizes.policy_episodes,
@@ -297,7 +323,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     setup("put the object in the hand, where the tracker sees it")
     with _stage(timings, "corrected_eval", "the base policy on the hand under each correction"):
         for condition, kind in MODEL_OF.items():
-            rows[condition], curves[condition] = _evaluate(
+            rows[condition], curves[condition], episode_rot[condition] = _evaluate(
                 condition, hand.rotate(task), sizes.eval_episodes, workdir,
                 correction=models[kind]["residual_checkpoint"], **common)
     timings["total"] = time.perf_counter() - started
@@ -307,6 +333,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     result = {"policy": policy, "obs_mode": obs_mode, "gap": hand.gap, "hand": asdict(hand), "task": task,
               "size": size if isinstance(size, str) else "custom", "sizes": asdict(sizes), "seed": seed,
               "rows": [{"condition": c, **rows[c]} for c in CONDITIONS], "gap_closed": gap_closed(rows),
+              "gap_closed_ci95": gap_closed_interval(episode_rot, seed=seed),
               "data": data, "models": models, "timings": timings, "plot": str(plot), "workdir": str(workdir)}
     _write_json(workdir / "pipeline.json", result)
     return result
@@ -327,9 +354,9 @@ def _seed(seed: int, stage: int) -> int:
 
 def _evaluate(condition: str, env: tuple[str, dict, str | None], episodes: int, workdir: Path, *, policy: str,
               seed: int, steps: int, progress: bool, correction: str | None = None,
-              save_rollouts: Path | None = None) -> tuple[dict, list[np.ndarray]]:
-    """One evaluation: ``eval/<condition>.json`` and its rotation plot; returns the table row and the
-    per-episode rotation curves."""
+              save_rollouts: Path | None = None) -> tuple[dict, list[np.ndarray], np.ndarray]:
+    """One evaluation: ``eval/<condition>.json`` and its rotation plot; returns the table row (with the
+    standard error of the mean Rot), the per-episode rotation curves and the per-episode Rot (rad)."""
     env_id, kwargs, port = env
     report = evaluate(env_id, kwargs, policy, episodes, port=port, correction=correction, seed=seed, steps=steps,
                       save_rollouts=save_rollouts, progress=progress)
@@ -337,7 +364,10 @@ def _evaluate(condition: str, env: tuple[str, dict, str | None], episodes: int, 
     path = _write_json(workdir / "eval" / f"{condition}.json", report)
     plot_rotation(curves, path.with_suffix(".png"), f"{condition}: {policy} on {env_id}")
     log.info("%s: Rot %.2f rad, TTF %.2f over %d episodes", condition, report["rot_rad"], report["ttf"], episodes)
-    return {**{k: report[k] for k in METRIC_KEYS}, "episodes": episodes, "report": str(path)}, curves
+    rot = np.array([e["rot_rad"] for e in report["per_episode"]])
+    row = {**{k: report[k] for k in METRIC_KEYS}, "rot_rad_se": float(rot.std(ddof=1) / np.sqrt(len(rot)))
+           if len(rot) > 1 else None, "episodes": episodes, "report": str(path)}
+    return row, curves, rot
 
 
 def _collect(env: tuple, source, episodes: int, out: Path, steps: int, seed: int, progress: bool) -> dict:
@@ -387,15 +417,19 @@ def format_table(result: dict) -> str:
               f"{task['axis']}; {Hand(**result['hand']).describe()}"),
              (f"{sizes['eval_episodes']} episodes x {sizes['steps']} steps per condition "
               "(TTF as a fraction of the 20 s episode)"),
-             f"{'condition':<26}{'Rot (rad)':>10}{'TTF':>7}{'TTF (s)':>9}{'RotR':>9}{'RotP':>8}"]
+             f"{'condition':<26}{'Rot (rad)':>10}{'+- se':>7}{'TTF':>7}{'TTF (s)':>9}{'RotR':>9}{'RotP':>8}"]
     for r in result["rows"]:
-        lines.append(f"{LABELS[r['condition']]:<26}{r['rot_rad']:>10.2f}{r['ttf']:>7.2f}{r['ttf_s']:>9.1f}"
+        se = "-" if r["rot_rad_se"] is None else f"{r['rot_rad_se']:.2f}"
+        lines.append(f"{LABELS[r['condition']]:<26}{r['rot_rad']:>10.2f}{se:>7}{r['ttf']:>7.2f}{r['ttf_s']:>9.1f}"
                      f"{r['rotr']:>9.2f}{r['rotp']:>8.3f}")
     closed = result["gap_closed"]
     if closed["joint_wise"] is None:
         lines.append("gap closed: undefined (the policy rotates no less on the hand than in simulation)")
     else:
-        lines.append(f"gap closed (Rot): joint-wise {closed['joint_wise']:.2f}, whole-hand {closed['whole_hand']:.2f}")
+        ci = result["gap_closed_ci95"]
+        lines.append("gap closed (Rot; 95 % bootstrap interval over episodes): " + ", ".join(
+            f"{label} {closed[c]:.2f} [{ci[c][0]:.2f}, {ci[c][1]:.2f}]"
+            for c, label in (("joint_wise", "joint-wise"), ("whole_hand", "whole-hand"))))
     real = data["real_box"]
     lines.append(f"data: {real['transitions']} real Chaos Box transitions ({real['transitions'] / CONTROL_HZ / 60:.1f} min "
                  f"of hand time), {data['sim_box']['transitions']} sim Chaos Box, "

@@ -67,7 +67,8 @@ def main() -> None:
         for wrist in args.wrists:
             for obj in args.objects:
                 policy = args.policy or default_policy(wrist, obj)
-                result = run_pipeline(policy, workdir=root / f"{gap}_{wrist}_{obj}", size=sizes, gap=gap,
+                cell = f"{Path(gap).stem}_{wrist}_{obj}"  # a profile given as a JSON path: its file name
+                result = run_pipeline(policy, workdir=root / cell, size=sizes, gap=gap,
                                       wrist=wrist, object=obj, seed=args.seed, progress=False)
                 rot = {r["condition"]: r["rot_rad"] for r in result["rows"]}
                 g = result["gap_closed"]

@@ -74,7 +74,8 @@ def test_the_result_json(warm_grasps, toy_run):
     assert result["data"]["sim_box"]["transitions"] == 3 * 30
     assert set(result["timings"]) == {*STAGES, "total"}
     assert sum(result["timings"][s] for s in STAGES) <= result["timings"]["total"]
-    assert set(result["gap_closed"]) == {"joint_wise", "whole_hand"}
+    assert set(result["gap_closed"]) == set(result["gap_closed_ci95"]) == {"joint_wise", "whole_hand"}
+    assert all(row["rot_rad_se"] >= 0 for row in result["rows"])
     assert result["gap"] == "leap_xc330" and result["hand"]["port"] is None
     assert result["sizes"]["steps"] == 30 and result["policy"] == "scripted" and result["obs_mode"] == "proprio"
     for kind in ("joint", "whole"):
@@ -114,6 +115,29 @@ def test_gap_closed_is_the_share_of_the_lost_rotation_won_back():
     assert gap_closed(rows) == pytest.approx({"joint_wise": 5 / 6, "whole_hand": -1 / 6})
     rows["direct"]["rot_rad"] = 10.0
     assert gap_closed(rows) == {"joint_wise": None, "whole_hand": None}
+
+
+def test_gap_closed_interval_contains_the_estimate_and_narrows_with_more_episodes():
+    from baselines.pipeline import gap_closed_interval
+
+    rng = np.random.default_rng(0)
+
+    def episodes(n):  # per-episode Rot scattered by 3 rad, as the oracle's are
+        return {c: mean + 3.0 * rng.standard_normal(n) for c, mean in
+                (("sim", 7.0), ("direct", 4.0), ("whole_hand", 3.5), ("joint_wise", 6.0))}
+
+    few, many = episodes(10), episodes(400)
+    for rot in (few, many):
+        ci = gap_closed_interval(rot)
+        point = (rot["joint_wise"].mean() - rot["direct"].mean()) / (rot["sim"].mean() - rot["direct"].mean())
+        assert ci["joint_wise"][0] < point < ci["joint_wise"][1]
+    width = {k: np.diff(gap_closed_interval(r)["joint_wise"])[0] for k, r in (("few", few), ("many", many))}
+    assert width["many"] < width["few"] / 3
+    assert gap_closed_interval(many) == gap_closed_interval(many)  # seeded
+    no_gap = {**many, "direct": many["sim"] + 1.0}
+    assert gap_closed_interval(no_gap) == {"joint_wise": None, "whole_hand": None}
+    with pytest.raises(ValueError, match="same episodes"):
+        gap_closed_interval({**many, "sim": many["sim"][:5]})
 
 
 def test_bad_gap_is_a_clear_error_before_any_work(tmp_path):

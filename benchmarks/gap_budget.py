@@ -1,0 +1,87 @@
+"""Where a policy's rotation goes under a gap profile: the profile's parts switched on one at a time.
+
+A joint-space correction (DexNDM's residual) can only change the targets the servos are sent, so it
+can win back what the servos' dynamics cost below their current cap, not what the cap itself costs
+(a servo at its Goal Current gives no more torque for a larger target error) nor what a heavier or more
+slippery object costs. This benchmark measures those parts for one base policy: direct transfer
+under
+
+* ``full``: the profile as it is;
+* ``actuator``: the profile's servo model, nominal object (mass and friction scales 1);
+* ``object``: the simulator's ideal PD, the profile's object scales;
+* ``full, uncapped``: the profile with the Goal Current raised to the simulator's torque clip
+  (``IdealPD().torque_limit`` / the XC330's torque constant), so the cap binds no earlier than in sim;
+* ``actuator, uncapped``: both.
+
+Every condition runs the same seeded episodes (episode i starts from the same grasp). "Lost" is
+sim Rot minus the condition's Rot; the share is of the full profile's loss.
+
+    python benchmarks/gap_budget.py [--gaps leap_xc330 leap_xc330_worn] [--episodes 30] [--policy P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from report import header
+
+import dexndm_envs  # noqa: F401  (registers DexNDM/*)
+from baselines.evaluate import evaluate
+from baselines.pipeline import default_policy, policy_label, policy_obs_mode
+from dexndm_envs.actuators import TORQUE_CONSTANT, IdealPD
+from dexndm_envs.gap import GapProfile, load_gap
+
+
+def variants(gap: GapProfile) -> dict[str, GapProfile]:
+    """The profile's parts, named as in the module docstring (``gap`` must use the xc330 actuator)."""
+    if gap.actuator != "xc330":
+        raise ValueError(f"gap profile {gap.name}: the budget splits an xc330 profile; got {gap.actuator!r}")
+    sim = IdealPD()
+    uncapped_ma = 1000.0 * sim.torque_limit / TORQUE_CONSTANT
+    nominal_object = {"object_mass_scale": 1.0, "object_friction_scale": 1.0}
+    return {
+        "full": gap,
+        "actuator": dataclasses.replace(gap, **nominal_object),
+        "object": dataclasses.replace(gap, actuator="ideal_pd", kp=sim.kp_nominal, kd=sim.kd_nominal, ki=0.0,
+                                      goal_current_ma=uncapped_ma),
+        "full, uncapped": dataclasses.replace(gap, goal_current_ma=uncapped_ma),
+        "actuator, uncapped": dataclasses.replace(gap, goal_current_ma=uncapped_ma, **nominal_object),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gaps", nargs="+", default=["leap_xc330", "leap_xc330_worn"])
+    parser.add_argument("--wrist", default="palm_up")
+    parser.add_argument("--object", default="cylinder")
+    parser.add_argument("--policy", default=None, help="base policy (default: the pipeline's for the task)")
+    parser.add_argument("--episodes", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    header()
+    policy = args.policy or default_policy(args.wrist, args.object)
+    task = {"object": args.object, "wrist": args.wrist, "axis": "+z", "obs_mode": policy_obs_mode(policy)}
+
+    def rot(gap: GapProfile | None) -> dict:
+        report = evaluate("DexNDM/LeapRotate-v0", {**task, **({"gap": gap} if gap else {})}, policy, args.episodes,
+                          seed=args.seed, progress=False)
+        return {k: report[k] for k in ("rot_rad", "ttf")}
+
+    print(f"policy {policy_label(policy)}, {args.wrist}, {args.object}; {args.episodes} paired episodes, seed {args.seed}")
+    sim = rot(None)
+    print("| gap | condition | Rot | TTF | lost Rot | share of the full loss |")
+    print("|---|---|---:|---:|---:|---:|")
+    print(f"| - | sim (ideal PD) | {sim['rot_rad']:.2f} | {sim['ttf']:.2f} | | |")
+    for name in args.gaps:
+        full_loss = None
+        for label, profile in variants(load_gap(name)).items():
+            row = rot(profile)
+            lost = sim["rot_rad"] - row["rot_rad"]
+            full_loss = lost if full_loss is None else full_loss
+            share = f"{lost / full_loss:.2f}" if full_loss > 0 else "-"
+            print(f"| {name} | {label} | {row['rot_rad']:.2f} | {row['ttf']:.2f} | {lost:.2f} | {share} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

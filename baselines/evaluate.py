@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -55,8 +56,13 @@ class _Frames(gym.Wrapper):
 def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port: str | None = None,
              correction: str | Path | None = None, seed: int = 0, steps: int = EPISODE_STEPS,
              video_dir: Path | None = None, video_episodes: int = 2, save_rollouts: Path | None = None,
-             progress: bool = True) -> dict:
-    """Run ``episodes`` episodes and return the report (the JSON of ``dexndm eval``)."""
+             progress: bool = True, before_episode: Callable[[int], None] | None = None) -> dict:
+    """Run ``episodes`` episodes and return the report (the JSON of ``dexndm eval``).
+
+    ``before_episode`` is called with each episode's reset seed before its reset: on a hand, where a
+    dropped object stays dropped, it puts the object back (a person asked by the pipeline, or the
+    virtual hand's :meth:`~real.emulator.virtual_hand.VirtualHand.place_object`, which starts from the
+    grasp the simulator's reset with that seed starts from)."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1; got {episodes}")
     kwargs = {**env_kwargs, **({"render_mode": "rgb_array"} if video_dir else {})}
@@ -80,6 +86,8 @@ def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port:
     try:
         for i in tqdm(range(episodes), desc="eval", unit="episode", disable=not progress):
             env_seed, rng = episode_seeds(seed, i)
+            if before_episode is not None:
+                before_episode(env_seed)
             source.reset(rng)
             env.keep_frames = video_dir is not None and i < video_episodes
             ep = record_episode(env, source, steps, seed=env_seed)

@@ -240,7 +240,8 @@ def gap_closed_interval(rot: dict[str, np.ndarray], resamples: int = 2000, seed:
 def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick", gap: str | None = "leap_xc330",
                  port: str | None = None, box_port: str | None = None, tracker: str | None = None,
                  wrist: str = "palm_up", object: str = "cylinder", axis: str = "+z", seed: int = 0,
-                 progress: bool = True, ready: Callable[[str], None] | None = None) -> dict:
+                 progress: bool = True, ready: Callable[[str], None] | None = None,
+                 place_object: Callable[[int], None] | None = None) -> dict:
     """Run stages a-g (module docstring) and return the result that ``workdir/pipeline.json`` holds.
 
     Args:
@@ -252,8 +253,11 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
         port, box_port, tracker: a real or virtual hand (``box_port`` defaults to ``port``: one hand,
             moved into its box by a person when ``ready`` says so).
         wrist, object, axis: the task (LeapRotate's arguments; ``object`` may be a category).
-        ready: called with an instruction before each stage that needs the hand set up by a person
-            (with ``port``); default: log it.
+        ready: called with an instruction whenever the hand on ``port`` needs a person: into its
+            Chaos Box before the collection, and the object back in the hand before every evaluation
+            episode (unless ``place_object`` does that); default: log it.
+        place_object: with ``port``, puts the object back in the hand before each evaluation episode,
+            given the episode's reset seed (e.g. ``VirtualHand.place_object``); default: ask via ``ready``.
     Returns:
         ``{"rows": [{"condition", rot_rad, ttf, ttf_s, rotr, rotp, "rot_rad_se", "episodes", "report"}, ...],
         "gap_closed", "gap_closed_ci95", "data", "models", "timings", "plot", ...}`` (Rot and its standard
@@ -283,10 +287,16 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     with _stage(timings, "sim_eval", "the base policy in the nominal simulator"):
         rows["sim"], curves["sim"], episode_rot["sim"] = _evaluate(
             "sim", (ROTATE, task, None), sizes.eval_episodes, workdir, save_rollouts=rollouts[0], **common)
-    setup("put the object in the hand, where the tracker sees it")
+    def place(condition: str) -> Callable[[int], None] | None:
+        """On a hand a dropped object stays dropped: before each evaluation episode it goes back in."""
+        if hand.port is None:
+            return None
+        return place_object or (lambda _seed: setup(f"{condition}: put the object in the hand, where the tracker "
+                                                    "sees it, for the next episode"))
+
     with _stage(timings, "direct_eval", f"direct transfer to the {hand.describe()}"):
         rows["direct"], curves["direct"], episode_rot["direct"] = _evaluate(
-            "direct", hand.rotate(task), sizes.eval_episodes, workdir, **common)
+            "direct", hand.rotate(task), sizes.eval_episodes, workdir, before_episode=place("direct"), **common)
 
     with _stage(timings, "sim_policy", "more base-policy episodes in the nominal simulator"):
         data["sim_policy"] = _collect(env_factory(ROTATE, task, None), load_policy(policy), sizes.policy_episodes,
@@ -320,12 +330,11 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
                                 **{k: res[k] for k in ("eval_loss_uncorrected", "eval_loss_corrected",
                                                        "mean_abs_correction_rad")})
 
-    setup("put the object in the hand, where the tracker sees it")
     with _stage(timings, "corrected_eval", "the base policy on the hand under each correction"):
         for condition, kind in MODEL_OF.items():
             rows[condition], curves[condition], episode_rot[condition] = _evaluate(
                 condition, hand.rotate(task), sizes.eval_episodes, workdir,
-                correction=models[kind]["residual_checkpoint"], **common)
+                correction=models[kind]["residual_checkpoint"], before_episode=place(condition), **common)
     timings["total"] = time.perf_counter() - started
 
     plot = plot_conditions(curves, workdir / "rotation.png",
@@ -354,12 +363,12 @@ def _seed(seed: int, stage: int) -> int:
 
 def _evaluate(condition: str, env: tuple[str, dict, str | None], episodes: int, workdir: Path, *, policy: str,
               seed: int, steps: int, progress: bool, correction: str | None = None,
-              save_rollouts: Path | None = None) -> tuple[dict, list[np.ndarray], np.ndarray]:
+              save_rollouts: Path | None = None, before_episode: Callable[[int], None] | None = None) -> tuple[dict, list[np.ndarray], np.ndarray]:
     """One evaluation: ``eval/<condition>.json`` and its rotation plot; returns the table row (with the
     standard error of the mean Rot), the per-episode rotation curves and the per-episode Rot (rad)."""
     env_id, kwargs, port = env
     report = evaluate(env_id, kwargs, policy, episodes, port=port, correction=correction, seed=seed, steps=steps,
-                      save_rollouts=save_rollouts, progress=progress)
+                      save_rollouts=save_rollouts, progress=progress, before_episode=before_episode)
     curves = report.pop("_curves")
     path = _write_json(workdir / "eval" / f"{condition}.json", report)
     plot_rotation(curves, path.with_suffix(".png"), f"{condition}: {policy} on {env_id}")

@@ -9,13 +9,21 @@ Gap closed = (corrected Rot - direct Rot) / (sim Rot - direct Rot); undefined ("
 rotated no less under the gap than in simulation. The second profile (leap_xc330_worn) was written
 once from the references and never used to tune anything.
 
+With ``--emulator`` the hand of every cell is the virtual LEAP hand instead: one ``VirtualHand`` holding
+the object (driven through ``DexNDM/LeapRotateReal-v0`` over its serial protocol, metrics from its
+tracker, the object put back before every evaluation episode by ``VirtualHand.place_object``) and one
+in its Chaos Box, both under the cell's gap profile and both in real time (20 s per episode). The base
+policy is then a deployable one (a real hand gives no privileged observation): compare with the
+in-process cell run with the same ``--policy``.
+
     python benchmarks/sim2real.py [--size quick|full (default)] [--wrists palm_up palm_down] [--objects cylinder cuboid]
-        [--gaps leap_xc330 leap_xc330_worn] [--policy P] [--set eval_episodes=10 box_episodes=50 ...]
+        [--gaps leap_xc330 leap_xc330_worn] [--policy P] [--set eval_episodes=10 box_episodes=50 ...] [--emulator]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import tempfile
 from pathlib import Path
@@ -42,6 +50,17 @@ def fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def emulated_hand(stack: contextlib.ExitStack, gap: str, wrist: str, obj: str) -> dict:
+    """run_pipeline's hand arguments for two virtual hands under ``gap`` (closed with ``stack``): one
+    holding ``obj``, one in its Chaos Box; nobody needs to be asked anything."""
+    from real.emulator.virtual_hand import VirtualHand
+
+    rotate = stack.enter_context(VirtualHand(gap=gap, object=obj, wrist=wrist))
+    box = stack.enter_context(VirtualHand(gap=gap, wrist=wrist, scene="chaos_box"))
+    return {"port": rotate.port, "box_port": box.port, "tracker": rotate.tracker_address,
+            "place_object": rotate.place_object, "ready": lambda instruction: None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=list(SIZES), default="full")
@@ -54,6 +73,8 @@ def main() -> None:
                         "for the cell's wrist and object, else the scripted gait)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep every run's artefacts here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--emulator", action="store_true", help="the hand is the virtual LEAP hand over its serial "
+                        "protocol (real time) instead of the in-process gap env")
     args = parser.parse_args()
     sizes = parse_overrides(args.set, SIZES[args.size])
     root = args.workdir or Path(tempfile.mkdtemp(prefix="dexndm_sim2real_"))
@@ -66,10 +87,12 @@ def main() -> None:
     for gap in args.gaps:
         for wrist in args.wrists:
             for obj in args.objects:
-                policy = args.policy or default_policy(wrist, obj)
+                policy = args.policy or default_policy(wrist, obj, deployable=args.emulator)
                 cell = f"{Path(gap).stem}_{wrist}_{obj}"  # a profile given as a JSON path: its file name
-                result = run_pipeline(policy, workdir=root / cell, size=sizes, gap=gap,
-                                      wrist=wrist, object=obj, seed=args.seed, progress=False)
+                with contextlib.ExitStack() as stack:
+                    hand = emulated_hand(stack, gap, wrist, obj) if args.emulator else {"gap": gap}
+                    result = run_pipeline(policy, workdir=root / cell, size=sizes, wrist=wrist, object=obj,
+                                          seed=args.seed, progress=False, **hand)
                 rot = {r["condition"]: r["rot_rad"] for r in result["rows"]}
                 g = result["gap_closed"]
                 for k, v in g.items():

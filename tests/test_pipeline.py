@@ -91,11 +91,12 @@ def test_the_pipeline_on_the_virtual_hand(warm_grasps, tmp_path, one_torch_threa
 
     tiny = Sizes(eval_episodes=2, box_episodes=2, sim_box_episodes=2, policy_episodes=2, steps=20, fit_epochs=2,
                  fit_patience=1, residual_epochs=1)
-    asked = []
+    asked, placed = [], []
     with VirtualHand(wrist="palm_up", object=OBJECT) as rotate, VirtualHand(wrist="palm_up", scene="chaos_box") as box:
         result = run_pipeline("scripted", workdir=tmp_path / "run", size=tiny, port=rotate.port, box_port=box.port,
                               tracker=rotate.tracker_address, object=OBJECT, wrist="palm_up", progress=False,
-                              ready=asked.append)
+                              ready=asked.append, place_object=lambda seed: placed.append(seed)
+                              or rotate.place_object(seed))
     assert [r["condition"] for r in result["rows"]] == list(CONDITIONS)
     assert result["gap"] is None and result["hand"]["box_port"] == box.port
     real = EpisodeDataset(tmp_path / "run" / "data" / "real_box")
@@ -104,7 +105,12 @@ def test_the_pipeline_on_the_virtual_hand(warm_grasps, tmp_path, one_torch_threa
     assert np.all(np.diff(real[0]["timestamps"]) > 0) and real[0]["timestamps"][-1] / 20 > 0.9 * 0.05
     direct = json.loads((tmp_path / "run" / "eval" / "direct.json").read_text())
     assert direct["env"] == "DexNDM/LeapRotateReal-v0" and "port" not in direct["env_kwargs"]
-    assert len(asked) == 3 and "Chaos Box" in asked[1]
+    # a person is asked only to move the hand into its box; the object goes back in before every
+    # evaluation episode, from the grasp the simulator's episode with the same index starts from
+    assert len(asked) == 1 and "Chaos Box" in asked[0]
+    sim = json.loads((tmp_path / "run" / "eval" / "sim.json").read_text())
+    assert len(placed) == 3 * tiny.eval_episodes and placed[:2] == placed[2:4] == placed[4:]
+    assert len(set(placed[:2])) == 2 and sim["seed"] == direct["seed"]
 
 
 def test_gap_closed_is_the_share_of_the_lost_rotation_won_back():

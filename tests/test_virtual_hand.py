@@ -202,6 +202,43 @@ def test_real_env_with_the_tracker_reports_the_metrics(warm_grasps):
             env.close()
 
 
+def test_place_object_puts_the_object_back_where_the_simulators_reset_starts(warm_grasps):
+    """Between evaluation episodes on a hand the object goes back in: the virtual hand's placement for a
+    seed is the gap env's reset with that seed (object, pose, joints), seen by the tracker."""
+    import gymnasium as gym
+
+    from dexndm_envs.interface import latest_joint_positions
+    from real.tracker import TcpTracker
+
+    scene = dict(object="cylinder_d55_ar20", wrist="palm_up")
+    sim = gym.make("DexNDM/LeapRotate-v0", gap="leap_xc330", **scene)
+    try:
+        sim.reset(seed=5)
+        obj = sim.unwrapped.bodies[sim.unwrapped._obj]
+        position, quaternion = sim.unwrapped.world.body_pose(obj)
+        q_sim = sim.unwrapped.hand.joint_state()[0]
+    finally:
+        sim.close()
+    with VirtualHand(seed=0, **scene) as hand:
+        real = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="palm_up", tracker=hand.tracker_address)
+        try:
+            real.reset(seed=0)
+            for _ in range(10):  # move the fingers away from the grasp first
+                real.step(np.full(16, -1.0, np.float32))
+            hand.place_object(5)
+            tracker = TcpTracker(hand.tracker_address)
+            seen = tracker.pose()
+            tracker.close()
+            obs, _ = real.reset(seed=0)
+        finally:
+            real.close()
+    np.testing.assert_allclose(seen[0], position, atol=2e-3)
+    assert abs(float(np.dot(seen[1], quaternion))) > 0.999
+    np.testing.assert_allclose(latest_joint_positions(obs), q_sim, atol=0.03)  # the grasp's joints
+    with VirtualHand(wrist="palm_up", scene="chaos_box") as box, pytest.raises(RuntimeError, match="rotate scene"):
+        box.place_object(0)
+
+
 def test_virtual_hand_agrees_with_the_in_process_gap_env(warm_grasps):
     """Same grasp, same actions: the emulator's joints track the gap env's far closer than the gap env
     tracks the ideal PD (benchmarks/emulator_vs_gap.py reports the numbers)."""

@@ -66,7 +66,8 @@ class VirtualHand:
             raise ValueError("the virtual hand needs a gap profile with actuator 'xc330'")
         self.env.reset(seed=seed)
         self.bus = ServoBus(range(NUM_JOINTS))
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the registers
+        self._physics_lock = threading.Lock()  # the world: one physics step, or a placement, at a time
         self._held = True  # physics frozen until the first Torque Enable
         q, _ = self.env.hand.joint_state()
         self._publish(q, np.zeros(NUM_JOINTS))
@@ -106,6 +107,27 @@ class VirtualHand:
 
     def physics_step(self) -> None:
         """One 1/120 s step: goal registers in, physics, present registers out."""
+        with self._physics_lock:
+            self._physics_step()
+
+    def place_object(self, seed: int) -> None:
+        """What the person at a real hand does between evaluation episodes: put the object back in the
+        hand. The scene becomes LeapRotate's starting state for reset ``seed`` (the same object, grasp
+        and joint positions as ``LeapRotate-v0(gap=...).reset(seed=seed)``), and the servos' goal
+        positions are set to that grasp's targets, so the hand holds it until the driver commands.
+        The driver's next reset then starts from it (LeapRotateReal holds the joints it reads)."""
+        if self.scene != "rotate":
+            raise RuntimeError("place_object is for the rotate scene; the Chaos Box holds no object")
+        with self._physics_lock:
+            self.env.reset(seed=seed)
+            goal = urdf_to_ticks(self.env.target)
+            q, qdot = self.env.hand.joint_state()
+            with self.lock:
+                for i in range(NUM_JOINTS):
+                    self.bus.tables[i].set("goal_position", int(goal[i]))
+                self._publish(q, qdot)
+
+    def _physics_step(self) -> None:
         with self.lock:
             self._inject_overload()
             reg = self._registers()

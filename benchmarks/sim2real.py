@@ -50,6 +50,22 @@ def fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def fmt_closed(result: dict, condition: str) -> str:
+    """The gap closed with its 95 % bootstrap interval, e.g. ``0.31 [-0.20, 0.85]``."""
+    point, ci = result["gap_closed"][condition], result["gap_closed_ci95"][condition]
+    return "-" if point is None else f"{point:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def table_row(gap: str, wrist: str, obj: str, policy: str, result: dict) -> str:
+    """One cell of the grid as a markdown table row (Rot +- its standard error, rad)."""
+    rows = {r["condition"]: r for r in result["rows"]}
+    rot = " | ".join(f"{rows[c]['rot_rad']:.2f} +- {rows[c]['rot_rad_se']:.2f}"
+                     for c in ("sim", "direct", "whole_hand", "joint_wise"))
+    return (f"| {gap} | {wrist} | {obj} | {policy_label(policy)} | {rot} | {fmt_closed(result, 'joint_wise')} "
+            f"| {fmt_closed(result, 'whole_hand')} | {result['data']['real_transitions']} "
+            f"| {result['timings']['total'] / 60:.1f} min |")
+
+
 def emulated_hand(stack: contextlib.ExitStack, gap: str, wrist: str, obj: str) -> dict:
     """run_pipeline's hand arguments for two virtual hands under ``gap`` (closed with ``stack``): one
     holding ``obj``, one in its Chaos Box; nobody needs to be asked anything."""
@@ -81,7 +97,7 @@ def main() -> None:
     header()
     print(f"sizes: {dataclasses.asdict(sizes)}; artefacts in {root}")
     print("| gap | wrist | object | policy | sim Rot | direct Rot | whole-hand Rot | joint-wise Rot "
-          "| gap closed joint-wise | gap closed whole-hand | real transitions | wall time |")
+          "| gap closed joint-wise [95 % CI] | gap closed whole-hand [95 % CI] | real transitions | wall time |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     closed: dict[str, list[float]] = {"joint_wise": [], "whole_hand": []}
     for gap in args.gaps:
@@ -93,15 +109,10 @@ def main() -> None:
                     hand = emulated_hand(stack, gap, wrist, obj) if args.emulator else {"gap": gap}
                     result = run_pipeline(policy, workdir=root / cell, size=sizes, wrist=wrist, object=obj,
                                           seed=args.seed, progress=False, **hand)
-                rot = {r["condition"]: r["rot_rad"] for r in result["rows"]}
-                g = result["gap_closed"]
-                for k, v in g.items():
+                for k, v in result["gap_closed"].items():
                     if v is not None:
                         closed[k].append(v)
-                print(f"| {gap} | {wrist} | {obj} | {policy_label(policy)} | {rot['sim']:.2f} "
-                      f"| {rot['direct']:.2f} | {rot['whole_hand']:.2f} | {rot['joint_wise']:.2f} "
-                      f"| {fmt(g['joint_wise'])} | {fmt(g['whole_hand'])} | {result['data']['real_transitions']} "
-                      f"| {result['timings']['total'] / 60:.1f} min |", flush=True)
+                print(table_row(gap, wrist, obj, policy, result), flush=True)
     print("mean gap closed over the cells where it is defined: "
           + ", ".join(f"{k.replace('_', '-')} {fmt(float(np.mean(v)) if v else None)} ({len(v)} cells)"
                       for k, v in closed.items()))

@@ -287,6 +287,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     with _stage(timings, "sim_eval", "the base policy in the nominal simulator"):
         rows["sim"], curves["sim"], episode_rot["sim"] = _evaluate(
             "sim", (ROTATE, task, None), sizes.eval_episodes, workdir, save_rollouts=rollouts[0], **common)
+
     def place(condition: str) -> Callable[[int], None] | None:
         """On a hand a dropped object stays dropped: before each evaluation episode it goes back in."""
         if hand.port is None:
@@ -363,7 +364,8 @@ def _seed(seed: int, stage: int) -> int:
 
 def _evaluate(condition: str, env: tuple[str, dict, str | None], episodes: int, workdir: Path, *, policy: str,
               seed: int, steps: int, progress: bool, correction: str | None = None,
-              save_rollouts: Path | None = None, before_episode: Callable[[int], None] | None = None) -> tuple[dict, list[np.ndarray], np.ndarray]:
+              save_rollouts: Path | None = None,
+              before_episode: Callable[[int], None] | None = None) -> tuple[dict, list[np.ndarray], np.ndarray]:
     """One evaluation: ``eval/<condition>.json`` and its rotation plot; returns the table row (with the
     standard error of the mean Rot), the per-episode rotation curves and the per-episode Rot (rad)."""
     env_id, kwargs, port = env

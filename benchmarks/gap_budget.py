@@ -68,7 +68,8 @@ def main() -> None:
                           seed=args.seed, progress=False)
         return {k: report[k] for k in ("rot_rad", "ttf")}
 
-    print(f"policy {policy_label(policy)}, {args.wrist}, {args.object}; {args.episodes} paired episodes, seed {args.seed}")
+    print(f"policy {policy_label(policy)}, {args.wrist}, {args.object}; {args.episodes} paired episodes, "
+          f"seed {args.seed}")
     sim = rot(None)
     print("| gap | condition | Rot | TTF | lost Rot | share of the full loss |")
     print("|---|---|---:|---:|---:|---:|")

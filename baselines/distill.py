@@ -87,10 +87,12 @@ def load_generalist(path: str | Path) -> tuple[ResidualMLP, dict]:
     return read_checkpoint(path, GENERALIST_FORMAT, {"residual_mlp": ResidualMLP})
 
 
-def generalist_wrists(path: str | Path) -> set[str]:
-    """The wrists a generalist's teachers were trained at (from its checkpoint's ``info``)."""
+def generalist_tasks(path: str | Path) -> set[tuple[str, str]]:
+    """The (wrist, object) pairs a generalist's teachers were trained on (from its checkpoint's
+    ``info``; LeapRotate's defaults where a teacher's env_kwargs leave one out)."""
     _, checkpoint = load_generalist(path)
-    return {t["env_kwargs"].get("wrist", "palm_up") for t in checkpoint["info"]["teachers"]}
+    return {(t["env_kwargs"].get("wrist", "palm_up"), t["env_kwargs"].get("object", "cylinder"))
+            for t in checkpoint["info"]["teachers"]}
 
 
 class GeneralistSource:

@@ -98,7 +98,7 @@ def default_policy(wrist: str, object: str, axis: str = "+z", deployable: bool =
     """The shipped base policy for (wrist, object category, axis): the PPO oracle
     (``checkpoints/oracle_<wrist>_<object>_<axis>/``) if one ships and privileged observations are
     available (``deployable=False``: the in-process hand), else the distilled generalist if it was
-    distilled for this wrist, else the searched gait (baselines/gaits/, :mod:`baselines.gait_search`),
+    distilled for this wrist and object, else the searched gait (baselines/gaits/, :mod:`baselines.gait_search`),
     else ``scripted`` with a warning."""
     tag = axis.lstrip("+").replace("-", "neg")
     oracle = CHECKPOINTS / f"oracle_{wrist}_{object}_{tag}" / "model.zip"
@@ -106,7 +106,7 @@ def default_policy(wrist: str, object: str, axis: str = "+z", deployable: bool =
     gait = GAITS / f"{wrist}_{object}_{tag}.json"
     if not deployable and oracle.is_file():
         return str(oracle)
-    if generalist.is_file() and wrist in distill.generalist_wrists(generalist):
+    if generalist.is_file() and (wrist, object) in distill.generalist_tasks(generalist):
         return str(generalist)
     if gait.is_file():
         return str(gait)

@@ -72,10 +72,12 @@ def test_eval_on_a_shipped_gait_writes_the_metrics_json(warm_grasps, tmp_path):
 
 
 def test_the_generalist_covers_two_wrists_and_is_the_default_on_a_hand(warm_grasps, tmp_path):
-    from baselines.distill import generalist_wrists, load_generalist
+    from baselines.distill import generalist_tasks, load_generalist
 
     path = ROOT / "baselines" / "checkpoints" / "generalist" / "generalist.pt"
-    assert generalist_wrists(path) == {"palm_up", "palm_down"}
+    assert generalist_tasks(path) == {("palm_up", "cylinder"), ("palm_down", "cylinder")}
+    # an object it was not distilled on gets the gait searched for it
+    assert default_policy("palm_up", "cuboid", "+z", deployable=True).endswith("gaits/palm_up_cuboid_z.json")
     _, checkpoint = load_generalist(path)
     assert checkpoint["info"]["selected_round"] in [r["round"] for r in checkpoint["info"]["rounds"]]
     for wrist in ("palm_up", "palm_down"):

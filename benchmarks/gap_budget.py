@@ -11,10 +11,15 @@ under
 * ``object``: the simulator's ideal PD, the profile's object scales;
 * ``full, uncapped``: the profile with the Goal Current raised to the simulator's torque clip
   (``IdealPD().torque_limit`` / the XC330's torque constant), so the cap binds no earlier than in sim;
-* ``actuator, uncapped``: both.
+* ``actuator, uncapped``: both;
+* ``best correction``: the simulator's ideal PD whose torque clip is the profile's Goal Current, with
+  the profile's object: joints that move exactly as the simulator's would, as far as the servo's
+  current allows. That is the most a perfect correction of the targets could give back.
 
 Every condition runs the same seeded episodes (episode i starts from the same grasp). "Lost" is
-sim Rot minus the condition's Rot; the share is of the full profile's loss.
+sim Rot minus the condition's Rot; the share is of the full profile's loss. The last column is the
+gap closed, (Rot - full Rot) / (sim Rot - full Rot), that a correction reaching the condition would
+score: for ``best correction``, the ceiling of issue #8's measure.
 
     python benchmarks/gap_budget.py [--gaps leap_xc330 leap_xc330_worn] [--episodes 30] [--policy P]
 """
@@ -23,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+
+import numpy as np
 
 from report import header
 
@@ -47,6 +54,8 @@ def variants(gap: GapProfile) -> dict[str, GapProfile]:
                                       goal_current_ma=uncapped_ma),
         "full, uncapped": dataclasses.replace(gap, goal_current_ma=uncapped_ma),
         "actuator, uncapped": dataclasses.replace(gap, goal_current_ma=uncapped_ma, **nominal_object),
+        "best correction": dataclasses.replace(gap, actuator="ideal_pd", kp=sim.kp_nominal, kd=sim.kd_nominal,
+                                               ki=0.0),
     }
 
 
@@ -66,22 +75,25 @@ def main() -> None:
     def rot(gap: GapProfile | None) -> dict:
         report = evaluate("DexNDM/LeapRotate-v0", {**task, **({"gap": gap} if gap else {})}, policy, args.episodes,
                           seed=args.seed, progress=False)
-        return {k: report[k] for k in ("rot_rad", "ttf")}
+        rot = np.array([e["rot_rad"] for e in report["per_episode"]])
+        return {"rot_rad": report["rot_rad"], "ttf": report["ttf"], "se": rot.std(ddof=1) / np.sqrt(len(rot))}
 
     print(f"policy {policy_label(policy)}, {args.wrist}, {args.object}; {args.episodes} paired episodes, "
           f"seed {args.seed}")
     sim = rot(None)
-    print("| gap | condition | Rot | TTF | lost Rot | share of the full loss |")
-    print("|---|---|---:|---:|---:|---:|")
-    print(f"| - | sim (ideal PD) | {sim['rot_rad']:.2f} | {sim['ttf']:.2f} | | |")
+    print("| gap | condition | Rot | TTF | lost Rot | share of the full loss | gap closed if reached |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    print(f"| - | sim (ideal PD) | {sim['rot_rad']:.2f} +- {sim['se']:.2f} | {sim['ttf']:.2f} | | | |")
     for name in args.gaps:
         full_loss = None
         for label, profile in variants(load_gap(name)).items():
             row = rot(profile)
             lost = sim["rot_rad"] - row["rot_rad"]
             full_loss = lost if full_loss is None else full_loss
-            share = f"{lost / full_loss:.2f}" if full_loss > 0 else "-"
-            print(f"| {name} | {label} | {row['rot_rad']:.2f} | {row['ttf']:.2f} | {lost:.2f} | {share} |", flush=True)
+            share, closed = ((f"{lost / full_loss:.2f}", f"{1 - lost / full_loss:.2f}") if full_loss > 0
+                             else ("-", "-"))
+            print(f"| {name} | {label} | {row['rot_rad']:.2f} +- {row['se']:.2f} | {row['ttf']:.2f} | {lost:.2f} "
+                  f"| {share} | {closed} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -150,8 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--box-port", default=None, help="serial port of the hand in its Chaos Box (default: --port; "
                    "you are asked to move the hand between stages)")
     p.add_argument("--tracker", default=None, help="host:port of the object tracker (with --port)")
-    p.add_argument("--policy", default=None, help="base policy: an SB3 .zip, a generalist .pt or scripted "
-                   "(default: the shipped oracle for the wrist and object, else scripted)")
+    p.add_argument("--policy", default=None, help="base policy: an SB3 .zip, a generalist .pt, a gait .json "
+                   "or scripted (default: the shipped oracle for the wrist and object; on a hand the generalist "
+                   "where it was distilled for them, else their searched gait; else scripted)")
     p.add_argument("--wrist", default="palm_up", choices=list(WRISTS))
     p.add_argument("--object", default="cylinder", help="object name or category (default: cylinder)")
     p.add_argument("--axis", default="+z", help="rotation axis (default: +z)")

@@ -12,12 +12,14 @@ once from the references and never used to tune anything.
 With ``--emulator`` the hand of every cell is the virtual LEAP hand instead: one ``VirtualHand`` holding
 the object (driven through ``DexNDM/LeapRotateReal-v0`` over its serial protocol, metrics from its
 tracker, the object put back before every evaluation episode by ``VirtualHand.place_object``) and one
-in its Chaos Box, both under the cell's gap profile and both in real time (20 s per episode). The base
-policy is then a deployable one (a real hand gives no privileged observation): compare with the
-in-process cell run with the same ``--policy``.
+in its Chaos Box, both under the cell's gap profile and both in real time (20 s per episode: a
+``--size full`` cell takes about 5 h, so use ``--size quick`` or ``--set``). The base policy is then a
+deployable one (a real hand gives no privileged observation): compare with the in-process cell run
+with the same ``--policy``.
 
     python benchmarks/sim2real.py [--size quick|full (default)] [--wrists palm_up palm_down] [--objects cylinder cuboid]
-        [--gaps leap_xc330 leap_xc330_worn] [--policy P] [--set eval_episodes=10 box_episodes=50 ...] [--emulator]
+        [--gaps leap_xc330 leap_xc330_worn] [--policy P] [--set eval_episodes=10 box_episodes=50 ...]
+        [--emulator]
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.pipeline import SIZES, default_policy, policy_label, run_pipeline
+from baselines.pipeline import SIZES, default_policy, format_gap_closed, policy_label, run_pipeline
 from report import header
 
 
@@ -50,19 +52,13 @@ def fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
-def fmt_closed(result: dict, condition: str) -> str:
-    """The gap closed with its 95 % bootstrap interval, e.g. ``0.31 [-0.20, 0.85]``."""
-    point, ci = result["gap_closed"][condition], result["gap_closed_ci95"][condition]
-    return "-" if point is None else f"{point:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
 def table_row(gap: str, wrist: str, obj: str, policy: str, result: dict) -> str:
     """One cell of the grid as a markdown table row (Rot +- its standard error, rad)."""
     rows = {r["condition"]: r for r in result["rows"]}
     rot = " | ".join(f"{rows[c]['rot_rad']:.2f} +- {rows[c]['rot_rad_se']:.2f}"
                      for c in ("sim", "direct", "whole_hand", "joint_wise"))
-    return (f"| {gap} | {wrist} | {obj} | {policy_label(policy)} | {rot} | {fmt_closed(result, 'joint_wise')} "
-            f"| {fmt_closed(result, 'whole_hand')} | {result['data']['real_transitions']} "
+    return (f"| {gap} | {wrist} | {obj} | {policy_label(policy)} | {rot} | {format_gap_closed(result, 'joint_wise')} "
+            f"| {format_gap_closed(result, 'whole_hand')} | {result['data']['real_transitions']} "
             f"| {result['timings']['total'] / 60:.1f} min |")
 
 
@@ -85,8 +81,8 @@ def main() -> None:
     parser.add_argument("--wrists", nargs="+", default=["palm_up", "palm_down"])
     parser.add_argument("--objects", nargs="+", default=["cylinder", "cuboid"])
     parser.add_argument("--gaps", nargs="+", default=["leap_xc330", "leap_xc330_worn"])
-    parser.add_argument("--policy", default=None, help="base policy for every cell (default: the shipped oracle "
-                        "for the cell's wrist and object, else the scripted gait)")
+    parser.add_argument("--policy", default=None, help="base policy for every cell (default: the pipeline's for "
+                        "the cell's wrist and object, a deployable one with --emulator)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep every run's artefacts here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--emulator", action="store_true", help="the hand is the virtual LEAP hand over its serial "

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from baselines import cli
+from baselines.collect import episode_seeds
 from baselines.demo import METRIC_KEYS
 from baselines.pipeline import CONDITIONS, Sizes, format_table, run_pipeline
 from conftest import OBJECT
@@ -75,7 +76,9 @@ def test_the_result_json(warm_grasps, toy_run):
     assert set(result["timings"]) == {*STAGES, "total"}
     assert sum(result["timings"][s] for s in STAGES) <= result["timings"]["total"]
     assert set(result["gap_closed"]) == set(result["gap_closed_ci95"]) == {"joint_wise", "whole_hand"}
-    assert all(row["rot_rad_se"] >= 0 for row in result["rows"])
+    for row in result["rows"]:  # the standard error of the mean Rot over the report's episodes
+        rot = [e["rot_rad"] for e in json.loads(open(row["report"]).read())["per_episode"]]
+        assert row["rot_rad_se"] == pytest.approx(np.std(rot, ddof=1) / np.sqrt(len(rot)))
     assert result["gap"] == "leap_xc330" and result["hand"]["port"] is None
     assert result["sizes"]["steps"] == 30 and result["policy"] == "scripted" and result["obs_mode"] == "proprio"
     for kind in ("joint", "whole"):
@@ -109,8 +112,8 @@ def test_the_pipeline_on_the_virtual_hand(warm_grasps, tmp_path, one_torch_threa
     # evaluation episode, from the grasp the simulator's episode with the same index starts from
     assert len(asked) == 1 and "Chaos Box" in asked[0]
     sim = json.loads((tmp_path / "run" / "eval" / "sim.json").read_text())
-    assert len(placed) == 3 * tiny.eval_episodes and placed[:2] == placed[2:4] == placed[4:]
-    assert len(set(placed[:2])) == 2 and sim["seed"] == direct["seed"]
+    seeds = [episode_seeds(sim["seed"], i)[0] for i in range(tiny.eval_episodes)]
+    assert placed == 3 * seeds and len(set(seeds)) == tiny.eval_episodes
 
 
 def test_gap_closed_is_the_share_of_the_lost_rotation_won_back():
@@ -128,8 +131,9 @@ def test_gap_closed_interval_contains_the_estimate_and_narrows_with_more_episode
 
     rng = np.random.default_rng(0)
 
-    def episodes(n):  # per-episode Rot scattered by 3 rad, as the oracle's are
-        return {c: mean + 3.0 * rng.standard_normal(n) for c, mean in
+    def episodes(n, shared=0.0):  # per-episode Rot scattered by 3 rad, as the oracle's are; `shared` of
+        grasp = shared * rng.standard_normal(n)  # it comes from the episode's grasp, common to all conditions
+        return {c: mean + grasp + 3.0 * rng.standard_normal(n) for c, mean in
                 (("sim", 7.0), ("direct", 4.0), ("whole_hand", 3.5), ("joint_wise", 6.0))}
 
     few, many = episodes(10), episodes(400)
@@ -139,9 +143,17 @@ def test_gap_closed_interval_contains_the_estimate_and_narrows_with_more_episode
         assert ci["joint_wise"][0] < point < ci["joint_wise"][1]
     width = {k: np.diff(gap_closed_interval(r)["joint_wise"])[0] for k, r in (("few", few), ("many", many))}
     assert width["many"] < width["few"] / 3
+    # paired: a grasp that helps or hurts every condition alike does not widen the interval
+    paired = episodes(100, shared=6.0)
+    unpaired = {c: v[np.random.default_rng(i).permutation(100)] for i, (c, v) in enumerate(paired.items())}
+    width = {k: np.diff(gap_closed_interval(r)["joint_wise"])[0] for k, r in (("paired", paired),
+                                                                              ("unpaired", unpaired))}
+    assert width["paired"] < width["unpaired"] / 2
     assert gap_closed_interval(many) == gap_closed_interval(many)  # seeded
     no_gap = {**many, "direct": many["sim"] + 1.0}
     assert gap_closed_interval(no_gap) == {"joint_wise": None, "whole_hand": None}
+    barely = {**few, "direct": few["sim"][::-1] - 0.05}  # a 0.05 rad gap under 3 rad of noise: no interval
+    assert gap_closed_interval(barely) == {"joint_wise": None, "whole_hand": None}
     with pytest.raises(ValueError, match="same episodes"):
         gap_closed_interval({**many, "sim": many["sim"][:5]})
 

@@ -115,7 +115,8 @@ class VirtualHand:
         hand. The scene becomes LeapRotate's starting state for reset ``seed`` (the same object, grasp
         and joint positions as ``LeapRotate-v0(gap=...).reset(seed=seed)``), and the servos' goal
         positions are set to that grasp's targets, so the hand holds it until the driver commands.
-        The driver's next reset then starts from it (LeapRotateReal holds the joints it reads)."""
+        The driver's next reset then starts from it, holding the joints it reads (LeapRotateReal's
+        reset), which squeezes less than the simulator's grasp target, as on a real hand."""
         if self.scene != "rotate":
             raise RuntimeError("place_object is for the rotate scene; the Chaos Box holds no object")
         with self._physics_lock:
@@ -189,7 +190,7 @@ class VirtualHand:
         """The object's world pose now, as the tracker server reports it."""
         if self.scene != "rotate":
             return {"visible": False, "time": time.perf_counter() - self._started}
-        with self.lock:
+        with self._physics_lock:  # not halfway through a placement
             position, quaternion = self.env.world.body_pose(self.env.bodies[self.env._obj])
         return {"visible": True, "time": time.perf_counter() - self._started,
                 "position": position.tolist(), "quaternion": quaternion.tolist()}

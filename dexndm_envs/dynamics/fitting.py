@@ -122,7 +122,7 @@ def _train(model: DynamicsModel, train_data: Transitions, eval_data: Transitions
                        for s in eval_starts.split(8192)) / len(eval_starts)
 
     result = early_stopping_loop(model, train_starts, batch_loss, eval_loss, epochs=epochs, batch_size=batch_size,
-                                 lr=lr, patience=patience, seed=seed, desc=f"fit {model.kind}-wise NDM",
+                                 lr=lr, patience=patience, seed=seed, desc=f"fit {model.label} NDM",
                                  progress=progress)
     return {**result, "seconds": time.perf_counter() - start}
 

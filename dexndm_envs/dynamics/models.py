@@ -52,6 +52,7 @@ class DynamicsModel(nn.Module):
     """Shared parts: normalisation buffers, ``predict`` in radians and the checkpoint config."""
 
     kind: str = ""
+    label: str = ""  # for people: "joint-wise", "whole-hand"
 
     def __init__(self, history: int) -> None:
         super().__init__()
@@ -103,6 +104,7 @@ class JointWiseNDM(DynamicsModel):
     """
 
     kind = "joint"
+    label = "joint-wise"
 
     def __init__(self, history: int = 10, hidden: int = 64, layers: int = 2, shared: bool = False,
                  embedding: int = 8) -> None:
@@ -150,6 +152,7 @@ class WholeHandNDM(DynamicsModel):
     """
 
     kind = "whole"
+    label = "whole-hand"
 
     def __init__(self, history: int = 10, hidden: int | None = None, layers: int = 2) -> None:
         super().__init__(history)

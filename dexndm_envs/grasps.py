@@ -31,6 +31,7 @@ import os
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -211,9 +212,14 @@ def load_grasps(path: Path) -> GraspSet:
 
 
 def cached_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, actuator: Actuator,
-                  config: GraspConfig) -> GraspSet:
+                  config: GraspConfig, scratch: Callable[[], tuple[World, SimHand, int]] | None = None) -> GraspSet:
     """Grasps for the object ``body`` (``spec``) with the hand at its current wrist orientation:
-    from the disk cache, or generated (seeded from the cache key) and stored."""
+    from the disk cache, or generated (seeded from the cache key) and stored.
+
+    ``scratch``, when given, builds a throwaway copy of the scene, set up as ``world`` is, to generate
+    in (closed afterwards): the generator adds and removes constraints, which leaves traces in a
+    PyBullet world that restoring a saved state does not undo, so an env that generated its grasps
+    would otherwise play different episodes from one that loaded them."""
     wrist_quat = robot.orientation
     key = cache_key(spec, wrist_quat, world, actuator, config)
     path = cache_dir() / f"{spec.name}-{key}.npz"
@@ -222,6 +228,13 @@ def cached_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, act
             return load_grasps(path)
         except ValueError as e:
             logger.warning("%s; regenerating", e)
-    grasps = generate_grasps(world, robot, body, spec, actuator, config, seed=int(key[:8], 16))
+    if scratch is None:
+        grasps = generate_grasps(world, robot, body, spec, actuator, config, seed=int(key[:8], 16))
+    else:
+        world, robot, body = scratch()
+        try:
+            grasps = generate_grasps(world, robot, body, spec, actuator, config, seed=int(key[:8], 16))
+        finally:
+            world.close()
     save_grasps(grasps, path)
     return grasps

@@ -18,10 +18,38 @@ from dexndm_envs.objects import ObjectSpec, create_body, resolve_objects
 from dexndm_envs.poses import WRISTS, parse_axis, parse_wrist, sample_axis
 from dexndm_envs.randomization import EpisodeParams, Randomization
 from dexndm_envs.rotations import quat_multiply, quat_to_matrix
-from dexndm_envs.world import GRAVITY
+from dexndm_envs.robot import SimHand
+from dexndm_envs.world import GRAVITY, World
 
 PRIVILEGED_DIM = interface.PROPRIO_DIM + 13 + 12 + 4 + 8
 _PARK = np.array([0.0, 0.0, -50.0])
+
+
+def _create_bodies(world: World, objects: list[ObjectSpec]) -> list[int]:
+    """One body per object, each at its own parking spot."""
+    return [create_body(world, s, position=_PARK + [i, 0, 0]) for i, s in enumerate(objects)]
+
+
+def _park(world: World, bodies: list[int]) -> None:
+    """Move every object out of the way (they are static while parked, see _activate)."""
+    for i, b in enumerate(bodies):
+        world.set_body_pose(b, _PARK + [i, 0, 0], (0, 0, 0, 1))
+
+
+def _activate(world: World, bodies: list[int], obj: int, mass: float, friction: float) -> None:
+    """Make object ``obj`` dynamic with the given mass (kg) and friction; the others static (mass 0),
+    so parked objects cost nothing and do not fall."""
+    for i, b in enumerate(bodies):
+        if i != obj:
+            world.set_dynamics(b, mass=0.0)
+    world.set_dynamics(bodies[obj], mass=mass, lateralFriction=friction)
+
+
+def _prepare_generation(world: World, bodies: list[int], obj: int, spec: ObjectSpec) -> None:
+    """The scene before object ``obj``'s grasps are looked up or generated: all parked, ``obj`` active
+    with its nominal mass and friction."""
+    _park(world, bodies)
+    _activate(world, bodies, obj, spec.mass, spec.friction)
 
 
 class LeapRotateEnv(LeapHandEnv):
@@ -119,7 +147,7 @@ class LeapRotateEnv(LeapHandEnv):
         self.observation_space = (interface.proprio_space() if obs_mode == "proprio"
                                   else spaces.Box(-np.inf, np.inf, (PRIVILEGED_DIM,), dtype=np.float32))
 
-        self.bodies = [create_body(self.world, s, position=_PARK + [i, 0, 0]) for i, s in enumerate(self.objects)]
+        self.bodies = _create_bodies(self.world, self.objects)
         self._grasps: dict[tuple[int, str], GraspSet] = {}
         self._states: dict[tuple[int, str, int], int] = {}
         self._obj = 0
@@ -135,26 +163,28 @@ class LeapRotateEnv(LeapHandEnv):
     def _grasp_set(self, obj: int, wrist_key: str) -> GraspSet:
         key = (obj, wrist_key)
         if key not in self._grasps:
-            self._park_all()
             spec = self.objects[obj]
-            self._activate(obj, spec.mass, spec.friction)
+            _prepare_generation(self.world, self.bodies, obj, spec)
             self._grasp_actuator.reset(np.zeros(hand.NUM_JOINTS))  # nominal gains
-            self._grasps[key] = cached_grasps(self.world, self.hand, self.bodies[obj], self.objects[obj],
-                                              self._grasp_actuator, self.grasp_config)
+            self._grasps[key] = cached_grasps(self.world, self.hand, self.bodies[obj], spec, self._grasp_actuator,
+                                              self.grasp_config, scratch=lambda: self._scratch_scene(obj))
         return self._grasps[key]
 
+    def _scratch_scene(self, obj: int) -> tuple[World, SimHand, int]:
+        """A throwaway world built as this env's was (the hand, then every object) and set up the same
+        way for generating object ``obj``'s grasps at the current wrist: (world, hand, obj's body)."""
+        world = World(physics=self.world.physics)
+        robot = SimHand(world, HAND_POSITION)
+        bodies = _create_bodies(world, self.objects)
+        robot.set_palm_pose(HAND_POSITION, self.hand.orientation)
+        _prepare_generation(world, bodies, obj, self.objects[obj])
+        return world, robot, bodies[obj]
+
     def _park_all(self) -> None:
-        """Move every object out of the way (they are static while parked, see _activate)."""
-        for i, b in enumerate(self.bodies):
-            self.world.set_body_pose(b, _PARK + [i, 0, 0], (0, 0, 0, 1))
+        _park(self.world, self.bodies)
 
     def _activate(self, obj: int, mass: float, friction: float) -> None:
-        """Make object ``obj`` dynamic with the given mass (kg) and friction; the others static
-        (mass 0), so parked objects cost nothing and do not fall."""
-        for i, b in enumerate(self.bodies):
-            if i != obj:
-                self.world.set_dynamics(b, mass=0.0)
-        self.world.set_dynamics(self.bodies[obj], mass=mass, lateralFriction=friction)
+        _activate(self.world, self.bodies, obj, mass, friction)
 
     def _restore_grasp(self, obj: int, wrist_key: str, wrist_quat: np.ndarray, index: int) -> None:
         """Put the world in the saved state of one grasp (saving it the first time it is used)."""

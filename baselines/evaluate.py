@@ -111,6 +111,12 @@ def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port:
     return report
 
 
+def rot_standard_error(report: dict) -> float:
+    """The standard error (rad) of a report's mean Rot over its episodes (needs >= 2 episodes)."""
+    rot = np.array([e["rot_rad"] for e in report["per_episode"]])
+    return float(rot.std(ddof=1) / np.sqrt(len(rot)))
+
+
 def _mean(rows: list[dict]) -> dict:
     return {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS}
 

@@ -42,7 +42,7 @@ import numpy as np
 from baselines import distill
 from baselines.collect import collect, env_factory
 from baselines.demo import METRIC_KEYS
-from baselines.evaluate import evaluate, plot_rotation
+from baselines.evaluate import evaluate, plot_rotation, rot_standard_error
 from baselines.sources import ReplaySource, load_policy
 from dexndm_envs.dynamics.fitting import fit
 from dexndm_envs.dynamics.residual import fit_residual
@@ -379,7 +379,7 @@ def _evaluate(condition: str, env: tuple[str, dict, str | None], episodes: int, 
     plot_rotation(curves, path.with_suffix(".png"), f"{condition}: {policy} on {env_id}")
     log.info("%s: Rot %.2f rad, TTF %.2f over %d episodes", condition, report["rot_rad"], report["ttf"], episodes)
     rot = np.array([e["rot_rad"] for e in report["per_episode"]])
-    row = {**{k: report[k] for k in METRIC_KEYS}, "rot_rad_se": float(rot.std(ddof=1) / np.sqrt(len(rot))),
+    row = {**{k: report[k] for k in METRIC_KEYS}, "rot_rad_se": rot_standard_error(report),
            "episodes": episodes, "report": str(path)}  # Sizes asks for >= 2 episodes
     return row, curves, rot
 

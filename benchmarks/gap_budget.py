@@ -29,12 +29,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import numpy as np
-
 from report import header
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
-from baselines.evaluate import evaluate
+from baselines.evaluate import evaluate, rot_standard_error
 from baselines.pipeline import default_policy, policy_label, policy_obs_mode
 from dexndm_envs.actuators import TORQUE_CONSTANT, IdealPD
 from dexndm_envs.gap import GapProfile, load_gap
@@ -75,8 +73,7 @@ def main() -> None:
     def rot(gap: GapProfile | None) -> dict:
         report = evaluate("DexNDM/LeapRotate-v0", {**task, **({"gap": gap} if gap else {})}, policy, args.episodes,
                           seed=args.seed, progress=False)
-        rot = np.array([e["rot_rad"] for e in report["per_episode"]])
-        return {"rot_rad": report["rot_rad"], "ttf": report["ttf"], "se": rot.std(ddof=1) / np.sqrt(len(rot))}
+        return {"rot_rad": report["rot_rad"], "ttf": report["ttf"], "se": rot_standard_error(report)}
 
     print(f"policy {policy_label(policy)}, {args.wrist}, {args.object}; {args.episodes} paired episodes, "
           f"seed {args.seed}")

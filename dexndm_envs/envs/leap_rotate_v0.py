@@ -180,12 +180,6 @@ class LeapRotateEnv(LeapHandEnv):
         _prepare_generation(world, bodies, obj, self.objects[obj])
         return world, robot, bodies[obj]
 
-    def _park_all(self) -> None:
-        _park(self.world, self.bodies)
-
-    def _activate(self, obj: int, mass: float, friction: float) -> None:
-        _activate(self.world, self.bodies, obj, mass, friction)
-
     def _restore_grasp(self, obj: int, wrist_key: str, wrist_quat: np.ndarray, index: int) -> None:
         """Put the world in the saved state of one grasp (saving it the first time it is used)."""
         key = (obj, wrist_key, index)
@@ -193,7 +187,7 @@ class LeapRotateEnv(LeapHandEnv):
             self.world.restore_state(self._states[key])
             return
         grasps = self._grasps[(obj, wrist_key)]
-        self._park_all()
+        _park(self.world, self.bodies)
         rot = quat_to_matrix(wrist_quat)
         self.hand.set_joint_state(grasps.q[index])
         self.world.set_body_pose(self.bodies[obj], HAND_POSITION + rot @ grasps.object_pos[index],
@@ -222,7 +216,7 @@ class LeapRotateEnv(LeapHandEnv):
         if self.gap:
             self.params.mass, self.params.friction = self.gap.object_params(self.params.mass, self.params.friction)
         body = self.bodies[self._obj]
-        self._activate(self._obj, self.params.mass, self.params.friction)
+        _activate(self.world, self.bodies, self._obj, self.params.mass, self.params.friction)
         self.actuator.reset(grasps.target[index], self.params.gain_scale, rng)
 
         self.q_init = grasps.q[index].copy()

@@ -23,6 +23,9 @@ collection). Either way the pipeline only ever sees what a real hand gives: join
 targets it commanded (and, for the metrics, the tracked or simulated object); the gap profile is
 handed to the env that plays the hand and read nowhere else.
 
+"The simulator" is the one the base policy was trained in (:func:`policy_simulator`): the default ideal
+PD, or another actuator its training named (e.g. a torque clip at the hand's Goal Current).
+
 All four evaluations use the same seed, so episode ``i`` starts from the same grasp in every
 condition (a paired comparison); the collections use seeds of their own.
 """
@@ -53,7 +56,7 @@ log = logging.getLogger(__name__)
 
 ROTATE, BOX, REAL = "DexNDM/LeapRotate-v0", "DexNDM/LeapChaosBox-v0", "DexNDM/LeapRotateReal-v0"
 CONDITIONS = ("sim", "direct", "whole_hand", "joint_wise")
-LABELS = {"sim": "sim (nominal)", "direct": "direct transfer", "whole_hand": "whole-hand NDM",
+LABELS = {"sim": "sim", "direct": "direct transfer", "whole_hand": "whole-hand NDM",
           "joint_wise": "joint-wise NDM (DexNDM)"}
 MODEL_OF = {"whole_hand": "whole", "joint_wise": "joint"}
 CHECKPOINTS = Path(__file__).parent / "checkpoints"
@@ -126,6 +129,29 @@ def policy_obs_mode(policy: str) -> str:
     """``privileged`` for a policy whose input is LeapRotate's privileged observation (an oracle),
     else ``proprio`` (the deployable observation; the scripted gait reads none)."""
     return "privileged" if getattr(load_policy(policy), "observation_dim", None) == PRIVILEGED_DIM else "proprio"
+
+
+def policy_simulator(policy: str) -> dict:
+    """The simulator a base policy was trained in, as env kwargs: ``{"actuator": spec}`` where its
+    training used another actuator than the default ideal PD (e.g. one whose torque clip is the hand's
+    Goal Current), else ``{}``. Read from a checkpoint's ``train.json``, a gait file's ``env_kwargs`` or a
+    generalist's teachers; the pipeline's "sim" condition and simulated data use it."""
+    path = Path(policy)
+    if path.suffix == ".zip":
+        run = path.with_name("train.json")
+        kwargs = [json.loads(run.read_text())["env_kwargs"]] if run.is_file() else [{}]
+    elif path.suffix == ".json":
+        kwargs = [json.loads(path.read_text()).get("env_kwargs", {})]
+    elif path.suffix == ".pt":
+        kwargs = [teacher["env_kwargs"] for teacher in distill.load_generalist(path)[1]["info"]["teachers"]]
+    else:
+        return {}
+    actuators = {json.dumps(k.get("actuator", "ideal_pd"), sort_keys=True) for k in kwargs}
+    if len(actuators) > 1:
+        raise ValueError(f"{policy}: its teachers were trained with different actuators ({', '.join(sorted(actuators))}); "
+                         "the pipeline compares against one simulator")
+    actuator = json.loads(actuators.pop())
+    return {} if actuator == "ideal_pd" else {"actuator": actuator}
 
 
 @dataclass(frozen=True)
@@ -271,6 +297,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     obs_mode = policy_obs_mode(policy)
     hand = Hand.make(gap if port is None else None, port, box_port, tracker, obs_mode)
     task = {"object": object, "wrist": wrist, "axis": axis, "obs_mode": obs_mode}
+    simulator = policy_simulator(policy)
     hand.check(task)
     workdir = prepare_workdir(workdir)
     data_dir, model_dir = workdir / "data", workdir / "models"
@@ -284,12 +311,12 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
         if hand.port is not None:
             (ready or (lambda m: log.warning("set-up: %s", m)))(instruction)
 
-    log.info("DexNDM pipeline: policy %s (%s observation), %s, %s; artefacts in %s", policy, obs_mode, task,
-             hand.describe(), workdir)
+    log.info("DexNDM pipeline: policy %s (%s observation), %s, simulator %s, %s; artefacts in %s", policy, obs_mode,
+             task, simulator or "default", hand.describe(), workdir)
 
     with _stage(timings, "sim_eval", "the base policy in the nominal simulator"):
         rows["sim"], curves["sim"], episode_rot["sim"] = _evaluate(
-            "sim", (ROTATE, task, None), sizes.eval_episodes, workdir, save_rollouts=rollouts[0], **common)
+            "sim", (ROTATE, {**task, **simulator}, None), sizes.eval_episodes, workdir, save_rollouts=rollouts[0], **common)
 
     def place(condition: str) -> Callable[[int], None] | None:
         """On a hand a dropped object stays dropped: before each evaluation episode it goes back in."""
@@ -303,11 +330,11 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
             "direct", hand.rotate(task), sizes.eval_episodes, workdir, before_episode=place("direct"), **common)
 
     with _stage(timings, "sim_policy", "more base-policy episodes in the nominal simulator"):
-        data["sim_policy"] = _collect(env_factory(ROTATE, task, None), load_policy(policy), sizes.policy_episodes,
+        data["sim_policy"] = _collect(env_factory(ROTATE, {**task, **simulator}, None), load_policy(policy), sizes.policy_episodes,
                                       rollouts[1], sizes.steps, _seed(seed, 1), progress)
     replay = ReplaySource(rollouts, wrist, steps=sizes.steps)
     with _stage(timings, "sim_box", "Chaos Box in the nominal simulator, replaying the base policy"):
-        data["sim_box"] = _collect(env_factory(BOX, {"wrist": wrist}, None), replay, sizes.sim_box_episodes,
+        data["sim_box"] = _collect(env_factory(BOX, {"wrist": wrist, **simulator}, None), replay, sizes.sim_box_episodes,
                                    data_dir / "sim_box", sizes.steps, _seed(seed, 2), progress)
     setup(f"put the hand in its Chaos Box ({hand.box_port})")
     with _stage(timings, "real_box", "Chaos Box on the hand, replaying the base policy (same seed as in sim)"):
@@ -344,6 +371,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     plot = plot_conditions(curves, workdir / "rotation.png",
                            f"{policy_label(policy)}, {wrist}, {object}, axis {axis}")
     result = {"policy": policy, "obs_mode": obs_mode, "gap": hand.gap, "hand": asdict(hand), "task": task,
+              "simulator": simulator,
               "size": size if isinstance(size, str) else "custom", "sizes": asdict(sizes), "seed": seed,
               "rows": [{"condition": c, **rows[c]} for c in CONDITIONS], "gap_closed": gap_closed(rows),
               "gap_closed_ci95": gap_closed_interval(episode_rot, seed=seed),
@@ -436,8 +464,10 @@ def format_table(result: dict) -> str:
     closed, the data amounts and the wall time."""
     sizes, data = result["sizes"], result["data"]
     task = result["task"]
+    simulator = result.get("simulator") or {}
     lines = [(f"DexNDM pipeline: policy {result['policy']}, {task['object']}, wrist {task['wrist']}, axis "
-              f"{task['axis']}; {Hand(**result['hand']).describe()}"),
+              f"{task['axis']}; simulator {simulator.get('actuator', 'ideal_pd (default)')}; "
+              f"{Hand(**result['hand']).describe()}"),
              (f"{sizes['eval_episodes']} episodes x {sizes['steps']} steps per condition "
               "(TTF as a fraction of the 20 s episode)"),
              f"{'condition':<26}{'Rot (rad)':>10}{'+- se':>7}{'TTF':>7}{'TTF (s)':>9}{'RotR':>9}{'RotP':>8}"]

@@ -2,9 +2,10 @@
 model's correction wins back, beside the whole-hand model's, per wrist x object category x gap profile.
 
 Each cell is one run of the whole pipeline (baselines.pipeline.run_pipeline, what ``dexndm demo`` runs)
-with its own data and models: base policy in the nominal simulator, direct transfer to the in-process
-gap env, Chaos Box data on it (replayed base-policy rollouts) and in the nominal simulator, both models
-pretrained in sim and fine-tuned on the gap env's data, a residual through each, evaluation under each.
+with its own data and models: base policy in its simulator (the one it was trained in), direct transfer
+to the in-process gap env, Chaos Box data on it (replayed base-policy rollouts) and in that simulator,
+both models pretrained in sim and fine-tuned on the gap env's data, a residual through each, evaluation
+under each.
 Gap closed = (corrected Rot - direct Rot) / (sim Rot - direct Rot); undefined ("-") where the policy
 rotated no less under the gap than in simulation. The second profile (leap_xc330_worn) was written
 once from the references and never used to tune anything.
@@ -81,8 +82,9 @@ def main() -> None:
     parser.add_argument("--wrists", nargs="+", default=["palm_up", "palm_down"])
     parser.add_argument("--objects", nargs="+", default=["cylinder", "cuboid"])
     parser.add_argument("--gaps", nargs="+", default=["leap_xc330", "leap_xc330_worn"])
-    parser.add_argument("--policy", default=None, help="base policy for every cell (default: the pipeline's for "
-                        "the cell's wrist and object, a deployable one with --emulator)")
+    parser.add_argument("--policy", default=None, help="base policy for every cell, where {wrist} and {object} "
+                        "stand for the cell's (e.g. runs/oracle_{wrist}_{object}/model.zip); default: the "
+                        "pipeline's for the cell's wrist and object, a deployable one with --emulator")
     parser.add_argument("--workdir", type=Path, default=None, help="keep every run's artefacts here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--emulator", action="store_true", help="the hand is the virtual LEAP hand over its serial "
@@ -99,7 +101,8 @@ def main() -> None:
     for gap in args.gaps:
         for wrist in args.wrists:
             for obj in args.objects:
-                policy = args.policy or default_policy(wrist, obj, deployable=args.emulator)
+                policy = (args.policy.format(wrist=wrist, object=obj) if args.policy
+                          else default_policy(wrist, obj, deployable=args.emulator))
                 cell = f"{Path(gap).stem}_{wrist}_{obj}"  # a profile given as a JSON path: its file name
                 with contextlib.ExitStack() as stack:
                     hand = emulated_hand(stack, gap, wrist, obj) if args.emulator else {"gap": gap}

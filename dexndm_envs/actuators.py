@@ -7,7 +7,10 @@ torque PD of the paper's simulator; :class:`DynamixelXC330` models the real hand
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -183,10 +186,23 @@ ACTUATORS: dict[str, type[Actuator]] = {"ideal_pd": IdealPD, "xc330": DynamixelX
 """Actuators by name, as accepted by the envs' ``actuator=`` argument and by gap profiles."""
 
 
-def make_actuator(spec: str | Actuator) -> Actuator:
-    """An actuator from a name in :data:`ACTUATORS` (default parameters) or an instance (as is)."""
+ActuatorSpec = str | Mapping[str, Any] | Actuator
+"""What the envs' ``actuator=`` takes: see :func:`make_actuator`."""
+
+
+def make_actuator(spec: ActuatorSpec) -> Actuator:
+    """An actuator from a name in :data:`ACTUATORS` (default parameters), a mapping ``{"name": NAME,
+    **parameters}`` (JSON-friendly, e.g. ``{"name": "ideal_pd", "torque_limit": 0.18}``: a simulator
+    whose torque clip is the hand's Goal Current), or an instance (as is)."""
     if isinstance(spec, Actuator):
         return spec
-    if spec not in ACTUATORS:
-        raise ValueError(f"unknown actuator {spec!r}; allowed: {', '.join(ACTUATORS)} or an Actuator instance")
-    return ACTUATORS[spec]()
+    params = dict(spec) if isinstance(spec, Mapping) else {"name": spec}
+    name = params.pop("name", None)
+    if not isinstance(name, str) or name not in ACTUATORS:
+        raise ValueError(f"unknown actuator {name!r}; allowed: {', '.join(ACTUATORS)} (a name or a mapping "
+                         "{'name': NAME, **parameters}) or an Actuator instance")
+    allowed = list(inspect.signature(ACTUATORS[name]).parameters)
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(f"actuator {name!r} has no parameter {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    return ACTUATORS[name](**params)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import OBJECT, make_env
-from dexndm_envs.actuators import TORQUE_CONSTANT, DynamixelXC330, IdealPD
+from dexndm_envs.actuators import TORQUE_CONSTANT, DynamixelXC330, IdealPD, make_actuator
 from dexndm_envs.gap import builtin_gaps, load_gap
 from dexndm_envs.hand import NUM_JOINTS, TICKS_PER_RAD
 
@@ -176,3 +176,29 @@ def test_xc330_refuses_negative_or_non_finite_parameters():
         DynamixelXC330(backlash_rad=-0.01)
     with pytest.raises(ValueError, match="latency_s"):
         DynamixelXC330(latency_s=float("nan"))
+
+
+def test_an_actuator_from_a_mapping_as_json_env_kwargs_give_it():
+    capped = make_actuator({"name": "ideal_pd", "torque_limit": 0.18})
+    assert isinstance(capped, IdealPD) and capped.torque_limit == 0.18 and capped.kp_nominal == IdealPD().kp_nominal
+    tau = capped.torque(np.ones(NUM_JOINTS), np.zeros(NUM_JOINTS), np.zeros(NUM_JOINTS))
+    assert np.allclose(tau, 0.18)  # kp * 1 rad = 3 N m, clipped at the given limit
+    with pytest.raises(ValueError, match="no parameter torque; allowed: kp, kd, torque_limit"):
+        make_actuator({"name": "ideal_pd", "torque": 0.18})
+    with pytest.raises(ValueError, match="unknown actuator 'servo'; allowed: ideal_pd, xc330"):
+        make_actuator({"name": "servo"})
+
+
+def test_every_actuator_starts_a_seed_from_the_same_grasp(warm_grasps):
+    envs = [make_env(), make_env(actuator={"name": "ideal_pd", "torque_limit": 0.18}), make_env(gap="leap_xc330")]
+    try:
+        starts = []
+        for env in envs:
+            _, info = env.reset(seed=3)
+            u = env.unwrapped
+            starts.append((info["grasp_index"], u.q_init, u.world.body_pose(u.bodies[u._obj])[0]))
+    finally:
+        for env in envs:
+            env.close()
+    for index, q, pos in starts[1:]:
+        assert index == starts[0][0] and np.array_equal(q, starts[0][1]) and np.allclose(pos, starts[0][2])

@@ -11,7 +11,7 @@ import pytest
 from baselines import cli
 from baselines.collect import episode_seeds
 from baselines.demo import METRIC_KEYS
-from baselines.pipeline import CONDITIONS, Sizes, format_table, run_pipeline
+from baselines.pipeline import CONDITIONS, GAITS, Sizes, format_table, policy_simulator, run_pipeline
 from conftest import OBJECT
 from dexndm_envs.dynamics.dataset import EpisodeDataset
 from dexndm_envs.dynamics.fitting import load_ndm
@@ -22,11 +22,19 @@ TOY = Sizes(eval_episodes=2, box_episodes=3, sim_box_episodes=3, policy_episodes
 STAGES = ("sim_eval", "direct_eval", "sim_policy", "sim_box", "real_box", "fit", "residual", "corrected_eval")
 
 
+CAPPED = {"name": "ideal_pd", "torque_limit": 0.18}
+
+
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory, one_torch_thread):
-    workdir = tmp_path_factory.mktemp("pipeline") / "run"
-    return run_pipeline("scripted", workdir=workdir, size=TOY, object=OBJECT, wrist="palm_up", seed=0,
-                        progress=False), workdir
+    """The pipeline at toy size with the shipped palm-up gait, as if searched in a simulator whose torque
+    clip is the hand's Goal Current (so "sim" must mean that simulator)."""
+    root = tmp_path_factory.mktemp("pipeline")
+    gait = json.loads((GAITS / "palm_up_cylinder_z.json").read_text())
+    gait["env_kwargs"] = {"object": OBJECT, "wrist": "palm_up", "axis": "+z", "actuator": CAPPED}
+    (root / "gait.json").write_text(json.dumps(gait))
+    return run_pipeline(str(root / "gait.json"), workdir=root / "run", size=TOY, object=OBJECT, wrist="palm_up",
+                        seed=0, progress=False), root / "run"
 
 
 def test_every_stage_leaves_its_artefact(warm_grasps, toy_run):
@@ -41,6 +49,9 @@ def test_every_stage_leaves_its_artefact(warm_grasps, toy_run):
     real, sim_box = EpisodeDataset(data / "real_box")[0]["meta"], EpisodeDataset(data / "sim_box")[0]["meta"]
     assert (real["source"], real["gap"], real["object"]) == ("gap", "leap_xc330", "chaos_box")
     assert (sim_box["source"], sim_box["gap"]) == ("sim", None)
+    assert sim_box["env_kwargs"]["actuator"] == CAPPED and "actuator" not in real["env_kwargs"]
+    for name in ("sim_rollouts", "sim_policy"):
+        assert EpisodeDataset(data / name)[0]["meta"]["env_kwargs"]["actuator"] == CAPPED
     assert real["policy"] == sim_box["policy"] == "replay"
     for kind in ("joint", "whole"):
         for stage in ("sim", "real"):
@@ -57,7 +68,8 @@ def test_every_stage_leaves_its_artefact(warm_grasps, toy_run):
     corrected = json.loads((workdir / "eval" / "joint_wise.json").read_text())
     assert corrected["correction"] == str(workdir / "models" / "joint_residual.pt")
     assert corrected["env_kwargs"]["gap"] == "leap_xc330"
-    assert json.loads((workdir / "eval" / "sim.json").read_text())["env_kwargs"].get("gap") is None
+    sim = json.loads((workdir / "eval" / "sim.json").read_text())["env_kwargs"]
+    assert sim.get("gap") is None and sim["actuator"] == CAPPED and "actuator" not in corrected["env_kwargs"]
     assert (workdir / "rotation.png").stat().st_size > 1000
 
 
@@ -80,11 +92,13 @@ def test_the_result_json(warm_grasps, toy_run):
         rot = [e["rot_rad"] for e in json.loads(open(row["report"]).read())["per_episode"]]
         assert row["rot_rad_se"] == pytest.approx(np.std(rot, ddof=1) / np.sqrt(len(rot)))
     assert result["gap"] == "leap_xc330" and result["hand"]["port"] is None
-    assert result["sizes"]["steps"] == 30 and result["policy"] == "scripted" and result["obs_mode"] == "proprio"
+    assert result["sizes"]["steps"] == 30 and result["policy"].endswith("gait.json") and result["obs_mode"] == "proprio"
+    assert result["simulator"] == {"actuator": CAPPED}
     for kind in ("joint", "whole"):
         assert 0 <= result["models"][kind]["mean_abs_correction_rad"] <= 0.1
     table = format_table(result)
     assert "joint-wise NDM" in table and "whole-hand NDM" in table and "90 real Chaos Box transitions" in table
+    assert "simulator {'name': 'ideal_pd', 'torque_limit': 0.18}" in table
 
 
 def test_the_pipeline_on_the_virtual_hand(warm_grasps, tmp_path, one_torch_thread):
@@ -114,6 +128,18 @@ def test_the_pipeline_on_the_virtual_hand(warm_grasps, tmp_path, one_torch_threa
     sim = json.loads((tmp_path / "run" / "eval" / "sim.json").read_text())
     seeds = [episode_seeds(sim["seed"], i)[0] for i in range(tiny.eval_episodes)]
     assert placed == 3 * seeds and len(set(seeds)) == tiny.eval_episodes
+
+
+def test_the_simulator_is_the_one_the_policy_was_trained_in(tmp_path):
+    capped = {"name": "ideal_pd", "torque_limit": 0.18}
+    run = tmp_path / "oracle"
+    run.mkdir()
+    (run / "train.json").write_text(json.dumps({"env": "DexNDM/LeapRotate-v0",
+                                                "env_kwargs": {"object": "cylinder", "actuator": capped}}))
+    gait = tmp_path / "gait.json"
+    gait.write_text(json.dumps({"period_steps": 16, "env_kwargs": {"object": "cylinder"}}))
+    assert policy_simulator(str(run / "model.zip")) == {"actuator": capped}
+    assert policy_simulator(str(gait)) == {} and policy_simulator("scripted") == {}
 
 
 def test_gap_closed_is_the_share_of_the_lost_rotation_won_back():

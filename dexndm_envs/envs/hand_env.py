@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 
 from dexndm_envs import hand, interface
-from dexndm_envs.actuators import Actuator, make_actuator
+from dexndm_envs.actuators import ActuatorSpec, make_actuator
 from dexndm_envs.gap import GapProfile, load_gap
 from dexndm_envs.metrics import CONTROL_HZ
 from dexndm_envs.robot import SimHand
@@ -29,7 +29,7 @@ class LeapHandEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": CONTROL_HZ}
 
-    def _init_hand(self, actuator: str | Actuator, gap: str | Path | GapProfile | None,
+    def _init_hand(self, actuator: ActuatorSpec, gap: str | Path | GapProfile | None,
                    render_mode: str | None) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"unknown render_mode {render_mode!r}; allowed: None, rgb_array, human")

@@ -9,7 +9,7 @@ import numpy as np
 import pybullet as pb
 
 from dexndm_envs import hand, interface
-from dexndm_envs.actuators import Actuator
+from dexndm_envs.actuators import ActuatorSpec
 from dexndm_envs.envs.hand_env import HAND_POSITION, LeapHandEnv
 from dexndm_envs.gap import GapProfile
 from dexndm_envs.metrics import CONTROL_HZ
@@ -63,7 +63,7 @@ class LeapChaosBoxEnv(LeapHandEnv):
                  ball_diameter: float = 0.065, ball_mass: float = 0.015, ball_stiffness: float = 400.0,
                  ball_damping: float = 8.0, ball_friction: float = 0.8, margin: float = 0.03,
                  strap_stiffness: float = 60.0, start_pose: np.ndarray | None = None,
-                 actuator: str | Actuator = "ideal_pd", gap: str | Path | GapProfile | None = None,
+                 actuator: ActuatorSpec = "ideal_pd", gap: str | Path | GapProfile | None = None,
                  settle_s: float = 1.5, render_mode: str | None = None) -> None:
         if wrist not in WRISTS:
             raise ValueError(f"unknown wrist {wrist!r}; the Chaos Box takes one of: {', '.join(WRISTS)}")

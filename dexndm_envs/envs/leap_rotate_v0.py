@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from dexndm_envs import hand, interface
-from dexndm_envs.actuators import Actuator, IdealPD
+from dexndm_envs.actuators import ActuatorSpec, IdealPD
 from dexndm_envs.envs.hand_env import HAND_POSITION, LeapHandEnv
 from dexndm_envs.gap import GapProfile
 from dexndm_envs.grasps import GraspConfig, GraspSet, cached_grasps
@@ -93,7 +93,8 @@ class LeapRotateEnv(LeapHandEnv):
     the hand; truncated after 400 steps (20 s) by the registered TimeLimit.
 
     ## Arguments
-    object, wrist, axis, obs_mode, actuator, gap (a reality-gap profile: a built-in name such as
+    object, wrist, axis, obs_mode, actuator (a name, {"name": ..., **parameters} or an Actuator: see
+    :func:`dexndm_envs.actuators.make_actuator`), gap (a reality-gap profile: a built-in name such as
     "leap_xc330", a JSON path or a GapProfile; it sets the actuator and scales the object's mass and
     friction, see :mod:`dexndm_envs.gap`), randomize (bool or a Randomization), the reward weights,
     rotate_reward_rate ("instant" or "step_mean", see Rewards), fall_distance (m), grasp_config,
@@ -109,7 +110,7 @@ class LeapRotateEnv(LeapHandEnv):
         wrist: str | Any = "palm_up",
         axis: str | Any = "+z",
         obs_mode: str = "proprio",
-        actuator: str | Actuator = "ideal_pd",
+        actuator: ActuatorSpec = "ideal_pd",
         gap: str | Path | GapProfile | None = None,
         randomize: bool | Randomization = False,
         rotate_reward_weight: float = 1.0,
@@ -131,9 +132,10 @@ class LeapRotateEnv(LeapHandEnv):
         self.axis_spec = parse_axis(axis)
         self.obs_mode = obs_mode
         self._init_hand(actuator, gap, render_mode)
-        # Grasps belong to the task in the training simulator: under a gap profile the hand starts
-        # from the grasps the simulator's actuator made, as a real hand starts from sim-made grasps.
-        self._grasp_actuator = IdealPD() if self.gap else self.actuator
+        # Grasps belong to the task, not to the actuator: the simulator's nominal PD makes them whatever
+        # actuator or gap profile plays the episode (a real hand starts from sim-made grasps), so a
+        # seed starts from the same grasp under every actuator (paired comparisons).
+        self._grasp_actuator = IdealPD()
         self.randomization = Randomization() if randomize is True else (randomize or None)
         self.weights = dict(rot=rotate_reward_weight, rotp=rotp_penalty_weight, linvel=linvel_penalty_weight,
                             pose=pose_penalty_weight, work=work_penalty_weight, torque=torque_penalty_weight)

@@ -8,14 +8,16 @@ under
 
 * ``full``: the profile as it is;
 * ``actuator``: the profile's servo model, nominal object (mass and friction scales 1);
-* ``object``: the simulator's ideal PD, the profile's object scales;
+* ``object``: the simulator's actuator (the policy's training ideal PD), the profile's object scales;
 * ``full, uncapped``: the profile with the Goal Current raised to the simulator's torque clip
-  (``IdealPD().torque_limit`` / the XC330's torque constant), so the cap binds no earlier than in sim;
+  (its ``torque_limit`` / the XC330's torque constant), so the cap binds no earlier than in sim;
 * ``actuator, uncapped``: both;
-* ``best correction``: the simulator's ideal PD whose torque clip is the profile's Goal Current, with
+* ``best correction``: the simulator's ideal PD with its torque clip at the profile's Goal Current, with
   the profile's object: joints that move exactly as the simulator's would, as far as the servo's
   current allows. That is the most a perfect correction of the targets could give back.
 
+"sim" is the policy's own simulator (its training actuator, :func:`baselines.pipeline.policy_simulator`;
+for a policy trained with the clip at the Goal Current, ``object`` and ``best correction`` coincide).
 Every condition runs the same seeded episodes (episode i starts from the same grasp). "Lost" is
 sim Rot minus the condition's Rot; the share is of the full profile's loss. The last column is the
 gap closed, (Rot - full Rot) / (sim Rot - full Rot), that a correction reaching the condition would
@@ -33,27 +35,26 @@ from report import header
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
 from baselines.evaluate import evaluate, rot_standard_error
-from baselines.pipeline import default_policy, policy_label, policy_obs_mode
-from dexndm_envs.actuators import TORQUE_CONSTANT, IdealPD
+from baselines.pipeline import default_policy, policy_label, policy_obs_mode, policy_simulator
+from dexndm_envs.actuators import TORQUE_CONSTANT, IdealPD, make_actuator
 from dexndm_envs.gap import GapProfile, load_gap
 
 
-def variants(gap: GapProfile) -> dict[str, GapProfile]:
-    """The profile's parts, named as in the module docstring (``gap`` must use the xc330 actuator)."""
+def variants(gap: GapProfile, sim: IdealPD) -> dict[str, GapProfile]:
+    """The profile's parts, named as in the module docstring, for a policy trained with the simulator's
+    actuator ``sim`` (``gap`` must use the xc330 actuator)."""
     if gap.actuator != "xc330":
         raise ValueError(f"gap profile {gap.name}: the budget splits an xc330 profile; got {gap.actuator!r}")
-    sim = IdealPD()
-    uncapped_ma = 1000.0 * sim.torque_limit / TORQUE_CONSTANT
+    sim_current_ma = 1000.0 * sim.torque_limit / TORQUE_CONSTANT
     nominal_object = {"object_mass_scale": 1.0, "object_friction_scale": 1.0}
+    ideal = {"actuator": "ideal_pd", "kp": sim.kp_nominal, "kd": sim.kd_nominal, "ki": 0.0}
     return {
         "full": gap,
         "actuator": dataclasses.replace(gap, **nominal_object),
-        "object": dataclasses.replace(gap, actuator="ideal_pd", kp=sim.kp_nominal, kd=sim.kd_nominal, ki=0.0,
-                                      goal_current_ma=uncapped_ma),
-        "full, uncapped": dataclasses.replace(gap, goal_current_ma=uncapped_ma),
-        "actuator, uncapped": dataclasses.replace(gap, goal_current_ma=uncapped_ma, **nominal_object),
-        "best correction": dataclasses.replace(gap, actuator="ideal_pd", kp=sim.kp_nominal, kd=sim.kd_nominal,
-                                               ki=0.0),
+        "object": dataclasses.replace(gap, goal_current_ma=sim_current_ma, **ideal),
+        "full, uncapped": dataclasses.replace(gap, goal_current_ma=sim_current_ma),
+        "actuator, uncapped": dataclasses.replace(gap, goal_current_ma=sim_current_ma, **nominal_object),
+        "best correction": dataclasses.replace(gap, **ideal),
     }
 
 
@@ -71,19 +72,25 @@ def main() -> None:
     task = {"object": args.object, "wrist": args.wrist, "axis": "+z", "obs_mode": policy_obs_mode(policy)}
 
     def rot(gap: GapProfile | None) -> dict:
-        report = evaluate("DexNDM/LeapRotate-v0", {**task, **({"gap": gap} if gap else {})}, policy, args.episodes,
-                          seed=args.seed, progress=False)
+        """Rot under ``gap``, or in the policy's own simulator (its training actuator) for None."""
+        report = evaluate("DexNDM/LeapRotate-v0", {**task, **({"gap": gap} if gap else policy_simulator(policy))},
+                          policy, args.episodes, seed=args.seed, progress=False)
         return {"rot_rad": report["rot_rad"], "ttf": report["ttf"], "se": rot_standard_error(report)}
 
     print(f"policy {policy_label(policy)}, {args.wrist}, {args.object}; {args.episodes} paired episodes, "
           f"seed {args.seed}")
+    simulator = policy_simulator(policy)
+    sim_actuator = make_actuator(simulator.get("actuator", "ideal_pd"))
+    if not isinstance(sim_actuator, IdealPD):
+        raise ValueError(f"{policy} was trained with the {type(sim_actuator).__name__} actuator; the budget compares "
+                         "against an ideal-PD simulator")
     sim = rot(None)
     print("| gap | condition | Rot | TTF | lost Rot | share of the full loss | gap closed if reached |")
     print("|---|---|---:|---:|---:|---:|---:|")
-    print(f"| - | sim (ideal PD) | {sim['rot_rad']:.2f} +- {sim['se']:.2f} | {sim['ttf']:.2f} | | | |")
+    print(f"| - | sim (ideal PD, clip {sim_actuator.torque_limit:g} N m) | {sim['rot_rad']:.2f} +- {sim['se']:.2f} | {sim['ttf']:.2f} | | | |")
     for name in args.gaps:
         full_loss = None
-        for label, profile in variants(load_gap(name)).items():
+        for label, profile in variants(load_gap(name), sim_actuator).items():
             row = rot(profile)
             lost = sim["rot_rad"] - row["rot_rad"]
             full_loss = lost if full_loss is None else full_loss

@@ -34,10 +34,11 @@ def test_every_oracle_says_how_it_was_made_and_what_it_scored(oracle):
     assert run["residual"] == {"gait": "gait.json", "scale": 0.2} and (oracle / "gait.json").is_file()
     assert run["shipped"]["env_steps"] > 0 and run["shipped"]["wall_s_to_checkpoint"] > 0
     assert oracle.name == "oracle_{wrist}_{object}_z".format(**run["env_kwargs"]) + (
-        "_dr" if run["env_kwargs"].get("randomize") else "")
+        "_dr" if run["env_kwargs"].get("randomize") else "") + ("_cap" if "actuator" in run["env_kwargs"] else "")
     report = json.loads((oracle / "eval.json").read_text())
     assert report["episodes"] == 50 and report["env_kwargs"]["obs_mode"] == "privileged"
     assert report["env_kwargs"]["wrist"] == run["env_kwargs"]["wrist"] and "randomize" not in report["env_kwargs"]
+    assert report["env_kwargs"].get("actuator") == run["env_kwargs"].get("actuator")  # scored in its own simulator
     assert (oracle / "curve.png").is_file() and (oracle / "README.md").is_file()
 
 
@@ -56,7 +57,9 @@ def test_the_shipped_oracle_turns_its_object(warm_grasps, tmp_path):
 def test_every_shipped_gait_loads_and_says_how_it_was_found(path):
     assert isinstance(load_policy(str(path)), PeriodicGaitSource)
     gait = json.loads(path.read_text())
-    wrist_object = path.stem.rsplit("_", 1)[0]
+    stem = path.stem.removesuffix("_cap")  # "_cap": searched in a simulator with the hand's current cap
+    assert (stem != path.stem) == ("actuator" in gait["env_kwargs"])
+    wrist_object = stem.rsplit("_", 1)[0]
     assert wrist_object == f"{gait['env_kwargs']['wrist']}_{gait['env_kwargs']['object']}"
     assert gait["history"] and gait["wall_s"] > 0
 

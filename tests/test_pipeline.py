@@ -142,6 +142,18 @@ def test_the_simulator_is_the_one_the_policy_was_trained_in(tmp_path):
     assert policy_simulator(str(gait)) == {} and policy_simulator("scripted") == {}
 
 
+def test_a_generalist_of_teachers_from_different_simulators_is_refused(monkeypatch):
+    from baselines import distill
+
+    teachers = [{"env_kwargs": {"wrist": "palm_up"}},
+                {"env_kwargs": {"wrist": "palm_down", "actuator": {"name": "ideal_pd", "torque_limit": 0.18}}}]
+    monkeypatch.setattr(distill, "load_generalist", lambda path: (None, {"info": {"teachers": teachers}}))
+    with pytest.raises(ValueError, match="teachers were trained with different actuators"):
+        policy_simulator("generalist.pt")
+    monkeypatch.setattr(distill, "load_generalist", lambda path: (None, {"info": {"teachers": teachers[1:]}}))
+    assert policy_simulator("generalist.pt") == {"actuator": teachers[1]["env_kwargs"]["actuator"]}
+
+
 def test_gap_closed_is_the_share_of_the_lost_rotation_won_back():
     from baselines.pipeline import gap_closed
 

@@ -3,11 +3,11 @@ the "real" hand; Chaos Box data and the joint-wise dynamics model win it back.
 
 Stages, each leaving its artefacts under ``workdir``:
 
-a. ``eval/sim.json``: the base policy in the nominal simulator; its episodes, with actions, go to
+a. ``eval/sim.json``: the base policy in the simulator; its episodes, with actions, go to
    ``data/sim_rollouts`` (the Chaos Box replays them, the residual learns from them).
 b. ``eval/direct.json``: direct transfer to the hand.
-c. ``data/sim_policy``: more base-policy episodes in the nominal simulator (replay and residual data);
-   ``data/sim_box``: the Chaos Box in the nominal simulator replaying them (pretraining data);
+c. ``data/sim_policy``: more base-policy episodes in the simulator (replay and residual data);
+   ``data/sim_box``: the Chaos Box in the simulator replaying them (pretraining data);
    ``data/real_box``: the same replay on the hand in its Chaos Box (the real data).
 d. ``models/{joint,whole}_sim.pt``: both dynamics models pretrained on ``sim_box``;
    ``models/{joint,whole}_real.pt``: fine-tuned from them on ``real_box`` (reports beside, ``.json``).
@@ -72,9 +72,9 @@ class Sizes:
     box_episodes: int
     """Chaos Box episodes on the hand: the real data"""
     sim_box_episodes: int
-    """Chaos Box episodes in the nominal simulator: the pretraining data"""
+    """Chaos Box episodes in the simulator: the pretraining data"""
     policy_episodes: int
-    """extra base-policy episodes in the nominal simulator, beside the sim evaluation's"""
+    """extra base-policy episodes in the simulator, beside the sim evaluation's"""
     steps: int = 400
     fit_epochs: int = 100
     fit_patience: int = 10
@@ -314,7 +314,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     log.info("DexNDM pipeline: policy %s (%s observation), %s, simulator %s, %s; artefacts in %s", policy, obs_mode,
              task, simulator or "default", hand.describe(), workdir)
 
-    with _stage(timings, "sim_eval", "the base policy in the nominal simulator"):
+    with _stage(timings, "sim_eval", "the base policy in the simulator"):
         rows["sim"], curves["sim"], episode_rot["sim"] = _evaluate(
             "sim", (ROTATE, {**task, **simulator}, None), sizes.eval_episodes, workdir, save_rollouts=rollouts[0], **common)
 
@@ -329,11 +329,11 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
         rows["direct"], curves["direct"], episode_rot["direct"] = _evaluate(
             "direct", hand.rotate(task), sizes.eval_episodes, workdir, before_episode=place("direct"), **common)
 
-    with _stage(timings, "sim_policy", "more base-policy episodes in the nominal simulator"):
+    with _stage(timings, "sim_policy", "more base-policy episodes in the simulator"):
         data["sim_policy"] = _collect(env_factory(ROTATE, {**task, **simulator}, None), load_policy(policy), sizes.policy_episodes,
                                       rollouts[1], sizes.steps, _seed(seed, 1), progress)
     replay = ReplaySource(rollouts, wrist, steps=sizes.steps)
-    with _stage(timings, "sim_box", "Chaos Box in the nominal simulator, replaying the base policy"):
+    with _stage(timings, "sim_box", "Chaos Box in the simulator, replaying the base policy"):
         data["sim_box"] = _collect(env_factory(BOX, {"wrist": wrist, **simulator}, None), replay, sizes.sim_box_episodes,
                                    data_dir / "sim_box", sizes.steps, _seed(seed, 2), progress)
     setup(f"put the hand in its Chaos Box ({hand.box_port})")

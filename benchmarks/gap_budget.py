@@ -71,19 +71,20 @@ def main() -> None:
     policy = args.policy or default_policy(args.wrist, args.object)
     task = {"object": args.object, "wrist": args.wrist, "axis": "+z", "obs_mode": policy_obs_mode(policy)}
 
-    def rot(gap: GapProfile | None) -> dict:
-        """Rot under ``gap``, or in the policy's own simulator (its training actuator) for None."""
-        report = evaluate("DexNDM/LeapRotate-v0", {**task, **({"gap": gap} if gap else policy_simulator(policy))},
-                          policy, args.episodes, seed=args.seed, progress=False)
-        return {"rot_rad": report["rot_rad"], "ttf": report["ttf"], "se": rot_standard_error(report)}
-
-    print(f"policy {policy_label(policy)}, {args.wrist}, {args.object}; {args.episodes} paired episodes, "
-          f"seed {args.seed}")
     simulator = policy_simulator(policy)
     sim_actuator = make_actuator(simulator.get("actuator", "ideal_pd"))
     if not isinstance(sim_actuator, IdealPD):
         raise ValueError(f"{policy} was trained with the {type(sim_actuator).__name__} actuator; the budget compares "
                          "against an ideal-PD simulator")
+
+    def rot(gap: GapProfile | None) -> dict:
+        """Rot under ``gap``, or in the policy's own simulator (its training actuator) for None."""
+        report = evaluate("DexNDM/LeapRotate-v0", {**task, **({"gap": gap} if gap else simulator)},
+                          policy, args.episodes, seed=args.seed, progress=False)
+        return {"rot_rad": report["rot_rad"], "ttf": report["ttf"], "se": rot_standard_error(report)}
+
+    print(f"policy {policy_label(policy)}, {args.wrist}, {args.object}; {args.episodes} paired episodes, "
+          f"seed {args.seed}")
     sim = rot(None)
     print("| gap | condition | Rot | TTF | lost Rot | share of the full loss | gap closed if reached |")
     print("|---|---|---:|---:|---:|---:|---:|")

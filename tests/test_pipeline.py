@@ -20,8 +20,6 @@ from dexndm_envs.dynamics.residual import load_residual
 TOY = Sizes(eval_episodes=2, box_episodes=3, sim_box_episodes=3, policy_episodes=2, steps=30, fit_epochs=3,
             fit_patience=2, residual_epochs=2)
 STAGES = ("sim_eval", "direct_eval", "sim_policy", "sim_box", "real_box", "fit", "residual", "corrected_eval")
-
-
 CAPPED = {"name": "ideal_pd", "torque_limit": 0.18}
 
 

@@ -16,8 +16,8 @@ def _demo(args: argparse.Namespace) -> None:
 
     logging.getLogger("baselines.pipeline").setLevel(logging.INFO)  # the stages, even without -v
     demo(size=args.size, gap=args.gap, port=args.port, box_port=args.box_port, tracker=args.tracker,
-         policy=args.policy, wrist=args.wrist, object=args.object, axis=args.axis, workdir=args.workdir,
-         seed=args.seed, json_path=args.json)
+         policy=args.policy, wrist=args.wrist, object=args.object, axis=args.axis, residual=args.residual,
+         workdir=args.workdir, seed=args.seed, json_path=args.json)
 
 
 def _render(args: argparse.Namespace) -> None:
@@ -122,13 +122,14 @@ def _fit(args: argparse.Namespace) -> None:
 def _residual(args: argparse.Namespace) -> None:
     from dexndm_envs.dynamics.residual import fit_residual
 
-    report = fit_residual(args.ndm, args.sim_data, args.out, max_correction=args.max_correction,
+    report = fit_residual(args.ndm, args.sim_data, args.out, form=args.form, max_correction=args.max_correction,
                           hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           seed=args.seed)
     _write_report(report, args.json)
     print(f"residual -> {args.out}: model-predicted standardised error on held-out sim episodes "
           f"{report['eval_loss_uncorrected']:.4f} uncorrected -> {report['eval_loss_corrected']:.4f} corrected; "
-          f"mean |correction| {report['mean_abs_correction_rad']:.4f} rad")
+          f"mean |correction| {report['mean_abs_correction_rad']:.4f} rad"
+          + "".join(f"; {term} gain {gain:.3f}" for term, gain in report.get("gains", {}).items()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wrist", default="palm_up", choices=list(WRISTS))
     p.add_argument("--object", default="cylinder", help="object name or category (default: cylinder)")
     p.add_argument("--axis", default="+z", help="rotation axis (default: +z)")
+    p.add_argument("--residual", choices=["gains", "mlp"], default="gains",
+                   help="the correction's form: three gains shared by the joints (default) or the paper's MLP")
     p.add_argument("--workdir", type=Path, default=None,
                    help="new or empty directory for every artefact (default: runs/demo-<date>-<time>)")
     p.add_argument("--seed", type=int, default=0)
@@ -275,8 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("residual", help="train the residual correction through a frozen dynamics model")
     p.add_argument("--ndm", type=Path, required=True, help="dynamics model checkpoint fitted on real-hand data")
     p.add_argument("--sim-data", nargs="+", required=True, type=Path, help="the base policy's sim episodes")
+    p.add_argument("--form", choices=["gains", "mlp"], default="gains",
+                   help="gains: three gains shared by all joints (damping, stiffness, lead; default); "
+                        "mlp: the paper's MLP over all joints' histories")
     p.add_argument("--max-correction", type=float, default=0.1, help="bound per joint, rad (default: 0.1)")
-    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--hidden", type=int, default=256, help="the MLP's width (--form mlp)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)

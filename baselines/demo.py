@@ -13,7 +13,8 @@ METRIC_KEYS = ("rot_rad", "ttf", "ttf_s", "rotr", "rotp")
 
 def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None, box_port: str | None = None,
          tracker: str | None = None, policy: str | None = None, wrist: str = "palm_up", object: str = "cylinder",
-         axis: str = "+z", workdir: Path | None = None, seed: int = 0, json_path: Path | None = None) -> dict:
+         axis: str = "+z", residual: str = "gains", workdir: Path | None = None, seed: int = 0,
+         json_path: Path | None = None) -> dict:
     """Run the pipeline, print its table and optionally copy its JSON to ``json_path``.
 
     Defaults: the shipped base policy for (wrist, object, axis) (:func:`baselines.pipeline.default_policy`:
@@ -31,7 +32,7 @@ def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None
         result = run_pipeline(policy or default_policy(wrist, object, axis, deployable=port is not None),
                               workdir=workdir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S"), size=size,
                               gap=gap or "leap_xc330", port=port, box_port=box_port, tracker=tracker, wrist=wrist,
-                              object=object, axis=axis, seed=seed, ready=_ask_operator)
+                              object=object, axis=axis, residual=residual, seed=seed, ready=_ask_operator)
     except (BusError, CollectionStopped) as e:
         raise SystemExit(f"dexndm demo: the hand stopped the run: {e}") from None
     print(format_table(result))

@@ -48,7 +48,7 @@ from baselines.demo import METRIC_KEYS
 from baselines.evaluate import evaluate, plot_rotation, rot_standard_error
 from baselines.sources import ReplaySource, load_policy
 from dexndm_envs.dynamics.fitting import fit
-from dexndm_envs.dynamics.residual import fit_residual
+from dexndm_envs.dynamics.residual import RESIDUALS, fit_residual
 from dexndm_envs.envs.leap_rotate_v0 import PRIVILEGED_DIM
 from dexndm_envs.metrics import CONTROL_HZ
 
@@ -268,8 +268,8 @@ def gap_closed_interval(rot: dict[str, np.ndarray], resamples: int = 2000, seed:
 
 def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick", gap: str | None = "leap_xc330",
                  port: str | None = None, box_port: str | None = None, tracker: str | None = None,
-                 wrist: str = "palm_up", object: str = "cylinder", axis: str = "+z", seed: int = 0,
-                 progress: bool = True, ready: Callable[[str], None] | None = None,
+                 wrist: str = "palm_up", object: str = "cylinder", axis: str = "+z", residual: str = "gains",
+                 seed: int = 0, progress: bool = True, ready: Callable[[str], None] | None = None,
                  place_object: Callable[[int], None] | None = None) -> dict:
     """Run stages a-g (module docstring) and return the result that ``workdir/pipeline.json`` holds.
 
@@ -282,6 +282,8 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
         port, box_port, tracker: a real or virtual hand (``box_port`` defaults to ``port``: one hand,
             moved into its box by a person when ``ready`` says so).
         wrist, object, axis: the task (LeapRotate's arguments; ``object`` may be a category).
+        residual: the residual's form, a name in :data:`~dexndm_envs.dynamics.residual.RESIDUALS`
+            (``gains``: three gains shared by the joints; ``mlp``: the paper's MLP).
         ready: called with an instruction whenever the hand on ``port`` needs a person: into its
             Chaos Box before the collection, and the object back in the hand before every evaluation
             episode (unless ``place_object`` does that); default: log it.
@@ -294,6 +296,8 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
         20 s episode and in s, RotP in rad/s, timings in s).
     """
     sizes = _sizes(size)
+    if residual not in RESIDUALS:
+        raise ValueError(f"unknown residual form {residual!r}; allowed: {', '.join(RESIDUALS)}")
     obs_mode = policy_obs_mode(policy)
     hand = Hand.make(gap if port is None else None, port, box_port, tracker, obs_mode)
     task = {"object": object, "wrist": wrist, "axis": axis, "obs_mode": obs_mode}
@@ -355,11 +359,11 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     with _stage(timings, "residual", "residual corrections through the frozen real-hand models"):
         for kind in MODEL_OF.values():
             res = fit_residual(models[kind]["real_checkpoint"], rollouts, model_dir / f"{kind}_residual.pt",
-                               epochs=sizes.residual_epochs, seed=seed, progress=progress)
+                               form=residual, epochs=sizes.residual_epochs, seed=seed, progress=progress)
             _write_json(model_dir / f"{kind}_residual.json", res)
             models[kind].update(residual_checkpoint=res["checkpoint"],
                                 **{k: res[k] for k in ("eval_loss_uncorrected", "eval_loss_corrected",
-                                                       "mean_abs_correction_rad")})
+                                                       "mean_abs_correction_rad") + (("gains",) if "gains" in res else ())})
 
     with _stage(timings, "corrected_eval", "the base policy on the hand under each correction"):
         for condition, kind in MODEL_OF.items():
@@ -371,7 +375,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     plot = plot_conditions(curves, workdir / "rotation.png",
                            f"{policy_label(policy)}, {wrist}, {object}, axis {axis}")
     result = {"policy": policy, "obs_mode": obs_mode, "gap": hand.gap, "hand": asdict(hand), "task": task,
-              "simulator": simulator,
+              "simulator": simulator, "residual": residual,
               "size": size if isinstance(size, str) else "custom", "sizes": asdict(sizes), "seed": seed,
               "rows": [{"condition": c, **rows[c]} for c in CONDITIONS], "gap_closed": gap_closed(rows),
               "gap_closed_ci95": gap_closed_interval(episode_rot, seed=seed),
@@ -467,6 +471,7 @@ def format_table(result: dict) -> str:
     simulator = result.get("simulator") or {}
     lines = [(f"DexNDM pipeline: policy {result['policy']}, {task['object']}, wrist {task['wrist']}, axis "
               f"{task['axis']}; simulator {simulator.get('actuator', 'ideal_pd (default)')}; "
+              f"residual {result['residual']}; "
               f"{Hand(**result['hand']).describe()}"),
              (f"{sizes['eval_episodes']} episodes x {sizes['steps']} steps per condition "
               "(TTF as a fraction of the 20 s episode)"),

@@ -39,7 +39,7 @@ from baselines.sources import GaitSource, ReplaySource, WaveSource
 from dexndm_envs.dynamics.evaluation import evaluate, hold_predictor, target_predictor
 from dexndm_envs.dynamics.fitting import load_episodes, split_episodes, torch_threads, train
 from dexndm_envs.dynamics.models import MODELS, parameter_count
-from dexndm_envs.dynamics.residual import ResidualPolicy
+from dexndm_envs.dynamics.residual import MLPResidual
 from dexndm_envs.dynamics.transitions import Transitions
 from report import header
 
@@ -80,7 +80,7 @@ def timing(episodes: list[dict]) -> None:
         r = train(model, data, ev, epochs=20, patience=10**9, progress=False)
         print(f"  {kind:<6} {parameter_count(model):>7} parameters: {r['seconds']:6.1f} s "
               f"({r['seconds'] / 20:.2f} s per epoch)")
-    residual = ResidualPolicy()
+    residual = MLPResidual()
     rng = np.random.default_rng(0)
     q, t = rng.normal(size=(10, 16)), rng.normal(size=(10, 16))
     print("inference per control step (median of 2000 calls, one window):")

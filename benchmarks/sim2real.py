@@ -86,6 +86,7 @@ def main() -> None:
                         "stand for the cell's (e.g. runs/oracle_{wrist}_{object}/model.zip); default: the "
                         "pipeline's for the cell's wrist and object, a deployable one with --emulator")
     parser.add_argument("--workdir", type=Path, default=None, help="keep every run's artefacts here")
+    parser.add_argument("--residual", choices=["gains", "mlp"], default="gains", help="the correction's form")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--emulator", action="store_true", help="the hand is the virtual LEAP hand over its serial "
                         "protocol (real time) instead of the in-process gap env")
@@ -93,7 +94,7 @@ def main() -> None:
     sizes = parse_overrides(args.set, SIZES[args.size])
     root = args.workdir or Path(tempfile.mkdtemp(prefix="dexndm_sim2real_"))
     header()
-    print(f"sizes: {dataclasses.asdict(sizes)}; artefacts in {root}")
+    print(f"sizes: {dataclasses.asdict(sizes)}; residual {args.residual}; artefacts in {root}")
     print("| gap | wrist | object | policy | sim Rot | direct Rot | whole-hand Rot | joint-wise Rot "
           "| gap closed joint-wise [95 % CI] | gap closed whole-hand [95 % CI] | real transitions | wall time |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -107,7 +108,7 @@ def main() -> None:
                 with contextlib.ExitStack() as stack:
                     hand = emulated_hand(stack, gap, wrist, obj) if args.emulator else {"gap": gap}
                     result = run_pipeline(policy, workdir=root / cell, size=sizes, wrist=wrist, object=obj,
-                                          seed=args.seed, progress=False, **hand)
+                                          residual=args.residual, seed=args.seed, progress=False, **hand)
                 for k, v in result["gap_closed"].items():
                     if v is not None:
                         closed[k].append(v)

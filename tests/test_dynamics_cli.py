@@ -10,7 +10,7 @@ import pytest
 from baselines.cli import main
 from dexndm_envs.dynamics.dataset import EpisodeWriter
 from dexndm_envs.dynamics.fitting import load_ndm
-from dexndm_envs.dynamics.residual import load_residual
+from dexndm_envs.dynamics.residual import RESIDUALS, load_residual
 from synthetic_plant import SyntheticPlant, episodes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -46,15 +46,25 @@ def test_fit_then_residual(data_dir, tmp_path, capsys):
     assert load_ndm(ckpt).kind == "joint"
 
     res_json = tmp_path / "res.json"
-    main(["residual", "--ndm", str(ckpt), "--sim-data", str(data_dir), "--epochs", "2", "--hidden", "32",
-          "--max-correction", "0.2", "--out", str(res), "--json", str(res_json)])
+    main(["residual", "--ndm", str(ckpt), "--sim-data", str(data_dir), "--epochs", "2", "--form", "mlp",
+          "--hidden", "32", "--max-correction", "0.2", "--out", str(res), "--json", str(res_json)])
     residual = load_residual(res)
-    assert residual.history == 10 and residual.max_correction == 0.2 and residual.hidden == 32
+    assert residual.kind == "mlp" and residual.history == 10 and residual.max_correction == 0.2
+    assert residual.hidden == 32
     c = residual.correct(np.zeros((10, 16)), np.full((10, 16), 0.1))
     assert c.shape == (16,) and np.abs(c).max() <= 0.2
     info = json.loads(res_json.read_text())
-    assert info["ndm"] == str(ckpt) and info["epochs_run"] == 2
+    assert info["ndm"] == str(ckpt) and info["epochs_run"] == 2 and "gains" not in info
     assert "residual ->" in capsys.readouterr().out
+
+    # the default form: three gains, reported by name
+    main(["residual", "--ndm", str(ckpt), "--sim-data", str(data_dir), "--epochs", "2", "--out", str(res),
+          "--json", str(res_json)])
+    residual = load_residual(res)
+    info = json.loads(res_json.read_text())
+    assert residual.kind == "gains" and set(info["gains"]) == {"damping", "stiffness", "lead"}
+    assert info["gains"] == residual.named_gains()
+    assert "damping gain" in capsys.readouterr().out
 
 
 def test_fit_whole_hand_with_history_and_init(data_dir, tmp_path):
@@ -95,3 +105,13 @@ def test_fit_help_lists_the_options(capsys):
         main(["residual", "--help"])
     out = capsys.readouterr().out
     assert "--ndm" in out and "--sim-data" in out and "--max-correction" in out
+
+
+@pytest.mark.parametrize("command", ["residual", "demo"])
+def test_every_residual_form_is_offered(command, capsys):
+    """The command line lists the forms without importing torch; they must be the library's."""
+    with pytest.raises(SystemExit):
+        main([command, "--residual" if command == "demo" else "--form", "bogus"])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'bogus'" in err
+    assert all(f"'{form}'" in err for form in RESIDUALS), err

@@ -14,7 +14,7 @@ from baselines.sources import ReplaySource
 from conftest import OBJECT
 from dexndm_envs.dynamics.checkpoint import save_checkpoint
 from dexndm_envs.dynamics.dataset import EpisodeDataset
-from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, ResidualPolicy
+from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, MLPResidual
 
 KWARGS = {"object": OBJECT, "wrist": "palm_down"}
 KEYS = ("rot_rad", "ttf", "ttf_s", "rotr", "rotp")
@@ -62,7 +62,7 @@ def test_saved_rollouts_are_a_dataset_that_replay_can_use(warm_grasps, tmp_path)
 
 
 def test_eval_under_the_correction_wrapper(warm_grasps, tmp_path):
-    residual = ResidualPolicy(hidden=8)
+    residual = MLPResidual(hidden=8)
     with torch.no_grad():
         residual.net[-1].bias.fill_(1.0)  # a constant correction of 0.1 tanh(1) rad on every joint
     path = save_checkpoint(tmp_path / "res.pt", RESIDUAL_FORMAT, residual, residual.kind, residual.config())

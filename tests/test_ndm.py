@@ -16,7 +16,7 @@ from dexndm_envs.dynamics.dataset import EpisodeWriter
 from dexndm_envs.dynamics.evaluation import evaluate_checkpoint, evaluate_with_baselines
 from dexndm_envs.dynamics.fitting import NDM_FORMAT, fit, load_episodes, load_ndm, split_episodes, train
 from dexndm_envs.dynamics.models import GroupedLinear, JointWiseNDM, WholeHandNDM, joint_features, parameter_count
-from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, ResidualPolicy
+from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, MLPResidual
 from dexndm_envs.dynamics.transitions import Transitions
 from synthetic_plant import SyntheticPlant, episodes
 
@@ -305,7 +305,7 @@ def test_unreadable_checkpoints(tmp_path):
 
 
 def test_residual_checkpoint_is_not_a_dynamics_model(tmp_path):
-    residual = ResidualPolicy(10, hidden=8)
+    residual = MLPResidual(10, hidden=8)
     save_checkpoint(tmp_path / "res.pt", RESIDUAL_FORMAT, residual, residual.kind, residual.config())
     with pytest.raises(CheckpointError, match="res.pt: a 'dexndm-residual' checkpoint, but a 'dexndm-ndm'"):
         load_ndm(tmp_path / "res.pt")

@@ -12,7 +12,7 @@ from dexndm_envs import interface
 from dexndm_envs.dynamics.checkpoint import save_checkpoint
 from dexndm_envs.dynamics.dataset import EpisodeDataset, EpisodeWriter
 from dexndm_envs.dynamics.recording import record_episode
-from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, ResidualPolicy
+from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, MLPResidual, ResidualPolicy
 from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
 from dexndm_envs.wrappers import NDMCorrection
 
@@ -27,7 +27,7 @@ KNOWN = np.array([0.05, -0.05, 0.08, -0.02, 0.0, 0.03, -0.08, 0.01, 0.05, -0.05,
 
 def constant_residual(correction: np.ndarray = KNOWN, max_correction: float = 0.1) -> ResidualPolicy:
     """A residual whose output is ``correction`` whatever its input: zero last-layer weights, bias atanh."""
-    residual = ResidualPolicy(W, hidden=8, max_correction=max_correction)
+    residual = MLPResidual(W, hidden=8, max_correction=max_correction)
     with torch.no_grad():
         residual.net[-1].bias.copy_(torch.as_tensor(np.arctanh(correction / max_correction)))
     residual.eval()
@@ -119,7 +119,7 @@ def test_zero_residual_reproduces_the_env(gap_env):
     acts = actions()
     plain_obs, plain_rew, plain_infos = run(gap_env(), acts)
     torch.manual_seed(0)
-    wrapped_obs, wrapped_rew, wrapped_infos = run(NDMCorrection(gap_env(), ResidualPolicy(W, hidden=8)), acts)
+    wrapped_obs, wrapped_rew, wrapped_infos = run(NDMCorrection(gap_env(), MLPResidual(W, hidden=8)), acts)
     np.testing.assert_array_equal(wrapped_obs, plain_obs)
     np.testing.assert_array_equal(wrapped_rew, plain_rew)
     for a, b in zip(plain_infos, wrapped_infos):
@@ -127,7 +127,7 @@ def test_zero_residual_reproduces_the_env(gap_env):
         assert np.array_equal(b["correction"], np.zeros(NUM_JOINTS))
 
 
-class RecordingResidual(ResidualPolicy):
+class RecordingResidual(MLPResidual):
     """Any-input residual that remembers the windows it was given."""
 
     def __init__(self):

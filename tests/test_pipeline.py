@@ -92,11 +92,13 @@ def test_the_result_json(warm_grasps, toy_run):
     assert result["gap"] == "leap_xc330" and result["hand"]["port"] is None
     assert result["sizes"]["steps"] == 30 and result["policy"].endswith("gait.json") and result["obs_mode"] == "proprio"
     assert result["simulator"] == {"actuator": CAPPED}
+    assert result["residual"] == "gains"  # the default form: three gains per model, recorded
     for kind in ("joint", "whole"):
         assert 0 <= result["models"][kind]["mean_abs_correction_rad"] <= 0.1
+        assert set(result["models"][kind]["gains"]) == {"damping", "stiffness", "lead"}
     table = format_table(result)
     assert "joint-wise NDM" in table and "whole-hand NDM" in table and "90 real Chaos Box transitions" in table
-    assert "simulator {'name': 'ideal_pd', 'torque_limit': 0.18}" in table
+    assert "simulator {'name': 'ideal_pd', 'torque_limit': 0.18}" in table and "residual gains" in table
 
 
 def test_the_pipeline_on_the_virtual_hand(warm_grasps, tmp_path, one_torch_thread):
@@ -197,6 +199,8 @@ def test_gap_closed_interval_contains_the_estimate_and_narrows_with_more_episode
 def test_bad_gap_is_a_clear_error_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="neither a built-in"):
         run_pipeline("scripted", workdir=tmp_path / "run", size=TOY, gap="no_such_gap", object=OBJECT)
+    with pytest.raises(ValueError, match="unknown residual form 'transformer'; allowed: gains, mlp"):
+        run_pipeline("scripted", workdir=tmp_path / "run", size=TOY, residual="transformer", object=OBJECT)
     assert not (tmp_path / "run").exists()
 
 

@@ -1,10 +1,14 @@
 """The residual action correction: pi_res(o_t, target_t) -> a bounded correction of the joint targets.
 
 Inputs (what a deployed wrapper has): the last W joint readings ``q_{t-W+1..t}`` and the base policy's
-last W targets ``target_{t-W+1..t}`` (the newest is the one about to be executed), with the same
-per-joint relative features as the dynamics models (:func:`~dexndm_envs.dynamics.models.joint_features`),
-standardised, for all joints together. Output: ``max_correction * tanh(MLP(...))`` radians per joint,
-motor order; the hand executes ``clip(target_t + correction_t, limits)``.
+last W targets ``target_{t-W+1..t}`` (the newest is the one about to be executed). Output: a correction
+within +-``max_correction`` radians per joint, motor order; the hand executes
+``clip(target_t + correction_t, limits)``. Two forms (:data:`RESIDUALS`):
+
+* ``gains`` (default, :class:`GainResidual`): three gains shared by all joints on each joint's newest
+  step (its velocity, tracking error and target step);
+* ``mlp`` (:class:`MLPResidual`, the paper's form): an MLP over all joints' standardised per-joint
+  features (those of the dynamics models, :func:`~dexndm_envs.dynamics.models.joint_features`).
 
 Training (paper, Sec. "residual"): on the base policy's own simulated trajectories, with the
 fine-tuned (real) dynamics model frozen, minimise the model's standardised error between its prediction
@@ -13,7 +17,7 @@ from the history of *corrected* targets and the next state the policy reached in
     sum_t | f(q_{t-W+1..t}, target_j + pi_res(o_j, target_j) for j = t-W+1..t) - q^sim_{t+1} |^2,
 
 so the corrected targets make the real hand (as the model knows it) move as the simulator did.
-All W corrections of a window come from the network in the same batch; gradients flow through all.
+All W corrections of a window come from the residual in the same batch; gradients flow through all.
 """
 
 from __future__ import annotations
@@ -46,34 +50,28 @@ _UPPER = torch.as_tensor(UPPER_LIMITS, dtype=torch.float32)
 
 
 class ResidualPolicy(nn.Module):
-    """An MLP over all joints' features, bounded by ``max_correction`` (rad) through a tanh.
+    """What every residual correction is: windows of readings and base targets -> a bounded correction.
 
-    The last layer starts at zero, so an untrained residual corrects nothing.
+    Subclasses define ``forward``; the output is within +-``max_correction`` (rad) per joint and is zero
+    before training, so an untrained residual corrects nothing.
     """
 
-    kind = "residual"
+    kind = ""
 
-    def __init__(self, history: int = 10, hidden: int = 256, layers: int = 2, max_correction: float = 0.1) -> None:
+    def __init__(self, history: int = 10, max_correction: float = 0.1) -> None:
         super().__init__()
+        if history < 2:
+            raise ValueError(f"history must be >= 2 steps; got {history}")
         if not max_correction > 0:
             raise ValueError(f"max_correction must be > 0 rad; got {max_correction}")
-        self.history, self.hidden, self.layers, self.max_correction = history, hidden, layers, max_correction
-        f = 2 * history
-        self.register_buffer("feature_mean", torch.zeros(NUM_JOINTS, f))
-        self.register_buffer("feature_std", torch.ones(NUM_JOINTS, f))
-        sizes = [NUM_JOINTS * f] + [hidden] * layers
-        mods: list[nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            mods += [nn.Linear(a, b), nn.SiLU()]
-        last = nn.Linear(hidden, NUM_JOINTS)
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-        self.net = nn.Sequential(*mods, last)
+        self.history, self.max_correction = history, max_correction
 
     def forward(self, q_hist: torch.Tensor, target_hist: torch.Tensor) -> torch.Tensor:
         """Corrections [B, 16] (rad) from windows [B, W, 16] of readings and base targets (rad)."""
-        x = (joint_features(q_hist, target_hist) - self.feature_mean) / self.feature_std
-        return self.max_correction * torch.tanh(self.net(x.flatten(1)))
+        raise NotImplementedError
+
+    def fit_normalisation(self, q_hist: torch.Tensor, target_hist: torch.Tensor) -> None:
+        """Input statistics from the training windows, before training (none by default)."""
 
     @torch.no_grad()
     def correct(self, q_hist: np.ndarray, target_hist: np.ndarray) -> np.ndarray:
@@ -87,13 +85,84 @@ class ResidualPolicy(nn.Module):
             return self(q, t)[0].double().numpy()
 
     def config(self) -> dict:
-        return {"history": self.history, "hidden": self.hidden, "layers": self.layers,
-                "max_correction": self.max_correction}
+        """Constructor arguments (saved in checkpoints)."""
+        return {"history": self.history, "max_correction": self.max_correction}
+
+
+class GainResidual(ResidualPolicy):
+    """Three gains shared by all joints, on the joint's own newest step (the default residual):
+
+        c_t = m tanh((k_damping (q_{t-1} - q_t) + k_stiffness (target_t - q_t) + k_lead (target_t - target_{t-1})) / m)
+
+    with m = ``max_correction`` (rad; about linear below it). The three terms are how a target can
+    make up for a servo that damps less, is softer, or lags behind the actuator the policy was trained
+    with; gains are dimensionless (rad of correction per rad). Why so few parameters: the dynamics
+    model's one-step error in the hand (~11 mrad) is as large as the whole gap's one-step effect, and a
+    residual with many parameters fits the model's errors instead of the hand (BENCHMARKS.md,
+    "Sim-to-real"); three gains can only follow what the model says on average.
+    """
+
+    kind = "gains"
+    TERMS = ("damping", "stiffness", "lead")
+
+    def __init__(self, history: int = 10, max_correction: float = 0.1) -> None:
+        super().__init__(history, max_correction)
+        self.gains = nn.Parameter(torch.zeros(len(self.TERMS)))
+
+    def forward(self, q_hist: torch.Tensor, target_hist: torch.Tensor) -> torch.Tensor:
+        q, q_prev, target, target_prev = q_hist[:, -1], q_hist[:, -2], target_hist[:, -1], target_hist[:, -2]
+        terms = torch.stack([q_prev - q, target - q, target - target_prev], dim=-1)
+        return self.max_correction * torch.tanh(terms @ self.gains / self.max_correction)
+
+    def named_gains(self) -> dict[str, float]:
+        """The fitted gains by term."""
+        return dict(zip(self.TERMS, self.gains.detach().tolist()))
+
+
+class MLPResidual(ResidualPolicy):
+    """The paper's form: an MLP over all joints' standardised features, bounded by a tanh.
+
+    The last layer starts at zero. Through a model of the hand that is no more accurate than the gap is
+    large, its ~100k parameters find corrections the model rewards and the hand does not (BENCHMARKS.md).
+    """
+
+    kind = "mlp"
+
+    def __init__(self, history: int = 10, max_correction: float = 0.1, hidden: int = 256, layers: int = 2) -> None:
+        super().__init__(history, max_correction)
+        self.hidden, self.layers = hidden, layers
+        f = 2 * history
+        self.register_buffer("feature_mean", torch.zeros(NUM_JOINTS, f))
+        self.register_buffer("feature_std", torch.ones(NUM_JOINTS, f))
+        sizes = [NUM_JOINTS * f] + [hidden] * layers
+        mods: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            mods += [nn.Linear(a, b), nn.SiLU()]
+        last = nn.Linear(hidden, NUM_JOINTS)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.net = nn.Sequential(*mods, last)
+
+    def forward(self, q_hist: torch.Tensor, target_hist: torch.Tensor) -> torch.Tensor:
+        x = (joint_features(q_hist, target_hist) - self.feature_mean) / self.feature_std
+        return self.max_correction * torch.tanh(self.net(x.flatten(1)))
+
+    def fit_normalisation(self, q_hist: torch.Tensor, target_hist: torch.Tensor) -> None:
+        feats = joint_features(q_hist, target_hist)
+        self.feature_mean.copy_(feats.mean(0))
+        self.feature_std.copy_(feats.std(0).clamp_min(1e-4))
+
+    def config(self) -> dict:
+        return {**super().config(), "hidden": self.hidden, "layers": self.layers}
+
+
+RESIDUALS: dict[str, type[ResidualPolicy]] = {"gains": GainResidual, "mlp": MLPResidual}
+"""Residual forms by name (``dexndm residual --form``); the first is the default."""
 
 
 def load_residual(path: str | Path) -> ResidualPolicy:
     """A saved residual correction (eval mode)."""
-    model, _ = read_checkpoint(path, RESIDUAL_FORMAT, {"residual": ResidualPolicy})
+    model, _ = read_checkpoint(path, RESIDUAL_FORMAT, RESIDUALS)
     return model
 
 
@@ -128,9 +197,7 @@ def _train_residual(ndm: DynamicsModel, residual: ResidualPolicy, train_data: Tr
     ndm.eval()
     ndm.requires_grad_(False)
     with torch.no_grad():
-        feats = joint_features(*train_data.histories(torch.arange(len(train_data))))
-        residual.feature_mean.copy_(feats.mean(0))
-        residual.feature_std.copy_(feats.std(0).clamp_min(1e-4))
+        residual.fit_normalisation(*train_data.histories(torch.arange(len(train_data))))
 
     def eval_loss(model: ResidualPolicy | None) -> float:
         with torch.no_grad():
@@ -152,19 +219,22 @@ def _train_residual(ndm: DynamicsModel, residual: ResidualPolicy, train_data: Tr
             "loss_history": result["loss_history"]}
 
 
-def fit_residual(ndm: str | Path, sim_data, out: str | Path = "residual.pt", *, max_correction: float = 0.1,
-                 hidden: int = 256, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3, patience: int = 5,
+def fit_residual(ndm: str | Path, sim_data, out: str | Path = "residual.pt", *, form: str = "gains",
+                 max_correction: float = 0.1, hidden: int = 256, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3, patience: int = 5,
                  seed: int = 0, progress: bool = True) -> dict:
     """What ``dexndm residual`` does: train a residual through the frozen model ``ndm`` (a checkpoint
     fitted on real-hand data) on the base policy's simulated episodes ``sim_data`` (one or more
-    dataset directories), 9:1 by episode, and save it to ``out``. Returns a report."""
+    dataset directories), 9:1 by episode, and save it to ``out``. ``form``: a name in :data:`RESIDUALS`
+    (``hidden`` is the MLP's width). Returns a report (with the fitted gains for the gain form)."""
+    if form not in RESIDUALS:
+        raise ValueError(f"unknown residual form {form!r}; allowed: {', '.join(RESIDUALS)}")
     model = load_ndm(ndm)
     episodes = load_episodes(sim_data)
     train_idx, eval_idx = split_episodes(len(episodes), seed)
     train_data = Transitions.from_episodes([episodes[i] for i in train_idx], model.history)
     eval_data = Transitions.from_episodes([episodes[i] for i in eval_idx], model.history)
     torch.manual_seed(seed)
-    residual = ResidualPolicy(model.history, hidden=hidden, max_correction=max_correction)
+    residual = RESIDUALS[form](model.history, max_correction, **({"hidden": hidden} if form == "mlp" else {}))
     result = train_residual(model, residual, train_data, eval_data, epochs=epochs, batch_size=batch_size, lr=lr,
                             patience=patience, seed=seed, progress=progress)
     log.info("residual: model-predicted error %.4f -> %.4f (standardised), mean |correction| %.4f rad",
@@ -172,6 +242,7 @@ def fit_residual(ndm: str | Path, sim_data, out: str | Path = "residual.pt", *, 
     data_dirs = [str(p) for p in ([sim_data] if isinstance(sim_data, (str, Path)) else sim_data)]
     info = {"ndm": str(ndm), "ndm_model": model.kind, "sim_data": data_dirs, "seed": seed,
             "train_transitions": len(train_data), "eval_transitions": len(eval_data),
-            **{k: v for k, v in result.items() if k != "loss_history"}}
+            **{k: v for k, v in result.items() if k != "loss_history"},
+            **({"gains": residual.named_gains()} if isinstance(residual, GainResidual) else {})}
     save_checkpoint(out, RESIDUAL_FORMAT, residual, residual.kind, residual.config(), info)
     return {"checkpoint": str(out), **info, "loss_history": result["loss_history"]}

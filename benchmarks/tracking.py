@@ -12,7 +12,11 @@ first 0.5, 2 and 20 s, and the rotation replayed (rad). Open loop the object dri
 one within seconds, after which the joints follow another contact history; the early windows are the
 clean test of what the residual was trained for.
 
-    python benchmarks/tracking.py WORKDIR [--episodes 20]
+``--parts`` adds a row per part of the gap profile (``benchmarks/gap_budget.py``'s variants, with no
+correction): how much of the joints' error each part makes, and how much is left with the servos
+behaving as the simulator's (``best correction``), which no correction of the targets can remove.
+
+    python benchmarks/tracking.py WORKDIR [--episodes 20] [--parts]
 """
 
 from __future__ import annotations
@@ -27,9 +31,12 @@ import numpy as np
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
 from baselines.collect import episode_seeds
 from dexndm_envs import interface
+from dexndm_envs.actuators import make_actuator
 from dexndm_envs.dynamics.dataset import EpisodeDataset
+from dexndm_envs.gap import load_gap
 from dexndm_envs.metrics import CONTROL_HZ
 from dexndm_envs.wrappers import NDMCorrection
+from gap_budget import variants
 from report import header
 
 WINDOWS_S = (0.5, 2.0, 20.0)
@@ -53,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path, help="a pipeline run's directory (dexndm demo, benchmarks/sim2real.py)")
     parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--parts", action="store_true", help="also replay on each part of the gap profile")
     args = parser.parse_args()
     header()
     result = json.loads((args.workdir / "pipeline.json").read_text())
@@ -66,6 +74,11 @@ def main() -> None:
     rows = {"simulator (replay check)": (sim_kwargs, None), "hand, no correction": (hand_kwargs, None),
             "hand, joint-wise": (hand_kwargs, models / "joint_residual.pt"),
             "hand, whole-hand": (hand_kwargs, models / "whole_residual.pt")}
+    if args.parts:
+        simulator = make_actuator(sim_kwargs.get("actuator", "ideal_pd"))
+        for part, profile in variants(load_gap(result["gap"]), simulator).items():
+            if part != "full":
+                rows[f"hand part: {part}, no correction"] = ({**hand_kwargs, "gap": profile}, None)
     print(f"run {args.workdir} (policy {Path(result['policy']).name}, gap {result['gap']}); {count} episodes "
           "replayed open loop")
     print("| replayed on | " + " | ".join(f"joint RMS vs sim, first {w:g} s (mrad)" for w in WINDOWS_S)

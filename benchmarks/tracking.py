@@ -78,7 +78,7 @@ def main() -> None:
         simulator = make_actuator(sim_kwargs.get("actuator", "ideal_pd"))
         for part, profile in variants(load_gap(result["gap"]), simulator).items():
             if part != "full":
-                rows[f"hand part: {part}, no correction"] = ({**hand_kwargs, "gap": profile}, None)
+                rows[f"gap variant, no correction: {part}"] = ({**hand_kwargs, "gap": profile}, None)
     print(f"run {args.workdir} (policy {Path(result['policy']).name}, gap {result['gap']}); {count} episodes "
           "replayed open loop")
     print("| replayed on | " + " | ".join(f"joint RMS vs sim, first {w:g} s (mrad)" for w in WINDOWS_S)

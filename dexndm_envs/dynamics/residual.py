@@ -97,9 +97,9 @@ class GainResidual(ResidualPolicy):
     with m = ``max_correction`` (rad; about linear below it). The three terms are how a target can
     make up for a servo that damps less, is softer, or lags behind the actuator the policy was trained
     with; gains are dimensionless (rad of correction per rad). Why so few parameters: the dynamics
-    model's one-step error in the hand (~11 mrad) is as large as the whole gap's one-step effect, and a
-    residual with many parameters fits the model's errors instead of the hand (BENCHMARKS.md,
-    "Sim-to-real"); three gains can only follow what the model says on average.
+    model's one-step error on in-hand motion (~11 mrad even in simulation) is as large as the gap's
+    one-step effect (~10 mrad), and a residual with many parameters fits the model's errors instead of
+    the hand (BENCHMARKS.md, "Sim-to-real"); three gains can only follow what the model says on average.
     """
 
     kind = "gains"
@@ -123,7 +123,7 @@ class MLPResidual(ResidualPolicy):
     """The paper's form: an MLP over all joints' standardised features, bounded by a tanh.
 
     The last layer starts at zero. Through a model of the hand that is no more accurate than the gap is
-    large, its ~100k parameters find corrections the model rewards and the hand does not (BENCHMARKS.md).
+    large, its ~150k parameters find corrections the model rewards and the hand does not (BENCHMARKS.md).
     """
 
     kind = "mlp"

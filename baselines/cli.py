@@ -10,6 +10,9 @@ from pathlib import Path
 
 from dexndm_envs.poses import WRISTS
 
+RESIDUAL_FORMS = ("gains", "mlp")
+"""``dexndm_envs.dynamics.residual.RESIDUALS``' names, default first (listed here: importing it loads torch)."""
+
 
 def _demo(args: argparse.Namespace) -> None:
     from baselines.demo import demo
@@ -157,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wrist", default="palm_up", choices=list(WRISTS))
     p.add_argument("--object", default="cylinder", help="object name or category (default: cylinder)")
     p.add_argument("--axis", default="+z", help="rotation axis (default: +z)")
-    p.add_argument("--residual", choices=["gains", "mlp"], default="gains",
+    p.add_argument("--residual", choices=RESIDUAL_FORMS, default=RESIDUAL_FORMS[0],
                    help="the correction's form: three gains shared by the joints (default) or the paper's MLP")
     p.add_argument("--workdir", type=Path, default=None,
                    help="new or empty directory for every artefact (default: runs/demo-<date>-<time>)")
@@ -278,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("residual", help="train the residual correction through a frozen dynamics model")
     p.add_argument("--ndm", type=Path, required=True, help="dynamics model checkpoint fitted on real-hand data")
     p.add_argument("--sim-data", nargs="+", required=True, type=Path, help="the base policy's sim episodes")
-    p.add_argument("--form", choices=["gains", "mlp"], default="gains",
+    p.add_argument("--form", choices=RESIDUAL_FORMS, default=RESIDUAL_FORMS[0],
                    help="gains: three gains shared by all joints (damping, stiffness, lead; default); "
                         "mlp: the paper's MLP over all joints' histories")
     p.add_argument("--max-correction", type=float, default=0.1, help="bound per joint, rad (default: 0.1)")

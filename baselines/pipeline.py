@@ -363,7 +363,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
             _write_json(model_dir / f"{kind}_residual.json", res)
             models[kind].update(residual_checkpoint=res["checkpoint"],
                                 **{k: res[k] for k in ("eval_loss_uncorrected", "eval_loss_corrected",
-                                                       "mean_abs_correction_rad") + (("gains",) if "gains" in res else ())})
+                                                       "mean_abs_correction_rad", "gains") if k in res})
 
     with _stage(timings, "corrected_eval", "the base policy on the hand under each correction"):
         for condition, kind in MODEL_OF.items():

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from baselines.pipeline import SIZES, default_policy, format_gap_closed, policy_label, run_pipeline
+from dexndm_envs.dynamics.residual import RESIDUALS
 from report import header
 
 
@@ -86,7 +87,8 @@ def main() -> None:
                         "stand for the cell's (e.g. runs/oracle_{wrist}_{object}/model.zip); default: the "
                         "pipeline's for the cell's wrist and object, a deployable one with --emulator")
     parser.add_argument("--workdir", type=Path, default=None, help="keep every run's artefacts here")
-    parser.add_argument("--residual", choices=["gains", "mlp"], default="gains", help="the correction's form")
+    parser.add_argument("--residual", choices=list(RESIDUALS), default=next(iter(RESIDUALS)),
+                        help="the correction's form (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--emulator", action="store_true", help="the hand is the virtual LEAP hand over its serial "
                         "protocol (real time) instead of the in-process gap env")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from baselines.cli import main
+from baselines.cli import RESIDUAL_FORMS, main
 from dexndm_envs.dynamics.dataset import EpisodeWriter
 from dexndm_envs.dynamics.fitting import load_ndm
 from dexndm_envs.dynamics.residual import RESIDUALS, load_residual
@@ -110,6 +110,7 @@ def test_fit_help_lists_the_options(capsys):
 @pytest.mark.parametrize("command", ["residual", "demo"])
 def test_every_residual_form_is_offered(command, capsys):
     """The command line lists the forms without importing torch; they must be the library's."""
+    assert list(RESIDUAL_FORMS) == list(RESIDUALS)  # same names, same default
     with pytest.raises(SystemExit):
         main([command, "--residual" if command == "demo" else "--form", "bogus"])
     err = capsys.readouterr().err

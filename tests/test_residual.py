@@ -140,8 +140,11 @@ def test_corrections_never_exceed_the_bound_for_any_input():
     assert (c.abs() > 0.099).float().mean() > 0.5  # mostly saturated
     assert c.abs().max() <= np.float32(0.1)  # the bound, to float32 precision
     assert np.abs(residual.correct(q_hist[0].numpy(), t_hist[0].numpy())).max() <= np.float32(0.1)
-    with pytest.raises(ValueError, match="max_correction must be > 0"):
-        MLPResidual(W, max_correction=0.0)
+    for form in (MLPResidual, GainResidual):
+        with pytest.raises(ValueError, match="max_correction must be > 0"):
+            form(W, max_correction=0.0)
+        with pytest.raises(ValueError, match="history must be >= 2 steps"):  # the gains need the previous step
+            form(1)
 
 
 def test_untrained_residual_corrects_nothing():

@@ -60,18 +60,21 @@ def _objects(args: argparse.Namespace) -> None:
 
 def _emulate(args: argparse.Namespace) -> None:
     import signal
-    import threading
 
     from real.emulator.virtual_hand import VirtualHand
 
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    # SIGTERM stops the hand as Ctrl-C does: by raising KeyboardInterrupt in the main thread. (A handler
+    # that sets a threading.Event the main thread waits on can deadlock on the Event's own lock.)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with VirtualHand(gap=args.gap, object=args.object, wrist=args.wrist, seed=args.seed, faults=args.faults,
                      scene=args.scene) as hand:
         print(f"port: {hand.port}", flush=True)
         print(f"tracker: {hand.tracker_address}", flush=True)
-        stop.wait()
+        try:
+            while True:
+                signal.pause()
+        except KeyboardInterrupt:
+            pass
 
 
 def _collect(args: argparse.Namespace) -> None:

@@ -56,8 +56,10 @@ def test_the_hand_holds_still_until_torque_is_enabled_then_follows_goals(sdk_han
     assert -150 - 30 < after[5] - before[5] < -60, f"joint 5 moved {after[5] - before[5]} ticks towards -150"
 
 
-@pytest.mark.parametrize("scene", ["rotate", "chaos_box"])
-def test_dexndm_emulate_prints_its_port_and_stops_on_sigterm(warm_grasps, tmp_path, scene):
+@pytest.mark.parametrize("scene, signal_name", [("rotate", "SIGTERM"), ("chaos_box", "SIGTERM"), ("rotate", "SIGINT")])
+def test_dexndm_emulate_prints_its_port_and_stops_on_a_signal(warm_grasps, tmp_path, scene, signal_name):
+    """`dexndm emulate` serves until SIGTERM or Ctrl-C, then closes the hand and exits with 0 (it once
+    deadlocked in its SIGTERM handler; a hung emulator is killed here so it does not outlive the test)."""
     import os
     import signal
     import subprocess
@@ -75,8 +77,14 @@ def test_dexndm_emulate_prints_its_port_and_stops_on_sigterm(warm_grasps, tmp_pa
         assert dxl.PacketHandler(2.0).ping(port, 15)[1] == dxl.COMM_SUCCESS
         port.closePort()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        proc.send_signal(getattr(signal, signal_name))
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+    assert code == 0
 
 
 def _wait_for(condition, timeout: float = 2.0) -> bool:

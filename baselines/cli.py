@@ -61,13 +61,13 @@ def _objects(args: argparse.Namespace) -> None:
 def _emulate(args: argparse.Namespace) -> None:
     import signal
 
+    from baselines.collect import sigterm_as_interrupt
     from real.emulator.virtual_hand import VirtualHand
 
-    # SIGTERM stops the hand as Ctrl-C does: by raising KeyboardInterrupt in the main thread. (A handler
+    # SIGTERM stops the hand as Ctrl-C does, by raising KeyboardInterrupt in the main thread. (A handler
     # that sets a threading.Event the main thread waits on can deadlock on the Event's own lock.)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    with VirtualHand(gap=args.gap, object=args.object, wrist=args.wrist, seed=args.seed, faults=args.faults,
-                     scene=args.scene) as hand:
+    with sigterm_as_interrupt(), VirtualHand(gap=args.gap, object=args.object, wrist=args.wrist, seed=args.seed,
+                                             faults=args.faults, scene=args.scene) as hand:
         print(f"port: {hand.port}", flush=True)
         print(f"tracker: {hand.tracker_address}", flush=True)
         try:

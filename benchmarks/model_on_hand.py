@@ -29,7 +29,6 @@ the targets*. For a pipeline run (``WORKDIR``, from ``dexndm demo`` or ``benchma
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,14 +39,13 @@ import torch
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
 from baselines.collect import episode_seeds
 from dexndm_envs import interface
-from dexndm_envs.dynamics.dataset import EpisodeDataset
 from dexndm_envs.dynamics.evaluation import evaluate, hold_predictor
 from dexndm_envs.dynamics.fitting import load_ndm
 from dexndm_envs.dynamics.models import DynamicsModel
 from dexndm_envs.dynamics.transitions import Transitions
 from dexndm_envs.hand import FINGERS, NUM_JOINTS
 from report import header, joint_table
-from tracking import replay
+from tracking import load_run, replay
 
 
 def perturbations() -> dict[str, list[np.ndarray]]:
@@ -99,15 +97,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[20, 60, 100], help="steps the targets are changed at")
     args = parser.parse_args()
     header()
-    result = json.loads((args.workdir / "pipeline.json").read_text())
-    if result["gap"] is None:
-        raise ValueError(f"{args.workdir} ran on a hand on a port; this benchmark replays on the in-process gap env")
-    stored = EpisodeDataset(args.workdir / "data" / "sim_rollouts")
+    result, stored, _, hand_kwargs = load_run(args.workdir)
     sim_episodes = [stored[i] for i in range(min(args.episodes, len(stored)))]
-    kwargs = {k: v for k, v in sim_episodes[0]["meta"]["env_kwargs"].items() if k != "actuator"}
     models = {f"{kind} {stage}": load_ndm(args.workdir / "models" / f"{kind}_{stage}.pt")
               for kind in ("joint", "whole") for stage in ("sim", "real")}
-    env = gym.make("DexNDM/LeapRotate-v0", **kwargs, gap=result["gap"])
+    env = gym.make("DexNDM/LeapRotate-v0", **hand_kwargs)
     try:
         hand_episodes = []
         for ep in sim_episodes:

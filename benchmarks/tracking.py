@@ -56,6 +56,19 @@ def replay(env: gym.Env, episode: dict) -> tuple[np.ndarray, float]:
     return np.array(q), float(env.unwrapped.episode_metrics()["rot_rad"])
 
 
+def load_run(workdir: Path) -> tuple[dict, EpisodeDataset, dict, dict]:
+    """A pipeline run on the in-process gap env: its ``pipeline.json``, its saved simulated episodes,
+    and the env kwargs of its simulator and of its hand (the same task with the gap profile instead of
+    the simulator's actuator)."""
+    result = json.loads((workdir / "pipeline.json").read_text())
+    if result["gap"] is None:
+        raise ValueError(f"{workdir} ran on a hand on a port; this benchmark replays on the in-process gap env")
+    episodes = EpisodeDataset(workdir / "data" / "sim_rollouts")
+    sim_kwargs = episodes[0]["meta"]["env_kwargs"]
+    hand_kwargs = {**{k: v for k, v in sim_kwargs.items() if k != "actuator"}, "gap": result["gap"]}
+    return result, episodes, sim_kwargs, hand_kwargs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path, help="a pipeline run's directory (dexndm demo, benchmarks/sim2real.py)")
@@ -63,13 +76,8 @@ def main() -> None:
     parser.add_argument("--parts", action="store_true", help="also replay on each part of the gap profile")
     args = parser.parse_args()
     header()
-    result = json.loads((args.workdir / "pipeline.json").read_text())
-    if result["gap"] is None:
-        raise ValueError(f"{args.workdir} ran on a hand on a port; this benchmark replays on the in-process gap env")
-    episodes = EpisodeDataset(args.workdir / "data" / "sim_rollouts")
+    result, episodes, sim_kwargs, hand_kwargs = load_run(args.workdir)
     count = min(args.episodes, len(episodes))
-    sim_kwargs = episodes[0]["meta"]["env_kwargs"]
-    hand_kwargs = {**{k: v for k, v in sim_kwargs.items() if k != "actuator"}, "gap": result["gap"]}
     models = args.workdir / "models"
     rows = {"simulator (replay check)": (sim_kwargs, None), "hand, no correction": (hand_kwargs, None),
             "hand, joint-wise": (hand_kwargs, models / "joint_residual.pt"),

@@ -65,7 +65,9 @@ def _emulate(args: argparse.Namespace) -> None:
     from real.emulator.virtual_hand import VirtualHand
 
     # SIGTERM stops the hand as Ctrl-C does, by raising KeyboardInterrupt in the main thread. (A handler
-    # that sets a threading.Event the main thread waits on can deadlock on the Event's own lock.)
+    # that sets a threading.Event the main thread waits on can deadlock on the Event's own lock.) Ctrl-C
+    # stops it even when started as a background job, which inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with sigterm_as_interrupt(), VirtualHand(gap=args.gap, object=args.object, wrist=args.wrist, seed=args.seed,
                                              faults=args.faults, scene=args.scene) as hand:
         print(f"port: {hand.port}", flush=True)

@@ -48,7 +48,7 @@ from baselines.demo import METRIC_KEYS
 from baselines.evaluate import evaluate, plot_rotation, rot_standard_error
 from baselines.sources import ReplaySource, load_policy
 from dexndm_envs.dynamics.fitting import fit
-from dexndm_envs.dynamics.residual import RESIDUALS, fit_residual
+from dexndm_envs.dynamics.residual import fit_residual, residual_form
 from dexndm_envs.envs.leap_rotate_v0 import PRIVILEGED_DIM
 from dexndm_envs.metrics import CONTROL_HZ
 
@@ -296,8 +296,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
         20 s episode and in s, RotP in rad/s, timings in s).
     """
     sizes = _sizes(size)
-    if residual not in RESIDUALS:
-        raise ValueError(f"unknown residual form {residual!r}; allowed: {', '.join(RESIDUALS)}")
+    residual_form(residual)  # a bad name fails here, before any work
     obs_mode = policy_obs_mode(policy)
     hand = Hand.make(gap if port is None else None, port, box_port, tracker, obs_mode)
     task = {"object": object, "wrist": wrist, "axis": axis, "obs_mode": obs_mode}

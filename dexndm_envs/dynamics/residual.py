@@ -160,6 +160,13 @@ RESIDUALS: dict[str, type[ResidualPolicy]] = {"gains": GainResidual, "mlp": MLPR
 """Residual forms by name (``dexndm residual --form``); the first is the default."""
 
 
+def residual_form(name: str) -> type[ResidualPolicy]:
+    """The residual class called ``name``; a clear error for a name not in :data:`RESIDUALS`."""
+    if name not in RESIDUALS:
+        raise ValueError(f"unknown residual form {name!r}; allowed: {', '.join(RESIDUALS)}")
+    return RESIDUALS[name]
+
+
 def load_residual(path: str | Path) -> ResidualPolicy:
     """A saved residual correction (eval mode)."""
     model, _ = read_checkpoint(path, RESIDUAL_FORMAT, RESIDUALS)
@@ -226,15 +233,14 @@ def fit_residual(ndm: str | Path, sim_data, out: str | Path = "residual.pt", *, 
     fitted on real-hand data) on the base policy's simulated episodes ``sim_data`` (one or more
     dataset directories), 9:1 by episode, and save it to ``out``. ``form``: a name in :data:`RESIDUALS`
     (``hidden`` is the MLP's width). Returns a report (with the fitted gains for the gain form)."""
-    if form not in RESIDUALS:
-        raise ValueError(f"unknown residual form {form!r}; allowed: {', '.join(RESIDUALS)}")
+    form_class = residual_form(form)
     model = load_ndm(ndm)
     episodes = load_episodes(sim_data)
     train_idx, eval_idx = split_episodes(len(episodes), seed)
     train_data = Transitions.from_episodes([episodes[i] for i in train_idx], model.history)
     eval_data = Transitions.from_episodes([episodes[i] for i in eval_idx], model.history)
     torch.manual_seed(seed)
-    residual = RESIDUALS[form](model.history, max_correction, **({"hidden": hidden} if form == "mlp" else {}))
+    residual = form_class(model.history, max_correction, **({"hidden": hidden} if form == "mlp" else {}))
     result = train_residual(model, residual, train_data, eval_data, epochs=epochs, batch_size=batch_size, lr=lr,
                             patience=patience, seed=seed, progress=progress)
     log.info("residual: model-predicted error %.4f -> %.4f (standardised), mean |correction| %.4f rad",

@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pybullet as pb
 
+from dexndm_envs.fileio import atomic_write
 from dexndm_envs import hand
 from dexndm_envs.actuators import Actuator
 from dexndm_envs.objects import ObjectSpec
@@ -186,16 +186,8 @@ def generate_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, a
 
 def save_grasps(grasps: GraspSet, path: Path) -> None:
     """Write a grasp set atomically (temporary file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, q=grasps.q, target=grasps.target, object_pos=grasps.object_pos,
-                     object_quat=grasps.object_quat, stats=json.dumps(grasps.stats))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.savez(f, q=grasps.q, target=grasps.target, object_pos=grasps.object_pos,
+                                          object_quat=grasps.object_quat, stats=json.dumps(grasps.stats)))
 
 
 def load_grasps(path: Path) -> GraspSet:

@@ -117,18 +117,6 @@ def obj_text(meshes: list[trimesh.Trimesh], digits: int = 9) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a text file through a temporary file and a rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def load_and_repair(path: Path, scale: float = 1.0) -> trimesh.Trimesh:
     """Read a mesh file, scale it (to metres), and repair what can be repaired (merged vertices,

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pybullet as pb
 
+from dexndm_envs.fileio import atomic_write
 from dexndm_envs.world import World
 
 SHAPES = ("box", "cylinder", "mesh")
@@ -201,11 +202,11 @@ def import_mesh(path: str | Path, name: str, scale: float = 1.0, mass: float | N
 
     prepared = meshes.prepare_mesh(meshes.load_and_repair(Path(path), scale), mass=mass)
     visual, collision = f"meshes/{name}.obj", f"meshes/{name}_collision.obj"
-    meshes.write_atomic(root / visual, meshes.obj_text([prepared.mesh]))
-    meshes.write_atomic(root / collision, meshes.obj_text(meshes.convex_hulls(prepared)))
+    atomic_write(root / visual, meshes.obj_text([prepared.mesh]))
+    atomic_write(root / collision, meshes.obj_text(meshes.convex_hulls(prepared)))
     entry = {"name": name, "category": category, "shape": "mesh",
              "size": [round(float(x), 6) for x in prepared.extents], "mass": round(prepared.mass, 6),
              "friction": friction, "inertia": [float(f"{x:.6g}") for x in prepared.inertia],
              "visual": visual, "collision": collision, "convex": prepared.convex, "source_file": str(path)}
-    meshes.write_atomic(index, json.dumps({"version": 2, "objects": [*entries, entry]}, indent=1) + "\n")
+    atomic_write(index, json.dumps({"version": 2, "objects": [*entries, entry]}, indent=1) + "\n")
     return get_object(name)

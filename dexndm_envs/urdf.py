@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dexndm_envs.fileio import atomic_write
 from dexndm_envs import hand
 from dexndm_envs.rotations import matrix_to_rpy, rpy_to_matrix
 
@@ -142,11 +143,7 @@ def generate_urdf() -> str:
 
 def write_urdf(path: Path = URDF_PATH) -> Path:
     """Write the generated URDF to ``path`` (atomically) and return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(generate_urdf())
-    tmp.replace(path)
-    return path
+    return atomic_write(path, generate_urdf())
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ import trimesh
 from trimesh import creation
 from trimesh.transformations import rotation_matrix, translation_matrix
 
-from dexndm_envs.meshes import DENSITY, convex_hulls, obj_text, prepare_mesh, to_principal_frame, write_atomic
+from dexndm_envs.meshes import DENSITY, convex_hulls, obj_text, prepare_mesh, to_principal_frame
+from dexndm_envs.fileio import atomic_write
 
 SEED = 2026
 FRICTION = 1.0
@@ -226,17 +227,17 @@ def generate(out: Path = HERE) -> Path:
             raise RuntimeError(f"{name}: the mesh is not a closed volume once coincident vertices merge")
         prepared = prepare_mesh(mesh)
         visual = f"meshes/{name}.obj"
-        write_atomic(out / visual, obj_text([prepared.mesh]))
+        atomic_write(out / visual, obj_text([prepared.mesh]))
         record = {**entry, "mass": round(prepared.mass, 6), "friction": FRICTION,
                   "inertia": [float(f"{x:.6g}") for x in prepared.inertia], "visual": visual}
         if entry["shape"] == "mesh":
             collision = f"meshes/{name}_collision.obj"
-            write_atomic(out / collision, obj_text(convex_hulls(prepared)))
+            atomic_write(out / collision, obj_text(convex_hulls(prepared)))
             record.update(size=[round(float(x), 5) for x in prepared.extents], collision=collision,
                           convex=prepared.convex)
         records.append(record)
     path = out / "catalogue.json"
-    write_atomic(path, json.dumps({"version": 2, "density": DENSITY, "seed": SEED, "objects": records}, indent=1) + "\n")
+    atomic_write(path, json.dumps({"version": 2, "density": DENSITY, "seed": SEED, "objects": records}, indent=1) + "\n")
     return path
 
 

@@ -12,12 +12,12 @@ atomically. Loading checks every field and says what does not fit.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from dexndm_envs.fileio import atomic_write
 from dexndm_envs.hand import JOINT_NAMES
 
 VERSION = 1
@@ -34,10 +34,7 @@ def save_checkpoint(path: str | Path, fmt: str, model: torch.nn.Module, kind: st
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": fmt, "version": VERSION, "model": kind, "config": config,
                "joint_order": list(JOINT_NAMES), "state_dict": model.state_dict(), "info": info or {}}
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def read_checkpoint(path: str | Path, fmt: str, kinds: dict[str, type]) -> tuple[torch.nn.Module, dict[str, Any]]:

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from dexndm_envs.fileio import atomic_write
 from dexndm_envs.hand import NUM_JOINTS
 
 FORMAT = "dexndm-episodes"
@@ -52,27 +53,12 @@ INDEX_NAME = "index.json"
 REQUIRED_META = ("source", "wrist", "object", "gap", "policy", "control_period_s")
 SOURCES = ("sim", "gap", "emulator", "real")
 _EPISODE_RE = re.compile(r"^episode_(\d{6,})\.npz$")
-_TMP_RE = re.compile(r"^\.(episode_\d{6,}\.npz|index\.json)\.tmp$")
+_TMP_RE = re.compile(r"^\.(episode_\d{6,}\.npz|index\.json)(\.[A-Za-z0-9_]+)?\.tmp$")
 
 
 class DatasetError(ValueError):
     """A dataset directory or episode file that does not follow the schema; the message names it."""
 
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temporary sibling, fsync it and rename it onto ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def validate_episode(ep: dict[str, Any], where: str = "episode") -> None:
@@ -171,14 +157,14 @@ class EpisodeWriter:
         validate_episode(ep, str(self.path / name))
         arrays = {k: v for k, v in ep.items() if k != "meta"}
         arrays["meta"] = np.array(json.dumps(ep["meta"], sort_keys=True))
-        _atomic_write(self.path / name, lambda f: np.savez(f, **arrays))
+        atomic_write(self.path / name, lambda f: np.savez(f, **arrays))
         self.entries.append(_summary(name, ep))
         self._write_index()
         return self.path / name
 
     def _write_index(self) -> None:
         text = json.dumps({"format": FORMAT, "version": VERSION, "episodes": self.entries}, indent=1)
-        _atomic_write(self.path / INDEX_NAME, lambda f: f.write(text.encode()))
+        atomic_write(self.path / INDEX_NAME, text)
 
 
 def _scan(path: Path) -> list[dict[str, Any]]:

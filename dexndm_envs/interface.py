@@ -27,6 +27,8 @@ slice               size        content
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 from gymnasium import spaces
 
@@ -127,3 +129,36 @@ class ProprioHistory:
     def observation(self, wrist_quat: np.ndarray, axis: np.ndarray) -> np.ndarray:
         """The float32 proprioceptive observation (layout in the module docstring)."""
         return np.concatenate([self._buf.ravel(), wrist_quat, axis]).astype(np.float32)
+
+
+@runtime_checkable
+class RotationEnv(Protocol):
+    """What the simulated rotation envs and the real hand's env both offer beyond ``gym.Env``.
+
+    ``NDMCorrection`` and evaluation talk to ``env.unwrapped`` only through these members, so any
+    hand (PyBullet, another simulator, the virtual hand, a real LEAP hand) that implements them can be
+    corrected and measured. Radians and motor order for joint arrays; metres and xyzw quaternions in
+    the world frame for the object.
+    """
+
+    target: np.ndarray
+    """The policy's current joint target ``target_t`` (16, rad, motor order), before any correction."""
+    target_correction: np.ndarray
+    """The correction added to the target at every step (16, rad, motor order; zeros after reset)."""
+    wrist_quat: np.ndarray
+    """The palm frame's orientation in the world, quaternion xyzw."""
+    axis: np.ndarray
+    """The episode's rotation axis, unit vector in the world frame."""
+
+    def set_target_correction(self, correction: np.ndarray) -> None:
+        """Radians (motor order) added to the policy's target from the next step on (0 after reset)."""
+
+    def executed_target(self) -> np.ndarray:
+        """What the motors are commanded: ``clip(target + target_correction, limits)`` (rad, motor order)."""
+
+    def episode_metrics(self) -> dict[str, float]:
+        """The paper's metrics for the episode so far (``dexndm_envs.metrics.METRIC_KEYS`` and ``steps``)."""
+
+    def object_pose(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The object's position (3, m) and orientation (xyzw) in the world frame, or None where the
+        object is not observed (a real hand without a tracker, or a tracker that lost it)."""

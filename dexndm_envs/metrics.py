@@ -18,6 +18,8 @@ import numpy as np
 CONTROL_HZ = 20
 EPISODE_STEPS = 400
 EPISODE_SECONDS = EPISODE_STEPS / CONTROL_HZ
+METRIC_KEYS = ("rot_rad", "ttf", "ttf_s", "rotr", "rotp")
+"""The paper's episode metrics, in the order reports and tables list them (see :class:`EpisodeMetrics`)."""
 
 
 def rotation_vector(quat_prev, quat_next) -> tuple[float, float, float]:

@@ -112,11 +112,10 @@ def cache_key(spec: ObjectSpec, wrist_quat: np.ndarray, world: World, actuator: 
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def _settle(world: World, robot: SimHand, actuator: Actuator, target: np.ndarray, steps: int) -> None:
+def _settle(robot: SimHand, actuator: Actuator, target: np.ndarray, steps: int) -> None:
+    state = None
     for _ in range(steps):
-        q, qdot = robot.joint_state()
-        robot.apply_torques(actuator.torque(target, q, qdot))
-        world.step()
+        _, *state = robot.actuated_step(actuator, target, state)
 
 
 def generate_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, actuator: Actuator,
@@ -153,12 +152,12 @@ def generate_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, a
         world.set_gravity((0.0, 0.0, 0.0))
         pin = pb.createConstraint(body, -1, -1, -1, pb.JOINT_FIXED, [0, 0, 0], [0, 0, 0], world_pos,
                                   childFrameOrientation=world_quat, physicsClientId=world.client)
-        _settle(world, robot, actuator, target, close_steps)
+        _settle(robot, actuator, target, close_steps)
         pb.removeConstraint(pin, physicsClientId=world.client)
         world.set_gravity((0.0, 0.0, -GRAVITY))
-        _settle(world, robot, actuator, target, hold_steps - sub)
+        _settle(robot, actuator, target, hold_steps - sub)
         before = world.body_pose(body)[0]
-        _settle(world, robot, actuator, target, sub)
+        _settle(robot, actuator, target, sub)
         obj_pos, obj_quat = world.body_pose(body)
         tips = robot.fingertip_positions()
         depth = -min((c[8] for c in world.contacts(body, robot.body)), default=0.0)

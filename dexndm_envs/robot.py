@@ -6,10 +6,13 @@ name once, at load time, and never leak out of this module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pybullet as pb
 
 from dexndm_envs import hand
+from dexndm_envs.actuators import Actuator
 from dexndm_envs.rotations import quat_to_matrix
 from dexndm_envs.urdf import URDF_PATH
 from dexndm_envs.world import World
@@ -99,6 +102,29 @@ class SimHand:
         """Command joint torques (N m, motor order) for the next physics step."""
         pb.setJointMotorControlArray(self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau.tolist(),
                                      physicsClientId=self._c)
+
+    def actuated_step(self, actuator: Actuator, target: np.ndarray,
+                      state: tuple[np.ndarray, np.ndarray] | None = None, enabled: np.ndarray | None = None,
+                      loads: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One physics step of the hand driven by ``actuator`` towards ``target`` (rad, motor order).
+
+        The one actuated substep of the project: the sim envs, the grasp generator and the virtual hand
+        all step the hand through it. ``state`` is the joint reading (q rad, qdot rad/s) before the step
+        when the caller already has it (the previous call's return), saving a read; ``enabled`` (16
+        bools) zeroes the torque of servos that are off; ``loads`` applies the scene's external forces
+        after the torques are set. Returns the torques applied (N m) and the joint positions and
+        velocities after the step.
+        """
+        q, qdot = self.joint_state() if state is None else state
+        tau = actuator.torque(target, q, qdot)
+        if enabled is not None:
+            tau = tau * enabled
+        self.apply_torques(tau)
+        if loads is not None:
+            loads()
+        self.world.step()
+        q, qdot = self.joint_state()
+        return tau, q, qdot
 
     def fingertip_positions(self) -> np.ndarray:
         """[4, 3] world positions (m) of the fingertip contact points: index, middle, ring, thumb."""

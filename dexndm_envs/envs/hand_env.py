@@ -65,15 +65,10 @@ class LeapHandEnv(gym.Env):
         """
         self.target = interface.next_target(self.target, interface.validate_action(action))
         executed = interface.executed_target(self.target, self.target_correction)
+        state = None
         for _ in range(SUBSTEPS):
-            q, qdot = self.hand.joint_state()
-            tau = self.actuator.torque(executed, q, qdot)
-            self.hand.apply_torques(tau)
-            if substep is not None:
-                substep()
-            self.world.step()
-        q, qdot = self.hand.joint_state()
-        return executed, tau, q, qdot
+            tau, *state = self.hand.actuated_step(self.actuator, executed, state, loads=substep)
+        return executed, tau, *state
 
     def apply_loads(self) -> None:
         """External forces of the scene for the next physics step (none here); an emulator that steps

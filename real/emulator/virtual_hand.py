@@ -139,13 +139,8 @@ class VirtualHand:
         actuator = self.env.actuator
         cap = np.where(reg["operating_mode"] == 5, np.abs(reg["goal_current"]), reg["current_limit"])
         actuator.set_registers(reg["position_p_gain"], reg["position_i_gain"], reg["position_d_gain"], cap)
-        hand = self.env.hand
-        q, qdot = hand.joint_state()
-        tau = actuator.torque(ticks_to_urdf(reg["goal_position"]), q, qdot) * driving
-        hand.apply_torques(tau)
-        self.env.apply_loads()
-        self.env.world.step()
-        q, qdot = hand.joint_state()
+        _, q, qdot = self.env.hand.actuated_step(actuator, ticks_to_urdf(reg["goal_position"]),
+                                                 enabled=driving, loads=self.env.apply_loads)
         with self.lock:
             self._publish(q, qdot)
 

@@ -12,9 +12,9 @@ import time
 import dynamixel_sdk as dxl
 import pytest
 
+from real.dynamixel import MODEL_NUMBER, REGISTERS, ErrorCode
 from real.emulator.bus import ServoBus
-from real.emulator.control_table import MODEL_NUMBER, REGISTERS
-from real.emulator.protocol import ErrorCode, PacketError, parse_packet
+from real.emulator.protocol import PacketError, parse_packet
 
 
 class LoopbackPort:

@@ -8,7 +8,7 @@ import dynamixel_sdk as dxl
 import numpy as np
 import pytest
 
-from real.emulator.control_table import REGISTERS as R
+from real.dynamixel import REGISTERS as R
 from real.emulator.virtual_hand import VirtualHand
 
 

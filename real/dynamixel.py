@@ -188,13 +188,20 @@ def register(name: str) -> Register:
 def check_fits(reg: Register, values) -> np.ndarray:
     """``values`` as an int64 array; ValueError unless every one is an integer that ``reg`` holds
     (within :attr:`Register.bounds`)."""
-    v = np.asarray(values, dtype=np.float64)  # exact: every register value has at most 32 bits
-    low, high = reg.bounds
-    if v.size and not (np.all(v == np.rint(v)) and v.min() >= low and v.max() <= high):
-        kind = "signed" if reg.signed else "unsigned"
-        raise ValueError(f"{reg.name} is {kind} over {reg.size} byte(s): values must be integers in "
-                         f"[{low}, {high}]; got {values!r}")
+    v = np.asarray(values)
+    if v.dtype.kind not in "iub":
+        v = v.astype(np.float64)  # exact: every register value has at most 32 bits
+        if not np.array_equal(v, np.rint(v)):  # NaN and fractions
+            _does_not_fit(reg, values)
+    if v.size and (v.min() < reg.bounds[0] or v.max() > reg.bounds[1]):
+        _does_not_fit(reg, values)
     return v.astype(np.int64)
+
+
+def _does_not_fit(reg: Register, values) -> None:
+    kind = "signed" if reg.signed else "unsigned"
+    raise ValueError(f"{reg.name} is {kind} over {reg.size} byte(s): values must be integers in "
+                     f"[{reg.bounds[0]}, {reg.bounds[1]}]; got {values!r}")
 
 
 def encode(reg: Register, values) -> np.ndarray:

@@ -46,6 +46,8 @@ from real.emulator.protocol import PacketError, parse_packet
 SCENES = ("rotate", "chaos_box")
 DRIVING_MODES = (OperatingMode.POSITION, OperatingMode.CURRENT_BASED_POSITION)
 """Operating modes in which the emulated servos drive their joints."""
+_DRIVES = np.isin(np.arange(256), DRIVING_MODES)
+"""Whether each Operating Mode register value (one byte) drives the joint: one lookup per step."""
 _CURRENT_BOUNDS = REGISTERS["present_current"].bounds
 
 
@@ -91,8 +93,9 @@ class VirtualHand:
         """Write Present Position / Velocity / Current of every servo (joint angles q in rad, URDF, and
         velocities qdot in rad/s, motor order; the current is the actuator's last, mA). Hold ``lock``."""
         self.bus.set("present_position", urdf_to_ticks(self.env.actuator.measure(q)))
-        self.bus.set("present_velocity", np.rint(qdot / VELOCITY_UNIT))
-        self.bus.set("present_current", np.clip(np.rint(self.env.actuator.current_ma), *_CURRENT_BOUNDS))
+        self.bus.set("present_velocity", np.rint(qdot / VELOCITY_UNIT).astype(np.int64))
+        current = np.rint(self.env.actuator.current_ma).astype(np.int64)
+        self.bus.set("present_current", np.clip(current, *_CURRENT_BOUNDS))
 
     def _inject_overload(self) -> None:
         f = self.faults
@@ -131,7 +134,7 @@ class VirtualHand:
             self._inject_overload()
             reg = self.bus.registers.copy()  # all 16 control tables at once
         mode = reg["operating_mode"]
-        driving = (reg["torque_enable"] == TorqueEnable.ON) & np.isin(mode, DRIVING_MODES)
+        driving = (reg["torque_enable"] == TorqueEnable.ON) & _DRIVES[mode]
         if self._held and not driving.any():
             return
         self._held = False

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from real import dynamixel
-from real.dynamixel import MODEL_NUMBER, REGISTERS, ErrorCode
+from real.dynamixel import MODEL_NUMBER, REGISTERS, ErrorCode, HardwareError, OperatingMode, TorqueEnable
 from real.emulator.bus import ServoBus
 from real.emulator.protocol import PacketError, parse_packet
 
@@ -88,11 +88,12 @@ def test_ping_and_broadcast_ping(hand):
 
 def test_leap_startup_sequence_and_eeprom_lock(hand):
     bus, port, packets = hand
-    assert packets.write1ByteTxRx(port, 0, REGISTERS["operating_mode"].address, 5)[:2] == (dxl.COMM_SUCCESS, 0)
-    assert packets.write1ByteTxRx(port, 0, REGISTERS["torque_enable"].address, 1)[:2] == (dxl.COMM_SUCCESS, 0)
+    mode, torque = REGISTERS["operating_mode"].address, REGISTERS["torque_enable"].address
+    assert packets.write1ByteTxRx(port, 0, mode, OperatingMode.CURRENT_BASED_POSITION)[:2] == (dxl.COMM_SUCCESS, 0)
+    assert packets.write1ByteTxRx(port, 0, torque, TorqueEnable.ON)[:2] == (dxl.COMM_SUCCESS, 0)
     # EEPROM is locked while torque is on
-    result, error = packets.write1ByteTxRx(port, 0, REGISTERS["operating_mode"].address, 3)
-    assert error == ErrorCode.ACCESS and bus.tables[0].get("operating_mode") == 5
+    result, error = packets.write1ByteTxRx(port, 0, REGISTERS["operating_mode"].address, OperatingMode.POSITION)
+    assert error == ErrorCode.ACCESS and bus.tables[0].get("operating_mode") == OperatingMode.CURRENT_BASED_POSITION
     assert packets.write2ByteTxRx(port, 0, REGISTERS["position_p_gain"].address, 800)[:2] == (dxl.COMM_SUCCESS, 0)
     assert packets.read2ByteTxRx(port, 0, REGISTERS["position_p_gain"].address) == (800, dxl.COMM_SUCCESS, 0)
     # Goal Current above Current Limit, a bad mode and read-only registers are refused
@@ -127,7 +128,7 @@ def test_sync_write_then_fast_sync_read_of_position_velocity_current(hand):
 
 def test_bulk_read_and_reboot_clear_a_hardware_error(hand):
     bus, port, packets = hand
-    bus.tables[4].set("hardware_error_status", 0x20)  # overload
+    bus.tables[4].set("hardware_error_status", HardwareError.OVERLOAD)
     _, _, error = packets.read1ByteTxRx(port, 4, REGISTERS["hardware_error_status"].address)
     assert error & ErrorCode.HARDWARE_ALERT
     bulk = dxl.GroupBulkRead(port, packets)

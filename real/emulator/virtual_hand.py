@@ -140,9 +140,8 @@ class VirtualHand:
         self._held = False
         actuator = self.env.actuator
         cap = np.where(mode == OperatingMode.CURRENT_BASED_POSITION,
-                       np.abs(reg["goal_current"].astype(np.float64)), reg["current_limit"].astype(np.float64))
-        actuator.set_registers(reg["position_p_gain"].astype(np.float64), reg["position_i_gain"].astype(np.float64),
-                               reg["position_d_gain"].astype(np.float64), cap)
+                       np.abs(reg["goal_current"].astype(np.float64)), reg["current_limit"])  # mA
+        actuator.set_registers(reg["position_p_gain"], reg["position_i_gain"], reg["position_d_gain"], cap)
         _, q, qdot = self.env.hand.actuated_step(actuator, ticks_to_urdf(reg["goal_position"]),
                                                  enabled=driving, loads=self.env.apply_loads)
         with self.lock:

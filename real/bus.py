@@ -4,7 +4,9 @@ One :class:`DynamixelBus` per serial port. Reads of the whole hand are one Group
 dynamixel-sdk sends as FAST SYNC READ) of Present Current + Velocity + Position; writes to all motors
 are one GroupSyncWrite. Communication failures are retried ``retries`` times (after a pause that lets
 late replies pass, then a flush) and then raised as a :class:`BusError` naming the motors; servo
-error bytes and Hardware Error Status values are decoded into words.
+error bytes are decoded into words. Register values are encoded and decoded by :mod:`real.dynamixel`:
+reads return signed registers (Present Current / Velocity / Position, Goal Current / Position) as
+signed values, and a value that does not fit its register is refused (ValueError) before anything is sent.
 """
 
 from __future__ import annotations
@@ -15,34 +17,14 @@ import dynamixel_sdk as dxl
 import numpy as np
 import serial
 
-from real.emulator.control_table import REGISTERS
-from real.emulator.protocol import ErrorCode
+from real.dynamixel import REGISTERS, Register, decode, describe_error, encode, register
 
 SETTLE_S = 0.08
 """Pause before a retry, s: longer than a late reply takes, so it is discarded rather than misread."""
-_ERRORS = {ErrorCode.RESULT_FAIL: "result fail", ErrorCode.INSTRUCTION: "instruction error",
-           ErrorCode.CRC: "CRC error", ErrorCode.DATA_RANGE: "data range error",
-           ErrorCode.DATA_LENGTH: "data length error", ErrorCode.DATA_LIMIT: "data limit error",
-           ErrorCode.ACCESS: "access error"}
-_STATE_START = REGISTERS["present_current"].address
-_STATE_SIZE = REGISTERS["present_position"].address + 4 - _STATE_START
-
-
-_HARDWARE = {0: "input voltage error", 2: "overheating", 3: "motor encoder error", 4: "electrical shock",
-             5: "overload"}
-
-
-def describe_hardware_error(status: int) -> str:
-    """A Hardware Error Status register value in words."""
-    return ", ".join(text for bit, text in _HARDWARE.items() if status & (1 << bit)) or f"status {status:#x}"
-
-
-def describe_error(error: int) -> str:
-    """A servo status ERR byte in words."""
-    words = [_ERRORS.get(error & 0x7F, f"error {error & 0x7F}")] if error & 0x7F else []
-    if error & ErrorCode.HARDWARE_ALERT:
-        words.append("hardware alert (see Hardware Error Status)")
-    return ", ".join(words) or "no error"
+_STATE = (REGISTERS["present_current"], REGISTERS["present_velocity"], REGISTERS["present_position"])
+"""Adjacent registers, read in one exchange by :meth:`DynamixelBus.read_state`."""
+_STATE_START = _STATE[0].address
+_STATE_SIZE = _STATE[-1].address + _STATE[-1].size - _STATE_START
 
 
 class BusError(RuntimeError):
@@ -105,41 +87,48 @@ class DynamixelBus:
         return [i for i in self.ids if self.packets.ping(self.port, i)[1] == dxl.COMM_SUCCESS]
 
     def write(self, name: str, motor: int, value: int) -> None:
-        """Write one register of one motor (with its reply checked)."""
-        reg = REGISTERS[name]
+        """Write one register of one motor (with its reply checked); ValueError, with nothing sent, if
+        the value does not fit the register."""
+        reg = register(name)
         write = {1: self.packets.write1ByteTxRx, 2: self.packets.write2ByteTxRx, 4: self.packets.write4ByteTxRx}
-        data = int(value) & ((1 << (8 * reg.size)) - 1)
+        data = int(encode(reg, value))
         _, error = self._retry(f"write {name}", [motor], lambda: write[reg.size](self.port, motor, reg.address, data))
         if error:
             raise BusError(f"motor {motor} refused {name} = {value}: {describe_error(error)}", [motor])
 
     def sync_write(self, name: str, values: np.ndarray) -> None:
-        """Write one register of every motor in one packet (``values`` in ``ids`` order)."""
-        reg = REGISTERS[name]
+        """Write one register of every motor in one packet (``values`` in ``ids`` order); ValueError,
+        with nothing sent, for a wrong number of values or one that does not fit the register."""
+        reg = register(name)
+        if len(values) != len(self.ids):
+            raise ValueError(f"sync write {name}: {len(values)} values for motors {self.ids}")
+        raw = encode(reg, values)
         group = dxl.GroupSyncWrite(self.port, self.packets, reg.address, reg.size)
-        for motor, value in zip(self.ids, values):
-            group.addParam(motor, list(int(value).to_bytes(reg.size, "little", signed=reg.signed)))
+        for motor, value in zip(self.ids, raw):
+            group.addParam(motor, list(int(value).to_bytes(reg.size, "little")))
         self._retry(f"sync write {name}", self.ids, lambda: (group.txPacket(),))
 
+    def _column(self, group: dxl.GroupSyncRead, reg: Register) -> np.ndarray:
+        """Register ``reg`` of every motor from a group read that has been answered, decoded (int64)."""
+        return decode(reg, [group.getData(i, reg.address, reg.size) for i in self.ids])
+
     def read_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Present Position (ticks), Velocity (0.229 rpm units) and Current (mA) of every motor."""
+        """Present Position (ticks), Velocity (0.229 rpm units) and Current (mA) of every motor, signed
+        int64 in ``ids`` order, from one FAST SYNC READ."""
         self._retry("state read", self.ids, lambda: (self._read.txRxPacket(),))
-
-        def column(name: str) -> np.ndarray:
-            reg = REGISTERS[name]
-            raw = np.array([self._read.getData(i, reg.address, reg.size) for i in self.ids], dtype=np.int64)
-            return np.where(raw >= 1 << (8 * reg.size - 1), raw - (1 << (8 * reg.size)), raw)
-
-        return column("present_position"), column("present_velocity"), column("present_current")
+        current, velocity, position = (self._column(self._read, reg) for reg in _STATE)
+        return position, velocity, current
 
     def sync_read(self, name: str) -> np.ndarray:
-        """One register of every motor (``ids`` order), in one FAST SYNC READ."""
-        reg = REGISTERS[name]
+        """One register of every motor (``ids`` order), in one FAST SYNC READ: int64 values, negative
+        where a signed register holds one."""
+        reg = register(name)
         group = dxl.GroupSyncRead(self.port, self.packets, reg.address, reg.size)
         for i in self.ids:
             group.addParam(i)
         self._retry(f"read {name}", self.ids, lambda: (group.txRxPacket(),))
-        return np.array([group.getData(i, reg.address, reg.size) for i in self.ids], dtype=np.int64)
+        return self._column(group, reg)
 
     def close(self) -> None:
+        """Release the serial port."""
         self.port.closePort()

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from dexndm_envs import hand
-from real.bus import BusError, DynamixelBus, describe_hardware_error
-from real.emulator.control_table import VELOCITY_UNIT
+from real.bus import BusError, DynamixelBus
+from real.dynamixel import VELOCITY_UNIT, OperatingMode, TorqueEnable, describe_hardware_error
 
 MAX_GOAL_CURRENT_MA = 600
 """Never command more than this (the LEAP hand's documented ceiling)."""
@@ -46,11 +46,12 @@ class LeapHand:
             raise
 
     def _start(self, goal_current_ma: int, p_gain: int, d_gain: int) -> None:
-        """The official client's sequence: mode 5, torque on, gains, Goal Current, hold the pose."""
+        """The official client's sequence: current-based position mode, torque on, gains, Goal Current,
+        hold the pose."""
         ones = np.ones(hand.NUM_JOINTS, dtype=np.int64)
-        self.bus.sync_write("torque_enable", 0 * ones)
-        self.bus.sync_write("operating_mode", 5 * ones)
-        self.bus.sync_write("torque_enable", ones)
+        self.bus.sync_write("torque_enable", TorqueEnable.OFF * ones)
+        self.bus.sync_write("operating_mode", OperatingMode.CURRENT_BASED_POSITION * ones)
+        self.bus.sync_write("torque_enable", TorqueEnable.ON * ones)
         self._torque_on = True
         self.bus.sync_write("position_p_gain", p_gain * ones)
         self.bus.sync_write("position_i_gain", 0 * ones)
@@ -102,7 +103,7 @@ class LeapHand:
         """Disable torque on every motor (best effort: errors while switching off are swallowed)."""
         if self._torque_on:
             try:
-                self.bus.sync_write("torque_enable", np.zeros(hand.NUM_JOINTS, dtype=np.int64))
+                self.bus.sync_write("torque_enable", np.full(hand.NUM_JOINTS, TorqueEnable.OFF))
             except BusError:
                 pass
             self._torque_on = False
@@ -114,7 +115,7 @@ class LeapHand:
             self.bus.close()
             self.bus = None
 
-    def __enter__(self) -> "LeapHand":
+    def __enter__(self) -> LeapHand:
         return self
 
     def __exit__(self, *exc) -> None:

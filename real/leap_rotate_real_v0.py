@@ -16,11 +16,13 @@ from real.tracker import TcpTracker, Tracker
 
 
 class LeapRotateRealEnv(gym.Env):
-    """In-hand rotation on a real LEAP hand on a serial port.
+    """In-hand rotation on a real LEAP hand on a serial port; implements
+    :class:`dexndm_envs.interface.RotationEnv`, the members the sim envs offer too.
 
     ## Action Space / Observation Space
     Exactly LeapRotate's (``dexndm_envs.interface``: the same functions build both): relative targets
-    ``Box(-1, 1, (16,))`` and the 327-float proprioceptive observation; ``set_target_correction`` as there.
+    ``Box(-1, 1, (16,))`` and the 327-float proprioceptive observation; ``set_target_correction`` and
+    ``executed_target()`` as there.
 
     ## Starting State
     Whatever the hand holds: ``reset`` reads the joints and holds them, or commands
@@ -36,9 +38,9 @@ class LeapRotateRealEnv(gym.Env):
     The reward is 0: a real hand does not measure what the simulator's reward needs. With a
     ``tracker`` (a :class:`real.tracker.Tracker` or "host:port" of a tracker server, e.g. the virtual
     hand's) the paper's metrics are computed from the tracked orientation (angular velocity from
-    consecutive poses) and put in ``info`` as in simulation, and the episode terminates when the object
-    is lost or more than ``fall_distance`` from where it started. Otherwise episodes end only by the
-    400-step TimeLimit.
+    consecutive poses) and put in ``info`` as in simulation, ``object_pose()`` is the tracker's last
+    reading, and the episode terminates when the object is lost or more than ``fall_distance`` from
+    where it started. Otherwise episodes end only by the 400-step TimeLimit.
 
     ## Arguments
     port (serial device or the emulator's pseudo-terminal), wrist (one of the six names or a
@@ -64,6 +66,7 @@ class LeapRotateRealEnv(gym.Env):
         self.tracker = TcpTracker(tracker) if isinstance(tracker, str) else tracker
         self.fall_distance = fall_distance
         self._metrics: EpisodeMetrics | None = None
+        self._pose: tuple[np.ndarray, np.ndarray] | None = None
         self.hand = LeapHand(port, goal_current_ma=goal_current_ma, p_gain=p_gain, d_gain=d_gain)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -76,11 +79,13 @@ class LeapRotateRealEnv(gym.Env):
         self._history.reset(q, self.target)
         self._rate.reset()
         self._metrics = None
+        self._pose = None
         if self.tracker is not None:
             pose = self.tracker.pose()
             if pose is None:
                 raise RuntimeError("the tracker does not see the object at reset; place it in the hand")
             self._start_position, self._last_quat, self._last_time = pose
+            self._pose = (self._start_position, self._last_quat)
             self._metrics = EpisodeMetrics(self.axis)
             self._metrics.reset(self._last_quat)
         info = {"axis": self.axis.copy(), "bus_retries": self.hand.bus.retried}
@@ -102,13 +107,24 @@ class LeapRotateRealEnv(gym.Env):
         """Radians (motor order) added to the policy's target from the next step on (0 after reset)."""
         self.target_correction = interface.validate_correction(correction)
 
+    def executed_target(self) -> np.ndarray:
+        """What the motors are commanded: ``clip(target + target_correction, limits)`` (rad, motor order)."""
+        return interface.executed_target(self.target, self.target_correction)
+
+    def object_pose(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The object's position (3, m) and orientation (xyzw) in the world frame as the tracker read it
+        at the end of the last step (or at reset); None without a tracker or when it lost the object."""
+        return self._pose
+
     def _track(self, info: dict) -> bool:
         """Update the metrics from the tracker; returns whether the object fell (or was lost)."""
         pose = self.tracker.pose()
         if pose is None:
             fell, quat, angvel = True, self._last_quat, np.zeros(3)
+            self._pose = None
         else:
             position, quat, stamp = pose
+            self._pose = (position, quat)
             dt = max(stamp - self._last_time, 1e-3)
             angvel = np.array(rotation_vector(self._last_quat, quat)) / dt
             fell = bool(np.linalg.norm(position - self._start_position) > self.fall_distance)

@@ -8,7 +8,8 @@ import dynamixel_sdk as dxl
 import numpy as np
 import pytest
 
-from real.emulator.control_table import REGISTERS as R
+from real.dynamixel import REGISTERS as R
+from real.dynamixel import OperatingMode, TorqueEnable
 from real.emulator.virtual_hand import VirtualHand
 
 
@@ -37,7 +38,8 @@ def test_the_hand_holds_still_until_torque_is_enabled_then_follows_goals(sdk_han
     assert np.array_equal(_positions(port, packets), before)  # frozen: no torque yet, nothing drops
 
     for i in range(16):  # the LEAP client's start-up sequence
-        assert packets.write1ByteTxRx(port, i, R["operating_mode"].address, 5)[:2] == (dxl.COMM_SUCCESS, 0)
+        mode = OperatingMode.CURRENT_BASED_POSITION
+        assert packets.write1ByteTxRx(port, i, R["operating_mode"].address, mode)[:2] == (dxl.COMM_SUCCESS, 0)
         packets.write2ByteTxRx(port, i, R["position_p_gain"].address, 800)
         packets.write2ByteTxRx(port, i, R["position_d_gain"].address, 200)
         packets.write2ByteTxRx(port, i, R["goal_current"].address, 350)
@@ -48,7 +50,7 @@ def test_the_hand_holds_still_until_torque_is_enabled_then_follows_goals(sdk_han
         write.addParam(i, list(int(goal[i]).to_bytes(4, "little", signed=True)))
     assert write.txPacket() == dxl.COMM_SUCCESS
     for i in range(16):
-        packets.write1ByteTxRx(port, i, R["torque_enable"].address, 1)
+        packets.write1ByteTxRx(port, i, R["torque_enable"].address, TorqueEnable.ON)
     time.sleep(0.6)
     after = _positions(port, packets)
     # The 350 mA Goal Current limits the torque, so under load the finger may stop short of the goal:

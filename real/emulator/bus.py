@@ -1,16 +1,18 @@
 """A bus of emulated XC330 servos: answers Protocol 2.0 instructions the way the servos do.
 
 :meth:`ServoBus.handle` takes one parsed instruction packet and returns the bytes the servos would
-send back (possibly several status packets, or nothing). Physics is not here: the emulator moves
-Present Position / Velocity / Current from its physics world and reads the goal registers.
+send back (possibly several status packets, or nothing). Physics is not here: the emulator reads the
+goal registers of all servos and writes their Present Position / Velocity / Current through
+:attr:`ServoBus.registers`, one array operation per register.
 """
 
 from __future__ import annotations
 
-from real.emulator.control_table import FIRMWARE_VERSION, MODEL_NUMBER, ControlTable
-from real.emulator.protocol import (
-    BROADCAST_ID, ErrorCode, Instruction, Packet, fast_sync_read_status, status_packet,
-)
+import numpy as np
+
+from real.dynamixel import FIRMWARE_VERSION, MODEL_NUMBER, ErrorCode, TorqueEnable, check_fits, register
+from real.emulator.control_table import ControlTable, register_bank
+from real.emulator.protocol import BROADCAST_ID, Instruction, Packet, fast_sync_read_status, status_packet
 
 
 def _u16(data: bytes, offset: int) -> int:
@@ -21,7 +23,22 @@ class ServoBus:
     """Servos with the given IDs (the LEAP hand: 0..15) on one bus."""
 
     def __init__(self, ids: range | list[int] = range(16)) -> None:
-        self.tables: dict[int, ControlTable] = {i: ControlTable(i) for i in ids}
+        ids = list(ids)
+        self.registers = register_bank(ids)
+        """Every servo's control table, one CONTROL_TABLE record per servo in ``ids`` order:
+        ``registers["goal_position"]`` is that register of all servos (a view; hold the lock that
+        serialises packets while reading or writing it)."""
+        self.tables: dict[int, ControlTable] = {i: ControlTable(self.registers[k:k + 1]) for k, i in enumerate(ids)}
+
+    def get(self, name: str) -> np.ndarray:
+        """Register ``name`` of every servo (``ids`` order), int64."""
+        return self.registers[register(name).name].astype(np.int64)
+
+    def set(self, name: str, values) -> None:
+        """Set register ``name`` of every servo (``ids`` order) regardless of access rules (present
+        values, errors); ValueError if a value does not fit the register."""
+        reg = register(name)
+        self.registers[reg.name] = check_fits(reg, values)
 
     def _error(self, table: ControlTable, code: int = 0) -> int:
         alert = ErrorCode.HARDWARE_ALERT if table.get("hardware_error_status") else 0
@@ -72,7 +89,7 @@ class ServoBus:
             elif inst == Instruction.WRITE and len(params) > 2:
                 replies.append(self._reply(i, table.write(_u16(params, 0), params[2:])))
             elif inst == Instruction.REBOOT:
-                table.set("torque_enable", 0)
+                table.set("torque_enable", TorqueEnable.OFF)
                 table.set("hardware_error_status", 0)
                 replies.append(self._reply(i))
             else:

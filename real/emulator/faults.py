@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LATE_S = 0.05
-OVERLOAD_BIT = 0x20
-"""Hardware Error Status bit 5: overload."""
+"""How late a late reply comes, s (after dynamixel-sdk has given up waiting for it)."""
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Dynamixel Protocol 2.0 packets: CRC, byte stuffing, building and parsing (reference/dynamixel.md).
+"""Dynamixel Protocol 2.0 packets: CRC, byte stuffing, building and parsing
+(https://emanual.robotis.com/docs/en/dxl/protocol2/; error codes are in :mod:`real.dynamixel`).
 
 Instruction packet: ``FF FF FD 00 | ID | LEN_L LEN_H | INST | params | CRC_L CRC_H`` and status packet:
 ``... | 0x55 | ERR | params | CRC``. LEN counts the bytes after itself (instruction or 0x55, the
@@ -33,19 +34,6 @@ class Instruction:
     BULK_READ = 0x92
     BULK_WRITE = 0x93
     FAST_BULK_READ = 0x9A
-
-
-class ErrorCode:
-    """Low 7 bits of a status packet's ERR byte; bit 7 (``HARDWARE_ALERT``) is a flag on top."""
-
-    RESULT_FAIL = 1
-    INSTRUCTION = 2
-    CRC = 3
-    DATA_RANGE = 4
-    DATA_LENGTH = 5
-    DATA_LIMIT = 6
-    ACCESS = 7
-    HARDWARE_ALERT = 0x80
 
 
 def _crc_table() -> list[int]:

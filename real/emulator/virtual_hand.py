@@ -2,18 +2,23 @@
 
 The physics is one of the sim envs' own worlds, driven through a reality-gap profile's actuator and
 stepped at 120 Hz in real time: scene ``rotate`` is LeapRotate's (hand, object, cached grasp),
-``chaos_box`` LeapChaosBox's (the hand in its box of soft balls, or palm up its strapped ball). Every physics step reads the servos' goal
-registers (Torque Enable, Operating Mode, gains, Goal Current, Goal Position) and writes back Present
-Position / Velocity / Current, so a driver on the serial device sees a hand that behaves like the gap
-profile says. Until the first Torque Enable the world is held still, so the grasped object does not
-drop before a driver has started.
+``chaos_box`` LeapChaosBox's (the hand in its box of soft balls, or palm up its strapped ball). Every
+physics step reads the servos' goal registers (Torque Enable, Operating Mode, gains, Goal Current,
+Goal Position) and writes back Present Position / Velocity / Current, so a driver on the serial
+device sees a hand that behaves like the gap profile says. Until the first Torque Enable the world is
+held still, so the grasped object does not drop before a driver has started.
 
 A tracker server on 127.0.0.1 (``tracker_address``) answers each line ``pose`` with the object's
 pose as one JSON line, like a camera tracker would (:class:`real.tracker.TcpTracker` reads it); in
 the Chaos Box there is no object to track and it answers ``"visible": false``.
 
-Modes: 5 (current-based position, the LEAP hand's) and 3 (position: the cap is Current Limit) drive
-the joint; a servo with torque off or in another mode applies no torque.
+Operating modes: current-based position (5, the LEAP hand's; the cap is Goal Current) and position
+(3: the cap is Current Limit) drive the joint; a servo with torque off or in another mode applies no
+torque.
+
+The register bridge is vectorised: a physics step copies all 16 control tables in one operation
+(:attr:`ServoBus.registers`), reads the goal registers from that copy as arrays, and writes the three
+present registers of every servo with one array assignment each.
 """
 
 from __future__ import annotations
@@ -33,14 +38,17 @@ from dexndm_envs.envs.leap_chaos_box_v0 import LeapChaosBoxEnv
 from dexndm_envs.envs.leap_rotate_v0 import LeapRotateEnv
 from dexndm_envs.hand import NUM_JOINTS, ticks_to_urdf, urdf_to_ticks
 from dexndm_envs.world import PHYSICS_HZ
+from real.dynamixel import REGISTERS, VELOCITY_UNIT, HardwareError, OperatingMode, TorqueEnable
 from real.emulator.bus import ServoBus
-from real.emulator.control_table import VELOCITY_UNIT
-from real.emulator.faults import LATE_S, OVERLOAD_BIT, Faults, parse_faults
+from real.emulator.faults import LATE_S, Faults, parse_faults
 from real.emulator.protocol import PacketError, parse_packet
 
 SCENES = ("rotate", "chaos_box")
-_REG = ("torque_enable", "operating_mode", "position_p_gain", "position_i_gain", "position_d_gain",
-        "goal_current", "current_limit", "goal_position")
+DRIVING_MODES = (OperatingMode.POSITION, OperatingMode.CURRENT_BASED_POSITION)
+"""Operating modes in which the emulated servos drive their joints."""
+_DRIVES = np.isin(np.arange(256), DRIVING_MODES)
+"""Whether each Operating Mode register value (one byte) drives the joint: one lookup per step."""
+_CURRENT_BOUNDS = REGISTERS["present_current"].bounds
 
 
 class VirtualHand:
@@ -81,28 +89,22 @@ class VirtualHand:
         self._threads: list[threading.Thread] = []
 
     # -- physics ----------------------------------------------------------------------------------------
-    def _registers(self) -> dict[str, np.ndarray]:
-        tables = [self.bus.tables[i] for i in range(NUM_JOINTS)]
-        return {name: np.array([t.get(name) for t in tables], dtype=np.float64) for name in _REG}
-
     def _publish(self, q: np.ndarray, qdot: np.ndarray) -> None:
-        position = urdf_to_ticks(self.env.actuator.measure(q))
-        velocity = np.rint(qdot / VELOCITY_UNIT).astype(np.int64)
+        """Write Present Position / Velocity / Current of every servo (joint angles q in rad, URDF, and
+        velocities qdot in rad/s, motor order; the current is the actuator's last, mA). Hold ``lock``."""
+        self.bus.set("present_position", urdf_to_ticks(self.env.actuator.measure(q)))
+        self.bus.set("present_velocity", np.rint(qdot / VELOCITY_UNIT).astype(np.int64))
         current = np.rint(self.env.actuator.current_ma).astype(np.int64)
-        for i in range(NUM_JOINTS):
-            table = self.bus.tables[i]
-            table.set("present_position", int(position[i]))
-            table.set("present_velocity", int(velocity[i]))
-            table.set("present_current", int(np.clip(current[i], -32768, 32767)))
+        self.bus.set("present_current", np.clip(current, *_CURRENT_BOUNDS))
 
     def _inject_overload(self) -> None:
         f = self.faults
         if f.overload_motor is None or time.perf_counter() - self._started < f.overload_at:
             return
         table = self.bus.tables[f.overload_motor]
-        if not table.get("hardware_error_status") & OVERLOAD_BIT and not self._overloaded:
-            table.set("hardware_error_status", OVERLOAD_BIT)
-            table.set("torque_enable", 0)  # the servo's shutdown on an overload error
+        if not table.get("hardware_error_status") & HardwareError.OVERLOAD and not self._overloaded:
+            table.set("hardware_error_status", HardwareError.OVERLOAD)
+            table.set("torque_enable", TorqueEnable.OFF)  # the servo's shutdown on an overload error
             self._overloaded = True
 
     def physics_step(self) -> None:
@@ -124,20 +126,21 @@ class VirtualHand:
             goal = urdf_to_ticks(self.env.target)
             q, qdot = self.env.hand.joint_state()
             with self.lock:
-                for i in range(NUM_JOINTS):
-                    self.bus.tables[i].set("goal_position", int(goal[i]))
+                self.bus.set("goal_position", goal)
                 self._publish(q, qdot)
 
     def _physics_step(self) -> None:
         with self.lock:
             self._inject_overload()
-            reg = self._registers()
-        driving = (reg["torque_enable"] == 1) & np.isin(reg["operating_mode"], (3, 5))
+            reg = self.bus.registers.copy()  # all 16 control tables at once
+        mode = reg["operating_mode"]
+        driving = (reg["torque_enable"] == TorqueEnable.ON) & _DRIVES[mode]
         if self._held and not driving.any():
             return
         self._held = False
         actuator = self.env.actuator
-        cap = np.where(reg["operating_mode"] == 5, np.abs(reg["goal_current"]), reg["current_limit"])
+        cap = np.where(mode == OperatingMode.CURRENT_BASED_POSITION,
+                       np.abs(reg["goal_current"].astype(np.float64)), reg["current_limit"])  # mA
         actuator.set_registers(reg["position_p_gain"], reg["position_i_gain"], reg["position_d_gain"], cap)
         _, q, qdot = self.env.hand.actuated_step(actuator, ticks_to_urdf(reg["goal_position"]),
                                                  enabled=driving, loads=self.env.apply_loads)
@@ -227,13 +230,14 @@ class VirtualHand:
         mean = self._busy_s / self._steps if self._steps else float("nan")
         return {"steps": self._steps, "mean_step_s": mean, "real_time_factor": (1.0 / PHYSICS_HZ) / mean}
 
-    def start(self) -> "VirtualHand":
+    def start(self) -> VirtualHand:
         """Start the physics and serial threads; returns self."""
         self._started = time.perf_counter()
         self._busy_s, self._steps = 0.0, 0
         self._overloaded = False
         self._running.set()
-        self._threads = [threading.Thread(target=f, daemon=True) for f in (self._physics_loop, self._serial_loop, self._tracker_loop)]
+        self._threads = [threading.Thread(target=f, daemon=True)
+                         for f in (self._physics_loop, self._serial_loop, self._tracker_loop)]
         for t in self._threads:
             t.start()
         return self
@@ -252,7 +256,7 @@ class VirtualHand:
                 pass
         self.env.close()
 
-    def __enter__(self) -> "VirtualHand":
+    def __enter__(self) -> VirtualHand:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -23,7 +23,7 @@ collection). Either way the pipeline only ever sees what a real hand gives: join
 targets it commanded (and, for the metrics, the tracked or simulated object); the gap profile is
 handed to the env that plays the hand and read nowhere else.
 
-"The simulator" is the one the base policy was trained in (:func:`policy_simulator`): the default ideal
+"The simulator" is the one the base policy was trained in (:func:`baselines.policy.policy_simulator`): the default ideal
 PD, or another actuator its training named (e.g. a torque clip at the hand's Goal Current).
 
 All four evaluations use the same seed, so episode ``i`` starts from the same grasp in every
@@ -33,7 +33,6 @@ condition (a paired comparison); the collections use seeds of their own.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -42,15 +41,18 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines import distill
-from baselines.collect import collect, env_factory
-from baselines.demo import METRIC_KEYS
+from baselines.collect import collect
+from baselines.episodes import env_factory
 from baselines.evaluate import evaluate, plot_rotation, rot_standard_error
-from baselines.sources import ReplaySource, load_policy
+from baselines.generalist import generalist_tasks
+from baselines.policy import load_policy, policy_label, policy_obs_mode, policy_simulator
+from baselines.sources import ReplaySource
 from dexndm_envs.dynamics.fitting import fit
 from dexndm_envs.dynamics.residual import fit_residual, residual_form
-from dexndm_envs.envs.leap_rotate_v0 import PRIVILEGED_DIM
-from dexndm_envs.metrics import CONTROL_HZ
+from dexndm_envs.fileio import write_json
+from dexndm_envs.metrics import CONTROL_HZ, METRIC_KEYS
+from dexndm_envs.objects import resolve_objects
+from dexndm_envs.poses import WRISTS, parse_axis
 
 log = logging.getLogger(__name__)
 
@@ -109,49 +111,13 @@ def default_policy(wrist: str, object: str, axis: str = "+z", deployable: bool =
     gait = GAITS / f"{wrist}_{object}_{tag}.json"
     if not deployable and oracle.is_file():
         return str(oracle)
-    if generalist.is_file() and (wrist, object) in distill.generalist_tasks(generalist):
+    if generalist.is_file() and (wrist, object) in generalist_tasks(generalist):
         return str(generalist)
     if gait.is_file():
         return str(gait)
     log.warning("no shipped base policy at %s, %s or %s; using the scripted finger gait, which rotates little, so "
                 "the table shows the pipeline working, not the gap closing", oracle, generalist, gait)
     return "scripted"
-
-
-def policy_label(policy: str) -> str:
-    """A short name for tables and plots: a checkpoint's run directory (``.../oracle_x/model.zip``),
-    a gait's or generalist's file name, or the baseline's name."""
-    path = Path(policy)
-    return path.parent.name if path.suffix == ".zip" else path.name
-
-
-def policy_obs_mode(policy: str) -> str:
-    """``privileged`` for a policy whose input is LeapRotate's privileged observation (an oracle),
-    else ``proprio`` (the deployable observation; the scripted gait reads none)."""
-    return "privileged" if getattr(load_policy(policy), "observation_dim", None) == PRIVILEGED_DIM else "proprio"
-
-
-def policy_simulator(policy: str) -> dict:
-    """The simulator a base policy was trained in, as env kwargs: ``{"actuator": spec}`` where its
-    training used another actuator than the default ideal PD (e.g. one whose torque clip is the hand's
-    Goal Current), else ``{}``. Read from a checkpoint's ``train.json``, a gait file's ``env_kwargs`` or a
-    generalist's teachers; the pipeline's "sim" condition and simulated data use it."""
-    path = Path(policy)
-    if path.suffix == ".zip":
-        run = path.with_name("train.json")
-        kwargs = [json.loads(run.read_text())["env_kwargs"]] if run.is_file() else [{}]
-    elif path.suffix == ".json":
-        kwargs = [json.loads(path.read_text()).get("env_kwargs", {})]
-    elif path.suffix == ".pt":
-        kwargs = [teacher["env_kwargs"] for teacher in distill.load_generalist(path)[1]["info"]["teachers"]]
-    else:
-        return {}
-    actuators = {json.dumps(k.get("actuator", "ideal_pd"), sort_keys=True) for k in kwargs}
-    if len(actuators) > 1:
-        raise ValueError(f"{policy}: its teachers were trained with different actuators ({', '.join(sorted(actuators))}); "
-                         "the pipeline compares against one simulator")
-    actuator = json.loads(actuators.pop())
-    return {} if actuator == "ideal_pd" else {"actuator": actuator}
 
 
 @dataclass(frozen=True)
@@ -188,7 +154,7 @@ class Hand:
         return REAL, {"wrist": task["wrist"], "axis": task["axis"], "tracker": self.tracker}, self.port
 
     def box(self, wrist: str) -> tuple[Callable, dict, tuple]:
-        """The hand in its Chaos Box, as :func:`baselines.collect.env_factory` gives it (factory,
+        """The hand in its Chaos Box, as :func:`baselines.episodes.env_factory` gives it (factory,
         dataset metadata, fault types)."""
         if self.port is None:
             return env_factory(BOX, {"wrist": wrist, "gap": self.gap}, None)
@@ -214,12 +180,6 @@ def _stage(timings: dict[str, float], name: str, what: str) -> Iterator[None]:
     yield
     timings[name] = time.perf_counter() - start
     log.info("stage %s done in %.1f s", name, timings[name])
-
-
-def _write_json(path: Path, data: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1))
-    return path
 
 
 def prepare_workdir(workdir: str | Path) -> Path:
@@ -274,7 +234,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     """Run stages a-g (module docstring) and return the result that ``workdir/pipeline.json`` holds.
 
     Args:
-        policy: ``scripted``, or a base policy checkpoint (anything :func:`baselines.sources.load_policy`
+        policy: ``scripted``, or a base policy checkpoint (anything :func:`baselines.policy.load_policy`
             takes); its observation mode (privileged or proprio) is read from the checkpoint.
         workdir: a new or empty directory for every artefact.
         size: ``quick``, ``full`` or a :class:`Sizes`.
@@ -295,8 +255,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
         error in rad, the gap closed's 95 % bootstrap interval, TTF as a fraction of the
         20 s episode and in s, RotP in rad/s, timings in s).
     """
-    sizes = _sizes(size)
-    residual_form(residual)  # a bad name fails here, before any work
+    sizes = check_run(size, wrist, object, axis, residual)
     obs_mode = policy_obs_mode(policy)
     hand = Hand.make(gap if port is None else None, port, box_port, tracker, obs_mode)
     task = {"object": object, "wrist": wrist, "axis": axis, "obs_mode": obs_mode}
@@ -350,8 +309,8 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
         for kind in MODEL_OF.values():
             sim = fit(data_dir / "sim_box", kind, model_dir / f"{kind}_sim.pt", **settings)
             real = fit(data_dir / "real_box", kind, model_dir / f"{kind}_real.pt", init=sim["checkpoint"], **settings)
-            _write_json(model_dir / f"{kind}_sim.json", sim)
-            _write_json(model_dir / f"{kind}_real.json", real)
+            write_json(model_dir / f"{kind}_sim.json", sim)
+            write_json(model_dir / f"{kind}_real.json", real)
             models[kind] = {"sim_checkpoint": sim["checkpoint"], "real_checkpoint": real["checkpoint"],
                             "real_eval_rmse_1step": real["eval"]["rmse_1step"],
                             "real_eval_rmse_10step": real["eval"]["rmse_10step"]}
@@ -359,7 +318,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
         for kind in MODEL_OF.values():
             res = fit_residual(models[kind]["real_checkpoint"], rollouts, model_dir / f"{kind}_residual.pt",
                                form=residual, epochs=sizes.residual_epochs, seed=seed, progress=progress)
-            _write_json(model_dir / f"{kind}_residual.json", res)
+            write_json(model_dir / f"{kind}_residual.json", res)
             models[kind].update(residual_checkpoint=res["checkpoint"],
                                 **{k: res[k] for k in ("eval_loss_uncorrected", "eval_loss_corrected",
                                                        "mean_abs_correction_rad", "gains") if k in res})
@@ -379,11 +338,18 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
               "rows": [{"condition": c, **rows[c]} for c in CONDITIONS], "gap_closed": gap_closed(rows),
               "gap_closed_ci95": gap_closed_interval(episode_rot, seed=seed),
               "data": data, "models": models, "timings": timings, "plot": str(plot), "workdir": str(workdir)}
-    _write_json(workdir / "pipeline.json", result)
+    write_json(workdir / "pipeline.json", result)
     return result
 
 
-def _sizes(size: str | Sizes) -> Sizes:
+def check_run(size: str | Sizes, wrist: str, object: str, axis: str, residual: str) -> Sizes:
+    """A clear ValueError for a size, wrist, object (a name or category), axis or residual form that does
+    not exist, before any work is done; returns the sizes."""
+    if wrist not in WRISTS:
+        raise ValueError(f"unknown wrist {wrist!r}; allowed: {', '.join(WRISTS)}")
+    resolve_objects(object)
+    parse_axis(axis)
+    residual_form(residual)
     if isinstance(size, Sizes):
         return size
     if size not in SIZES:
@@ -406,7 +372,7 @@ def _evaluate(condition: str, env: tuple[str, dict, str | None], episodes: int, 
     report = evaluate(env_id, kwargs, policy, episodes, port=port, correction=correction, seed=seed, steps=steps,
                       save_rollouts=save_rollouts, progress=progress, before_episode=before_episode)
     curves = report.pop("_curves")
-    path = _write_json(workdir / "eval" / f"{condition}.json", report)
+    path = write_json(workdir / "eval" / f"{condition}.json", report)
     plot_rotation(curves, path.with_suffix(".png"), f"{condition}: {policy} on {env_id}")
     log.info("%s: Rot %.2f rad, TTF %.2f over %d episodes", condition, report["rot_rad"], report["ttf"], episodes)
     rot = np.array([e["rot_rad"] for e in report["per_episode"]])
@@ -428,13 +394,10 @@ def _collect(env: tuple, source, episodes: int, out: Path, steps: int, seed: int
 def plot_conditions(curves: dict[str, list[np.ndarray]], path: Path, title: str) -> Path:
     """Rotation about the axis (rad) over time (s) per condition: thin lines per episode, the mean bold
     (an episode that ended early holds its last value)."""
-    import matplotlib
+    from baselines import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for (condition, runs), color in zip(curves.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+    fig, ax = plots.figure(size=(7, 4))
+    for (condition, runs), color in zip(curves.items(), plots.colors()):
         length = max(len(c) for c in runs)
         padded = np.array([np.pad(c, (0, length - len(c)), mode="edge") for c in runs])
         t = np.arange(length) / CONTROL_HZ
@@ -446,11 +409,7 @@ def plot_conditions(curves: dict[str, list[np.ndarray]], path: Path, title: str)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return plots.save(fig, path, dpi=90)
 
 
 def format_gap_closed(result: dict, condition: str) -> str:

@@ -17,13 +17,14 @@ import argparse
 import tempfile
 
 import gymnasium as gym
+from report import header
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
-from baselines.collect import collect, env_factory
+from baselines.collect import collect
+from baselines.episodes import env_factory
 from baselines.sources import WaveSource
 from dexndm_envs.poses import WRISTS
 from real.emulator.virtual_hand import VirtualHand
-from report import header
 
 PAPER_TRANSITIONS = 1_600_000
 

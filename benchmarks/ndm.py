@@ -32,6 +32,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from report import header
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
 from baselines.collect import collect
@@ -41,7 +42,6 @@ from dexndm_envs.dynamics.fitting import load_episodes, split_episodes, torch_th
 from dexndm_envs.dynamics.models import MODELS, parameter_count
 from dexndm_envs.dynamics.residual import MLPResidual
 from dexndm_envs.dynamics.transitions import Transitions
-from report import header
 
 STEPS = 400
 LABELS = {"joint": "joint-wise", "whole": "whole-hand"}

@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from baselines import cli
-from baselines.collect import CollectionStopped, collect, env_factory, episode_seeds
-from baselines.sources import PolicySource, ReplaySource, WaveSource
+from baselines.collect import CollectionStopped, collect
+from baselines.episodes import env_factory, episode_seeds
+from baselines.policy import PolicySource
+from baselines.sources import ReplaySource, WaveSource
 from dexndm_envs.dynamics.dataset import REQUIRED_META, EpisodeDataset, EpisodeWriter
 from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
 from dexndm_envs.interface import ACTION_SCALE

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import OBJECT
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
 from baselines import cli
 from baselines.train import load_hyperparams
-from conftest import OBJECT
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "baselines" / "configs" / "ppo.yml"

@@ -61,7 +61,8 @@ def collect(make_env: Callable[[], gym.Env], source: ActionSource, episodes: int
     ``max_faults`` faulty episodes (or failed attempts to reopen the hand) in a row, CollectionStopped.
     """
     if steps < 1 or episodes < 0 or max_faults < 1:
-        raise ValueError(f"steps must be >= 1, episodes >= 0 and max_faults >= 1; got {steps}, {episodes}, {max_faults}")
+        raise ValueError(f"steps must be >= 1, episodes >= 0 and max_faults >= 1; got {steps}, {episodes}, "
+                         f"{max_faults}")
     writer = EpisodeWriter(out, resume=resume)
     first, started, transitions = len(writer), time.perf_counter(), 0
     faulty_in_row, env = 0, None

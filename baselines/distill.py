@@ -164,8 +164,8 @@ def distill(teachers: list[str | Path], out: str | Path, *, episodes: int = 20, 
         for rnd in range(dagger_rounds + 1):
             if rnd > 0:  # DAgger: the student drives, the teachers label
                 for k, spec in enumerate(specs):
-                    data += rollouts({**spec, "source": sources[k]}, student, dagger_episodes, rollout_seed(seed, k, rnd),
-                                     steps, progress)
+                    data += rollouts({**spec, "source": sources[k]}, student, dagger_episodes,
+                                     rollout_seed(seed, k, rnd), steps, progress)
             scores = fit_student(student, data, seed=seed + rnd, **fit_kw)
             probe = [e for k, spec in enumerate(specs)  # the same probe episodes every round
                      for e in rollouts({**spec, "source": sources[k]}, student, max(1, episodes // 4),

@@ -3,11 +3,12 @@
 The policy is an SB3 checkpoint (``.zip``, with ``vecnormalize.pkl`` beside it if it was trained with
 one), a distilled generalist (``.pt``), or a baseline: ``scripted`` (the finger gait), ``random``,
 ``hold`` (:func:`baselines.policy.load_policy`); an SB3 policy runs on the observation its run record
-(``train.json``) names, or the one its input size matches (:func:`baselines.policy.policy_env_kwargs`). The env is a sim env (with or without a gap profile), or the
-real / virtual hand with ``--port`` (metrics need its tracker: ``--env-kwargs '{"tracker": ...}'``);
-``--correction`` wraps it in :class:`~dexndm_envs.wrappers.NDMCorrection`. Per episode it records the
-paper's metrics (Rot, TTF, RotR, RotP) and the rotation angle over time; it prints a table per
-condition (object, wrist), writes the JSON, a plot of the rotation angle over time beside it,
+(``train.json``) names, or the one its input size matches (:func:`baselines.policy.policy_env_kwargs`).
+The env is a sim env (with or without a gap profile), or the real / virtual hand with ``--port``
+(metrics need its tracker: ``--env-kwargs '{"tracker": ...}'``); ``--correction`` wraps it in
+:class:`~dexndm_envs.wrappers.NDMCorrection`. Per episode it records the paper's metrics (Rot, TTF,
+RotR, RotP) and the rotation angle over time; it prints a table per condition (object, wrist), writes
+the JSON, a plot of the rotation angle over time beside it,
 optionally GIF videos, and optionally the rollouts in the dynamics dataset format (with actions) for
 Chaos Box replay.
 """

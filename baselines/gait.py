@@ -30,7 +30,8 @@ class PeriodicGaitSource:
             self.env_kwargs = dict(gait.get("env_kwargs", {}))  # what it was searched on
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"{path}: not a gait file ({type(e).__name__}: {e}); gait files hold period_steps "
-                             "and 16-long cos, sin and offset lists (python -m baselines.gait_search writes them)")
+                             "and 16-long cos, sin and offset lists (python -m baselines.gait_search writes them)"
+                             ) from None
         if not all(v.shape == (NUM_JOINTS,) for v in (self.a, self.b, self.offset)) or not self.period > 1:
             raise ValueError(f"{path}: cos, sin and offset must hold {NUM_JOINTS} values and period_steps be > 1")
         if not (np.isfinite(self.period) and all(np.isfinite(v).all() for v in (self.a, self.b, self.offset))):

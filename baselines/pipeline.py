@@ -32,11 +32,10 @@ condition (a paired comparison); the collections use seeds of their own.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -172,16 +171,6 @@ class Hand:
                 else f"hand on {self.port} (tracker {self.tracker}), Chaos Box on {self.box_port}")
 
 
-@contextlib.contextmanager
-def _stage(timings: dict[str, float], name: str, what: str) -> Iterator[None]:
-    """Log the stage and record its wall time (s) in ``timings[name]``."""
-    log.info("stage %s: %s", name, what)
-    start = time.perf_counter()
-    yield
-    timings[name] = time.perf_counter() - start
-    log.info("stage %s done in %.1f s", name, timings[name])
-
-
 def prepare_workdir(workdir: str | Path) -> Path:
     """Create ``workdir``; an existing non-empty directory is refused (FileExistsError), never reused."""
     workdir = Path(workdir)
@@ -261,85 +250,187 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     task = {"object": object, "wrist": wrist, "axis": axis, "obs_mode": obs_mode}
     simulator = policy_simulator(policy)
     hand.check(task)
-    workdir = prepare_workdir(workdir)
-    data_dir, model_dir = workdir / "data", workdir / "models"
-    rollouts = [data_dir / "sim_rollouts", data_dir / "sim_policy"]
-    common = {"policy": policy, "seed": seed, "steps": sizes.steps, "progress": progress}
-    rows, curves, episode_rot, data, models, timings = {}, {}, {}, {}, {}, {}
-    started = time.perf_counter()
-
-    def setup(instruction: str) -> None:
-        """A hand on a port needs a person between some stages; the in-process one does not."""
-        if hand.port is not None:
-            (ready or (lambda m: log.warning("set-up: %s", m)))(instruction)
-
+    run = Run(policy=policy, task=task, simulator=simulator, hand=hand, sizes=sizes, residual=residual, seed=seed,
+              progress=progress, workdir=prepare_workdir(workdir), ready=ready, place_object=place_object)
     log.info("DexNDM pipeline: policy %s (%s observation), %s, simulator %s, %s; artefacts in %s", policy, obs_mode,
-             task, simulator or "default", hand.describe(), workdir)
+             task, simulator or "default", hand.describe(), run.workdir)
+    started = time.perf_counter()
+    for stage in STAGES:
+        stage.run_in(run)
+    run.timings["total"] = time.perf_counter() - started
 
-    with _stage(timings, "sim_eval", "the base policy in the simulator"):
-        rows["sim"], curves["sim"], episode_rot["sim"] = _evaluate(
-            "sim", (ROTATE, {**task, **simulator}, None), sizes.eval_episodes, workdir, save_rollouts=rollouts[0], **common)
-
-    def place(condition: str) -> Callable[[int], None] | None:
-        """On a hand a dropped object stays dropped: before each evaluation episode it goes back in."""
-        if hand.port is None:
-            return None
-        return place_object or (lambda _seed: setup(f"{condition}: put the object in the hand, where the tracker "
-                                                    "sees it, for the next episode"))
-
-    with _stage(timings, "direct_eval", f"direct transfer to the {hand.describe()}"):
-        rows["direct"], curves["direct"], episode_rot["direct"] = _evaluate(
-            "direct", hand.rotate(task), sizes.eval_episodes, workdir, before_episode=place("direct"), **common)
-
-    with _stage(timings, "sim_policy", "more base-policy episodes in the simulator"):
-        data["sim_policy"] = _collect(env_factory(ROTATE, {**task, **simulator}, None), load_policy(policy), sizes.policy_episodes,
-                                      rollouts[1], sizes.steps, _seed(seed, 1), progress)
-    replay = ReplaySource(rollouts, wrist, steps=sizes.steps)
-    with _stage(timings, "sim_box", "Chaos Box in the simulator, replaying the base policy"):
-        data["sim_box"] = _collect(env_factory(BOX, {"wrist": wrist, **simulator}, None), replay, sizes.sim_box_episodes,
-                                   data_dir / "sim_box", sizes.steps, _seed(seed, 2), progress)
-    setup(f"put the hand in its Chaos Box ({hand.box_port})")
-    with _stage(timings, "real_box", "Chaos Box on the hand, replaying the base policy (same seed as in sim)"):
-        data["real_box"] = _collect(hand.box(wrist), replay, sizes.box_episodes, data_dir / "real_box",
-                                    sizes.steps, _seed(seed, 2), progress)
-    data["real_transitions"] = data["real_box"]["transitions"]
-
-    with _stage(timings, "fit", "dynamics models: pretrain on sim Chaos Box data, fine-tune on the hand's"):
-        settings = {"epochs": sizes.fit_epochs, "patience": sizes.fit_patience, "seed": seed, "progress": progress}
-        for kind in MODEL_OF.values():
-            sim = fit(data_dir / "sim_box", kind, model_dir / f"{kind}_sim.pt", **settings)
-            real = fit(data_dir / "real_box", kind, model_dir / f"{kind}_real.pt", init=sim["checkpoint"], **settings)
-            write_json(model_dir / f"{kind}_sim.json", sim)
-            write_json(model_dir / f"{kind}_real.json", real)
-            models[kind] = {"sim_checkpoint": sim["checkpoint"], "real_checkpoint": real["checkpoint"],
-                            "real_eval_rmse_1step": real["eval"]["rmse_1step"],
-                            "real_eval_rmse_10step": real["eval"]["rmse_10step"]}
-    with _stage(timings, "residual", "residual corrections through the frozen real-hand models"):
-        for kind in MODEL_OF.values():
-            res = fit_residual(models[kind]["real_checkpoint"], rollouts, model_dir / f"{kind}_residual.pt",
-                               form=residual, epochs=sizes.residual_epochs, seed=seed, progress=progress)
-            write_json(model_dir / f"{kind}_residual.json", res)
-            models[kind].update(residual_checkpoint=res["checkpoint"],
-                                **{k: res[k] for k in ("eval_loss_uncorrected", "eval_loss_corrected",
-                                                       "mean_abs_correction_rad", "gains") if k in res})
-
-    with _stage(timings, "corrected_eval", "the base policy on the hand under each correction"):
-        for condition, kind in MODEL_OF.items():
-            rows[condition], curves[condition], episode_rot[condition] = _evaluate(
-                condition, hand.rotate(task), sizes.eval_episodes, workdir,
-                correction=models[kind]["residual_checkpoint"], before_episode=place(condition), **common)
-    timings["total"] = time.perf_counter() - started
-
-    plot = plot_conditions(curves, workdir / "rotation.png",
+    plot = plot_conditions(run.curves, run.workdir / "rotation.png",
                            f"{policy_label(policy)}, {wrist}, {object}, axis {axis}")
     result = {"policy": policy, "obs_mode": obs_mode, "gap": hand.gap, "hand": asdict(hand), "task": task,
               "simulator": simulator, "residual": residual,
               "size": size if isinstance(size, str) else "custom", "sizes": asdict(sizes), "seed": seed,
-              "rows": [{"condition": c, **rows[c]} for c in CONDITIONS], "gap_closed": gap_closed(rows),
-              "gap_closed_ci95": gap_closed_interval(episode_rot, seed=seed),
-              "data": data, "models": models, "timings": timings, "plot": str(plot), "workdir": str(workdir)}
-    write_json(workdir / "pipeline.json", result)
+              "rows": [{"condition": c, **run.rows[c]} for c in CONDITIONS], "gap_closed": gap_closed(run.rows),
+              "gap_closed_ci95": gap_closed_interval(run.episode_rot, seed=seed),
+              "data": run.data, "models": run.models, "timings": run.timings, "plot": str(plot),
+              "workdir": str(run.workdir)}
+    write_json(run.workdir / "pipeline.json", result)
     return result
+
+
+@dataclass
+class Run:
+    """One pipeline run: what it was given, where it writes (``workdir``), and what the stages have
+    produced so far (table rows, rotation curves and per-episode Rot per condition; data, models and
+    stage wall times, as ``pipeline.json`` holds them)."""
+
+    policy: str
+    task: dict
+    """LeapRotate's object, wrist, axis and obs_mode"""
+    simulator: dict
+    """env kwargs of the simulator the policy was trained in (:func:`baselines.policy.policy_simulator`)"""
+    hand: Hand
+    sizes: Sizes
+    residual: str
+    seed: int
+    progress: bool
+    workdir: Path
+    ready: Callable[[str], None] | None = None
+    place_object: Callable[[int], None] | None = None
+    rows: dict[str, dict] = field(default_factory=dict)
+    curves: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    episode_rot: dict[str, np.ndarray] = field(default_factory=dict)
+    data: dict[str, dict | int] = field(default_factory=dict)
+    models: dict[str, dict] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    replay: ReplaySource | None = None
+    """the Chaos Box's action source, replaying the base policy's simulated episodes"""
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.workdir / "models"
+
+    @property
+    def rollouts(self) -> list[Path]:
+        """The base policy's simulated episodes with actions: the sim evaluation's and the extra ones."""
+        return [self.data_dir / "sim_rollouts", self.data_dir / "sim_policy"]
+
+    def setup(self, instruction: str) -> None:
+        """A hand on a port needs a person between some stages; the in-process one does not."""
+        if self.hand.port is not None:
+            (self.ready or (lambda m: log.warning("set-up: %s", m)))(instruction)
+
+    def place(self, condition: str) -> Callable[[int], None] | None:
+        """On a hand a dropped object stays dropped: before each evaluation episode it goes back in."""
+        if self.hand.port is None:
+            return None
+        return self.place_object or (lambda _seed: self.setup(f"{condition}: put the object in the hand, where the "
+                                                              "tracker sees it, for the next episode"))
+
+    def evaluate(self, condition: str, env: tuple[str, dict, str | None], **kwargs) -> None:
+        """Evaluate the base policy for ``condition`` (:func:`_evaluate`) and keep its row, curves and Rot."""
+        self.rows[condition], self.curves[condition], self.episode_rot[condition] = _evaluate(
+            condition, env, self.sizes.eval_episodes, self.workdir, policy=self.policy, seed=self.seed,
+            steps=self.sizes.steps, progress=self.progress, **kwargs)
+
+    def collect(self, name: str, env: tuple, source, episodes: int, seed_stage: int) -> None:
+        """Collect ``episodes`` into ``data/<name>`` (:func:`_collect`) and keep its summary."""
+        self.data[name] = _collect(env, source, episodes, self.data_dir / name, self.sizes.steps,
+                                   _seed(self.seed, seed_stage), self.progress)
+
+
+def _sim_eval(run: Run) -> None:
+    run.evaluate("sim", (ROTATE, {**run.task, **run.simulator}, None), save_rollouts=run.rollouts[0])
+
+
+def _direct_eval(run: Run) -> None:
+    run.evaluate("direct", run.hand.rotate(run.task), before_episode=run.place("direct"))
+
+
+def _sim_policy(run: Run) -> None:
+    run.collect("sim_policy", env_factory(ROTATE, {**run.task, **run.simulator}, None), load_policy(run.policy),
+                run.sizes.policy_episodes, seed_stage=1)
+
+
+def _sim_box(run: Run) -> None:
+    run.collect("sim_box", env_factory(BOX, {"wrist": run.task["wrist"], **run.simulator}, None), run.replay,
+                run.sizes.sim_box_episodes, seed_stage=2)
+
+
+def _real_box(run: Run) -> None:
+    run.collect("real_box", run.hand.box(run.task["wrist"]), run.replay, run.sizes.box_episodes, seed_stage=2)
+    run.data["real_transitions"] = run.data["real_box"]["transitions"]
+
+
+def _fit(run: Run) -> None:
+    settings = {"epochs": run.sizes.fit_epochs, "patience": run.sizes.fit_patience, "seed": run.seed,
+                "progress": run.progress}
+    for kind in MODEL_OF.values():
+        sim = fit(run.data_dir / "sim_box", kind, run.model_dir / f"{kind}_sim.pt", **settings)
+        real = fit(run.data_dir / "real_box", kind, run.model_dir / f"{kind}_real.pt", init=sim["checkpoint"],
+                   **settings)
+        write_json(run.model_dir / f"{kind}_sim.json", sim)
+        write_json(run.model_dir / f"{kind}_real.json", real)
+        run.models[kind] = {"sim_checkpoint": sim["checkpoint"], "real_checkpoint": real["checkpoint"],
+                            "real_eval_rmse_1step": real["eval"]["rmse_1step"],
+                            "real_eval_rmse_10step": real["eval"]["rmse_10step"]}
+
+
+def _residual(run: Run) -> None:
+    for kind in MODEL_OF.values():
+        res = fit_residual(run.models[kind]["real_checkpoint"], run.rollouts, run.model_dir / f"{kind}_residual.pt",
+                           form=run.residual, epochs=run.sizes.residual_epochs, seed=run.seed, progress=run.progress)
+        write_json(run.model_dir / f"{kind}_residual.json", res)
+        run.models[kind].update(residual_checkpoint=res["checkpoint"],
+                                **{k: res[k] for k in ("eval_loss_uncorrected", "eval_loss_corrected",
+                                                       "mean_abs_correction_rad", "gains") if k in res})
+
+
+def _corrected_eval(run: Run) -> None:
+    for condition, kind in MODEL_OF.items():
+        run.evaluate(condition, run.hand.rotate(run.task), correction=run.models[kind]["residual_checkpoint"],
+                     before_episode=run.place(condition))
+
+
+def _replay_source(run: Run) -> None:
+    run.replay = ReplaySource(run.rollouts, run.task["wrist"], steps=run.sizes.steps)
+
+
+def _box_setup(run: Run) -> None:
+    run.setup(f"put the hand in its Chaos Box ({run.hand.box_port})")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One named step of the pipeline: ``run(run)`` does the work, timed as ``timings[name]`` and logged
+    with ``what``; ``before(run)``, if given, prepares it untimed (e.g. waits for a person at the hand)."""
+
+    name: str
+    what: str | Callable[[Run], str]
+    run: Callable[[Run], None]
+    before: Callable[[Run], None] | None = None
+
+    def run_in(self, run: Run) -> None:
+        """Prepare, then do the stage, logging its name and description and recording its wall time (s)."""
+        if self.before is not None:
+            self.before(run)
+        log.info("stage %s: %s", self.name, self.what(run) if callable(self.what) else self.what)
+        start = time.perf_counter()
+        self.run(run)
+        run.timings[self.name] = time.perf_counter() - start
+        log.info("stage %s done in %.1f s", self.name, run.timings[self.name])
+
+
+STAGES = (
+    Stage("sim_eval", "the base policy in the simulator", _sim_eval),
+    Stage("direct_eval", lambda run: f"direct transfer to the {run.hand.describe()}", _direct_eval),
+    Stage("sim_policy", "more base-policy episodes in the simulator", _sim_policy),
+    Stage("sim_box", "Chaos Box in the simulator, replaying the base policy", _sim_box, before=_replay_source),
+    Stage("real_box", "Chaos Box on the hand, replaying the base policy (same seed as in sim)", _real_box,
+          before=_box_setup),
+    Stage("fit", "dynamics models: pretrain on sim Chaos Box data, fine-tune on the hand's", _fit),
+    Stage("residual", "residual corrections through the frozen real-hand models", _residual),
+    Stage("corrected_eval", "the base policy on the hand under each correction", _corrected_eval),
+)
+"""Stages a-f of the module docstring, in order (g, the plot and ``pipeline.json``, follows them)."""
 
 
 def check_run(size: str | Sizes, wrist: str, object: str, axis: str, residual: str) -> Sizes:
@@ -445,8 +536,9 @@ def format_table(result: dict) -> str:
             f"{label} {format_gap_closed(result, c)}" for c, label in (("joint_wise", "joint-wise"),
                                                                         ("whole_hand", "whole-hand"))))
     real = data["real_box"]
-    lines.append(f"data: {real['transitions']} real Chaos Box transitions ({real['transitions'] / CONTROL_HZ / 60:.1f} min "
-                 f"of hand time), {data['sim_box']['transitions']} sim Chaos Box, "
+    lines.append(f"data: {real['transitions']} real Chaos Box transitions "
+                 f"({real['transitions'] / CONTROL_HZ / 60:.1f} min of hand time), "
+                 f"{data['sim_box']['transitions']} sim Chaos Box, "
                  f"{data['sim_policy']['transitions']} base-policy sim transitions (+ the sim evaluation's)")
     t = result["timings"]
     lines.append("wall time {:.0f} s ({})".format(

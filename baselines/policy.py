@@ -252,8 +252,8 @@ def policy_simulator(policy: str) -> dict:
     Goal Current), else ``{}`` (:func:`trained_env_kwargs`; a generalist's teachers must agree)."""
     actuators = {json.dumps(k.get("actuator", "ideal_pd"), sort_keys=True) for k in trained_env_kwargs(policy)}
     if len(actuators) > 1:
-        raise ValueError(f"{policy}: its teachers were trained with different actuators ({', '.join(sorted(actuators))}); "
-                         "the pipeline compares against one simulator")
+        raise ValueError(f"{policy}: its teachers were trained with different actuators "
+                         f"({', '.join(sorted(actuators))}); the pipeline compares against one simulator")
     actuator = json.loads(actuators.pop())
     return {} if actuator == "ideal_pd" else {"actuator": actuator}
 

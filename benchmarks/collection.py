@@ -52,7 +52,8 @@ def main() -> None:
         env.close()
         with tempfile.TemporaryDirectory() as out:
             r = collect(make_env, WaveSource(), args.episodes, out, meta, steps=args.steps, progress=False)
-        print(f"| sim (in-process) | {wrist} | {balls} | {r['transitions_per_s']:.0f} | {hours(r['transitions_per_s'])} |")
+        print(f"| sim (in-process) | {wrist} | {balls} | {r['transitions_per_s']:.0f} | "
+              f"{hours(r['transitions_per_s'])} |")
 
     for wrist in ("palm_down", "palm_up"):
         with VirtualHand(gap=args.gap, wrist=wrist, scene="chaos_box") as hand:

@@ -89,7 +89,8 @@ def main() -> None:
     sim = rot(None)
     print("| gap | condition | Rot | TTF | lost Rot | share of the full loss | gap closed if reached |")
     print("|---|---|---:|---:|---:|---:|---:|")
-    print(f"| - | sim (ideal PD, clip {sim_actuator.torque_limit:g} N m) | {sim['rot_rad']:.2f} +- {sim['se']:.2f} | {sim['ttf']:.2f} | | | |")
+    print(f"| - | sim (ideal PD, clip {sim_actuator.torque_limit:g} N m) | {sim['rot_rad']:.2f} +- {sim['se']:.2f} "
+          f"| {sim['ttf']:.2f} | | | |")
     for name in args.gaps:
         full_loss = None
         for label, profile in variants(load_gap(name), sim_actuator).items():

@@ -130,7 +130,8 @@ def main() -> None:
         with torch.no_grad():
             reference = model.predict(q, targets)
 
-            def model_response(change: np.ndarray) -> np.ndarray:
+            def model_response(change: np.ndarray, model=model, q=q, targets=targets,
+                               reference=reference) -> np.ndarray:
                 changed = targets.clone()
                 changed[:, -1] += torch.as_tensor(change, dtype=changed.dtype)
                 return (model.predict(q, changed) - reference).numpy()

@@ -93,7 +93,8 @@ def timing(episodes: list[dict]) -> None:
                 model.predict(qt, tt)
                 residual.correct(q, t)
                 calls.append(time.perf_counter() - start)
-        print(f"  {LABELS[kind]} model + residual: {1000 * np.median(calls):.3f} ms (p99 {1000 * np.quantile(calls, 0.99):.3f} ms)")
+        print(f"  {LABELS[kind]} model + residual: {1000 * np.median(calls):.3f} ms "
+              f"(p99 {1000 * np.quantile(calls, 0.99):.3f} ms)")
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ Markdown table for BENCHMARKS.md, with the published simulation figures below it
         --wrists palm_up --episodes 50
 
 A policy whose input is the privileged observation (an oracle) is evaluated on it; every other policy
-on the deployable proprioceptive one (``baselines.policy.policy_obs_mode`` decides, from its run record or its input size).
+on the deployable proprioceptive one (``baselines.policy.policy_obs_mode`` decides, from its run record or
+its input size).
 """
 
 from __future__ import annotations

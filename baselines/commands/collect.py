@@ -14,13 +14,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from dexndm_envs.dynamics.dataset import SOURCES
 
     p.add_argument("--env", default="DexNDM/LeapChaosBox-v0", help="env id (default: DexNDM/LeapChaosBox-v0)")
-    p.add_argument("--env-kwargs", default=None, help='JSON object of env arguments, e.g. \'{"wrist": "palm_down", "gap": "leap_xc330"}\'')
-    p.add_argument("--port", default=None, help="serial port of a real or virtual hand (with --env DexNDM/LeapRotateReal-v0)")
+    p.add_argument("--env-kwargs", default=None,
+                   help='JSON object of env arguments, e.g. \'{"wrist": "palm_down", "gap": "leap_xc330"}\'')
+    p.add_argument("--port", default=None,
+                   help="serial port of a real or virtual hand (with --env DexNDM/LeapRotateReal-v0)")
     actions = p.add_mutually_exclusive_group(required=True)
     actions.add_argument("--rollouts", nargs="+", type=Path, help="replay action sequences from these rollout datasets")
-    actions.add_argument("--waves", nargs="?", const="mixed", choices=WAVE_CHOICES, help="wave actions (default kind: mixed)")
-    actions.add_argument("--policy", help="an SB3 policy checkpoint (.zip; vecnormalize.pkl and train.json beside it are "
-                         "used), a distilled generalist (.pt), a gait (.json), or " + " | ".join(BASELINE_POLICIES))
+    actions.add_argument("--waves", nargs="?", const="mixed", choices=WAVE_CHOICES,
+                         help="wave actions (default kind: mixed)")
+    actions.add_argument("--policy", help="an SB3 policy checkpoint (.zip; vecnormalize.pkl and train.json beside it "
+                         "are used), a distilled generalist (.pt), a gait (.json), or " + " | ".join(BASELINE_POLICIES))
     p.add_argument("--episodes", type=int, required=True, help="collect until the directory holds this many episodes")
     p.add_argument("--steps", type=int, default=400, help="steps per episode (default: 400 = 20 s)")
     p.add_argument("--out", type=Path, required=True, help="dataset directory")
@@ -29,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-label", choices=SOURCES, default=None,
                    help="the dataset's 'source' metadata (default: from the env: sim, gap or real)")
     p.add_argument("--object-label", default=None,
-                   help="the dataset's 'object' metadata, e.g. chaos_box for a real hand in its box (default: from the env)")
+                   help="the dataset's 'object' metadata, e.g. chaos_box for a real hand in its box "
+                        "(default: from the env)")
 
 
 def run(args: argparse.Namespace) -> None:

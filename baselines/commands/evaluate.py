@@ -15,13 +15,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "names), a distilled generalist (.pt), a gait (.json), or a baseline: "
                    + ", ".join(BASELINE_POLICIES))
     p.add_argument("--env", default="DexNDM/LeapRotate-v0")
-    p.add_argument("--env-kwargs", default=None, help='JSON object, e.g. \'{"object": "cylinder", "wrist": "palm_up", "gap": "leap_xc330"}\'')
-    p.add_argument("--port", default=None, help="serial port of a real or virtual hand (with --env DexNDM/LeapRotateReal-v0)")
+    p.add_argument("--env-kwargs", default=None,
+                   help='JSON object, e.g. \'{"object": "cylinder", "wrist": "palm_up", "gap": "leap_xc330"}\'')
+    p.add_argument("--port", default=None,
+                   help="serial port of a real or virtual hand (with --env DexNDM/LeapRotateReal-v0)")
     p.add_argument("--correction", type=Path, default=None, help="a residual checkpoint: evaluate under NDMCorrection")
     p.add_argument("--episodes", type=int, required=True)
     p.add_argument("--steps", type=int, default=400, help="steps per episode at most (default: 400 = 20 s)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", type=Path, required=True, help="report to write (the rotation plot goes beside it as .png)")
+    p.add_argument("--json", type=Path, required=True,
+                   help="report to write (the rotation plot goes beside it as .png)")
     p.add_argument("--video", type=Path, default=None, help="write GIFs of the first two episodes into this directory")
     p.add_argument("--save-rollouts", type=Path, default=None,
                    help="save the episodes (with actions) in the dataset format, e.g. for Chaos Box replay")

@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", type=Path, default=None, help="fine-tune from this checkpoint (e.g. sim-pretrained)")
     p.add_argument("--hidden", type=int, default=None, help="hidden width (default: 64 joint-wise, matched whole-hand)")
     p.add_argument("--epochs", type=int, default=100, help="at most this many epochs (default: 100)")
-    p.add_argument("--patience", type=int, default=10, help="early stop after this many epochs without a better eval loss")
+    p.add_argument("--patience", type=int, default=10,
+                   help="early stop after this many epochs without a better eval loss")
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--horizon", type=int, default=1,

@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"{'name':<26}{'category':<16}{'shape':<10}{'size (cm)':<22}{'aspect':>7}{'mass (g)':>10}  source")
         for s in specs:
             size = " x ".join(f"{100 * x:.1f}" for x in s.size)
-            print(f"{s.name:<26}{s.category:<16}{s.shape:<10}{size:<22}{s.aspect_ratio:>7.2f}{1000 * s.mass:>10.1f}  {s.source}")
+            print(f"{s.name:<26}{s.category:<16}{s.shape:<10}{size:<22}{s.aspect_ratio:>7.2f}"
+                  f"{1000 * s.mass:>10.1f}  {s.source}")
         print(f"{len(specs)} objects")
     elif args.action == "show":
         print(json.dumps(objects.get_object(args.name).to_dict(), indent=1))

@@ -12,7 +12,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from baselines.train import ALGOS
 
     p.add_argument("--env", default="DexNDM/LeapRotate-v0")
-    p.add_argument("--env-kwargs", default=None, help='JSON object, e.g. \'{"object": "cylinder", "obs_mode": "privileged"}\'')
+    p.add_argument("--env-kwargs", default=None,
+                   help='JSON object, e.g. \'{"object": "cylinder", "obs_mode": "privileged"}\'')
     p.add_argument("--algo", choices=ALGOS, default=ALGOS[0])
     p.add_argument("--config", type=Path, default=None, help="zoo-format YAML (default: baselines/configs/ppo.yml)")
     p.add_argument("--steps", type=int, default=None, help="env steps (default: the config's n_timesteps); rounded up "

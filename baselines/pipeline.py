@@ -1,7 +1,8 @@
 """The DexNDM pipeline end to end (what ``dexndm demo`` runs): a sim-trained policy loses performance on
 the "real" hand; Chaos Box data and the joint-wise dynamics model win it back.
 
-Stages, each leaving its artefacts under ``workdir``:
+Stages (:data:`STAGES`: named :class:`Stage` functions run in order over one :class:`Run` context,
+each logged and timed by name), each leaving its artefacts under ``workdir``:
 
 a. ``eval/sim.json``: the base policy in the simulator; its episodes, with actions, go to
    ``data/sim_rollouts`` (the Chaos Box replays them, the residual learns from them).

@@ -15,45 +15,22 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
-import json
 import logging
 import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
 
 import gymnasium as gym
-import numpy as np
-from gymnasium.envs.registration import load_env_creator
 from tqdm.auto import tqdm
 
+from baselines.episodes import episode_seeds
+from baselines.sources import ActionSource
 from dexndm_envs.dynamics.dataset import EpisodeWriter
 from dexndm_envs.dynamics.recording import record_episode
-from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS
+from dexndm_envs.metrics import EPISODE_STEPS
 
 log = logging.getLogger(__name__)
-
-
-class ActionSource(Protocol):
-    """Anything that acts for a collection: drawn anew per episode from ``rng``, then called per step.
-
-    A source may set, in ``reset``, ``episode_meta`` (a dict stored with the episode) and
-    ``reset_options`` (passed to the env's reset, e.g. ``{"target": q}`` to start from a pose).
-    """
-
-    name: str
-
-    def reset(self, rng: np.random.Generator) -> None: ...
-
-    def __call__(self, observation: np.ndarray) -> np.ndarray: ...
-
-
-def episode_seeds(seed: int, index: int) -> tuple[int, np.random.Generator]:
-    """The env reset seed and the source's generator of episode ``index`` of a collection."""
-    env_seed, source_seed = np.random.SeedSequence([seed, index]).generate_state(2)
-    return int(env_seed), np.random.default_rng(int(source_seed))
 
 
 @contextlib.contextmanager
@@ -84,7 +61,8 @@ def collect(make_env: Callable[[], gym.Env], source: ActionSource, episodes: int
     ``max_faults`` faulty episodes (or failed attempts to reopen the hand) in a row, CollectionStopped.
     """
     if steps < 1 or episodes < 0 or max_faults < 1:
-        raise ValueError(f"steps must be >= 1, episodes >= 0 and max_faults >= 1; got {steps}, {episodes}, {max_faults}")
+        raise ValueError(f"steps must be >= 1, episodes >= 0 and max_faults >= 1; got {steps}, {episodes}, "
+                         f"{max_faults}")
     writer = EpisodeWriter(out, resume=resume)
     first, started, transitions = len(writer), time.perf_counter(), 0
     faulty_in_row, env = 0, None
@@ -142,69 +120,3 @@ def summary(writer: EpisodeWriter, new_transitions: int, seconds: float) -> dict
             "faulty_episodes": sum(e["faulty"] for e in writer.entries), "new_transitions": new_transitions,
             "seconds": seconds, "transitions_per_s": new_transitions / seconds if seconds > 0 else 0.0,
             "bytes": size, "bytes_per_episode": size / len(files) if files else 0.0}
-
-
-def parse_env_kwargs(text: str | None) -> dict:
-    """``--env-kwargs``: a JSON object of env arguments (None: none), else a clear ValueError."""
-    try:
-        kwargs = json.loads(text) if text else {}
-    except json.JSONDecodeError as e:
-        raise ValueError(f"--env-kwargs is not valid JSON ({e}): {text!r}") from None
-    if not isinstance(kwargs, dict):
-        raise ValueError(f"--env-kwargs must be a JSON object; got {text!r}")
-    return kwargs
-
-
-def env_factory(env_id: str, env_kwargs: dict, port: str | None) -> tuple[Callable[[], gym.Env], dict, tuple]:
-    """How ``dexndm collect`` makes its env: the factory, the dataset metadata and the fault types."""
-    kwargs = dict(env_kwargs)
-    if port is not None:
-        if not env_id.startswith("DexNDM/LeapRotateReal"):
-            raise ValueError(f"--port is for DexNDM/LeapRotateReal-v0 (a real or virtual hand), not {env_id}")
-        kwargs["port"] = port
-    spec = gym.spec(env_id)  # raises with the registered ids for an unknown one
-    defaults = inspect.signature(load_env_creator(spec.entry_point)).parameters
-    wrist = kwargs.get("wrist", defaults["wrist"].default if "wrist" in defaults else None)
-    real = "port" in kwargs
-    faults: tuple = ()
-    if real:
-        from real.bus import BusError
-
-        faults = (BusError,)
-    gap = kwargs.get("gap")
-    meta = {"source": "real" if real else ("gap" if gap else "sim"), "wrist": wrist,
-            "object": kwargs.get("object", "chaos_box" if "ChaosBox" in env_id else "none"),
-            "gap": None if gap is None else str(gap), "control_period_s": 1.0 / CONTROL_HZ, "env": spec.id,
-            "env_kwargs": {k: v for k, v in kwargs.items() if k != "port"}}
-    return (lambda: gym.make(env_id, **kwargs)), meta, faults
-
-
-def main(args) -> None:
-    """The ``dexndm collect`` command (arguments parsed in :mod:`baselines.cli`)."""
-    from baselines.sources import ReplaySource, WaveSource, load_policy
-
-    kwargs = parse_env_kwargs(args.env_kwargs)
-    make_env, meta, faults = env_factory(args.env, kwargs, args.port)
-    if args.source_label:
-        meta["source"] = args.source_label
-    if args.object_label:
-        meta["object"] = args.object_label
-    if args.rollouts:
-        source = ReplaySource(args.rollouts, meta["wrist"], steps=args.steps)
-    elif args.policy:
-        source = load_policy(args.policy)
-    else:
-        source = WaveSource(args.waves)
-    with sigterm_as_interrupt():
-        try:
-            result = collect(make_env, source, args.episodes, args.out, meta, seed=args.seed, steps=args.steps,
-                             resume=args.resume, faults=faults)
-        except KeyboardInterrupt:
-            done = EpisodeWriter(args.out, resume=True)
-            raise SystemExit(f"dexndm collect: interrupted; {len(done)} finished episodes are on disk in "
-                             f"{args.out} (the one in progress was dropped); --resume continues") from None
-        except (CollectionStopped, *faults) as e:
-            raise SystemExit(f"dexndm collect: stopped: {e}") from None
-    print(f"{result['episodes']} episodes ({result['transitions']} transitions, {result['faulty_episodes']} faulty) "
-          f"in {args.out}; this run: {result['new_transitions']} transitions at {result['transitions_per_s']:.0f}/s; "
-          f"disk {result['bytes'] / 1e6:.1f} MB, {result['bytes_per_episode'] / 1e3:.0f} kB per episode")

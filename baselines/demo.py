@@ -3,12 +3,9 @@ policy on the pseudo-real hand (or a real or virtual one), printed as the paper'
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
-
-METRIC_KEYS = ("rot_rad", "ttf", "ttf_s", "rotr", "rotp")
 
 
 def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None, box_port: str | None = None,
@@ -22,12 +19,14 @@ def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None
     ``leap_xc330`` unless a hand is on ``port``, and a new ``runs/demo-<date>-<time>`` work directory.
     """
     from baselines.collect import CollectionStopped
-    from baselines.pipeline import default_policy, format_table, run_pipeline
+    from baselines.pipeline import check_run, default_policy, format_table, run_pipeline
+    from dexndm_envs.fileio import write_json
     from real.bus import BusError
 
     if gap is not None and port is not None:
         raise ValueError("--gap sets the in-process hand; a hand on --port has its own (for the virtual hand: "
                          "`dexndm emulate --gap PROFILE`)")
+    check_run(size, wrist, object, axis, residual)  # before the default policy is looked up (and maybe warned about)
     try:
         result = run_pipeline(policy or default_policy(wrist, object, axis, deployable=port is not None),
                               workdir=workdir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S"), size=size,
@@ -37,8 +36,7 @@ def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None
         raise SystemExit(f"dexndm demo: the hand stopped the run: {e}") from None
     print(format_table(result))
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(result, indent=1))
+        write_json(json_path, result)
     return result
 
 

@@ -2,18 +2,19 @@
 
 The policy is an SB3 checkpoint (``.zip``, with ``vecnormalize.pkl`` beside it if it was trained with
 one), a distilled generalist (``.pt``), or a baseline: ``scripted`` (the finger gait), ``random``,
-``hold`` (:func:`baselines.sources.load_policy`). The env is a sim env (with or without a gap profile), or the
-real / virtual hand with ``--port`` (metrics need its tracker: ``--env-kwargs '{"tracker": ...}'``);
-``--correction`` wraps it in :class:`~dexndm_envs.wrappers.NDMCorrection`. Per episode it records the
-paper's metrics (Rot, TTF, RotR, RotP) and the rotation angle over time; it prints a table per
-condition (object, wrist), writes the JSON, a plot of the rotation angle over time beside it,
+``hold`` (:func:`baselines.policy.load_policy`); an SB3 policy runs on the observation its run record
+(``train.json``) names, or the one its input size matches (:func:`baselines.policy.policy_env_kwargs`).
+The env is a sim env (with or without a gap profile), or the real / virtual hand with ``--port``
+(metrics need its tracker: ``--env-kwargs '{"tracker": ...}'``); ``--correction`` wraps it in
+:class:`~dexndm_envs.wrappers.NDMCorrection`. Per episode it records the paper's metrics (Rot, TTF,
+RotR, RotP) and the rotation angle over time; it prints a table per condition (object, wrist), writes
+the JSON, a plot of the rotation angle over time beside it,
 optionally GIF videos, and optionally the rollouts in the dynamics dataset format (with actions) for
 Chaos Box replay.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -23,12 +24,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import dexndm_envs  # noqa: F401  (registers the env ids)
-from baselines.collect import env_factory, episode_seeds, parse_env_kwargs
-from baselines.demo import METRIC_KEYS
-from baselines.sources import load_policy
+from baselines.episodes import env_factory, episode_seeds
+from baselines.policy import load_policy, policy_env_kwargs
 from dexndm_envs.dynamics.dataset import EpisodeWriter
 from dexndm_envs.dynamics.recording import record_episode
-from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS
+from dexndm_envs.fileio import atomic_write
+from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS, METRIC_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,13 @@ def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port:
     grasp the simulator's reset with that seed starts from)."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1; got {episodes}")
-    kwargs = {**env_kwargs, **({"render_mode": "rgb_array"} if video_dir else {})}
-    make_env, meta, _ = env_factory(env_id, kwargs, port)
     if port is not None and "tracker" not in env_kwargs:
         raise ValueError("metrics on a real hand need its object tracker: --env-kwargs '{\"tracker\": \"host:port\"}' "
                          "(`dexndm emulate` prints the virtual hand's)")
     source = load_policy(policy)
+    env_kwargs = policy_env_kwargs(source, env_id, env_kwargs)
+    kwargs = {**env_kwargs, **({"render_mode": "rgb_array"} if video_dir else {})}
+    make_env, meta, _ = env_factory(env_id, kwargs, port)
     env = make_env()
     if not hasattr(env.unwrapped, "episode_metrics"):
         env.close()
@@ -130,44 +132,20 @@ def _conditions(rows: list[dict]) -> list[dict]:
 def _write_gif(frames: list[np.ndarray], path: Path) -> None:
     from PIL import Image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     images = [Image.fromarray(np.asarray(f)[..., :3].astype(np.uint8)) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=50, loop=0)
+    atomic_write(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
+                                                duration=50, loop=0))
 
 
 def plot_rotation(curves: list[np.ndarray], path: Path, title: str) -> Path:
     """Rotation angle (rad) about the target axis over time, one line per episode."""
-    import matplotlib
+    from baselines import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plots.figure(size=(6, 3.5))
     for curve in curves:
         ax.plot(np.arange(len(curve)) / CONTROL_HZ, curve, lw=1, alpha=0.7)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("rotation about the axis (rad)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def main(args) -> None:
-    """The ``dexndm eval`` command (arguments parsed in :mod:`baselines.cli`)."""
-    kwargs = parse_env_kwargs(args.env_kwargs)
-    report = evaluate(args.env, kwargs, args.policy, args.episodes, port=args.port, correction=args.correction,
-                      seed=args.seed, steps=args.steps, video_dir=args.video, save_rollouts=args.save_rollouts)
-    curves = report.pop("_curves")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=1))
-    plot = plot_rotation(curves, args.json.with_suffix(".png"), f"{args.policy} on {args.env}")
-    print(f"{'object':<24}{'wrist':<12}{'episodes':>9}{'Rot (rad)':>10}{'TTF':>6}{'TTF (s)':>8}{'RotR':>8}{'RotP':>7}")
-    for c in report["conditions"]:
-        print(f"{c['object']:<24}{c['wrist']:<12}{c['episodes']:>9}{c['rot_rad']:>10.2f}{c['ttf']:>6.2f}"
-              f"{c['ttf_s']:>8.1f}{c['rotr']:>8.2f}{c['rotp']:>7.3f}")
-    print(f"{'all':<36}{report['episodes']:>9}{report['rot_rad']:>10.2f}{report['ttf']:>6.2f}"
-          f"{report['ttf_s']:>8.1f}{report['rotr']:>8.2f}{report['rotp']:>7.3f}")
-    print(f"report {args.json}, rotation plot {plot}")
+    return plots.save(fig, path, dpi=90)

@@ -2,7 +2,7 @@
 
 PPO from scratch on a 2-core CPU (a few million env steps) learns to hold the object, not to gait
 (docs/decisions.md). A periodic gait is 48 numbers (per joint: a cosine and a sine amplitude and an
-offset, :class:`~baselines.sources.PeriodicGaitSource`) at a fixed period, few enough for the
+offset, :class:`~baselines.gait.PeriodicGaitSource`) at a fixed period, few enough for the
 cross-entropy method: sample a population around a Gaussian, score each on the same few episodes
 (rotation about the axis in ``steps`` steps, minus ``fall_penalty`` rad for a drop), refit the Gaussian
 to the best, repeat. The result is a gait file that ``dexndm train --warm-start`` clones into the PPO
@@ -16,7 +16,6 @@ anywhere.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from dexndm_envs.fileio import write_json
 from dexndm_envs.hand import NUM_JOINTS
 from dexndm_envs.metrics import EPISODE_STEPS
 
@@ -35,7 +35,7 @@ def _score(job: tuple[dict, float, np.ndarray, int, int, float]) -> float:
     import gymnasium as gym
 
     import dexndm_envs  # noqa: F401  (registers the ids in the worker)
-    from baselines.sources import PeriodicGaitSource
+    from baselines.gait import PeriodicGaitSource
 
     global _ENV
     env_kwargs, period, params, seed, steps, fall_penalty = job
@@ -87,7 +87,7 @@ def search(env_kwargs: dict, *, period: float = 16, generations: int = 25, popul
 
 
 def main() -> None:
-    from baselines.collect import parse_env_kwargs
+    from baselines.episodes import parse_env_kwargs
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env-kwargs", default='{"object": "cylinder", "wrist": "palm_up", "axis": "+z"}')
@@ -106,8 +106,7 @@ def main() -> None:
                       workers=args.workers)
     except ValueError as e:
         raise SystemExit(f"gait_search: error: {e}") from None
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(gait, indent=1))
+    write_json(args.out, gait)
     last = gait["history"][-1]
     print(f"gait -> {args.out}: elite {last['elite_fitness']:.2f} rad, population {last['mean_fitness']:.2f} rad "
           f"per {args.steps} steps ({gait['wall_s']:.0f} s)")

@@ -5,14 +5,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from dexndm_envs.objects import ObjectSpec, create_body  # noqa: E402
-from dexndm_envs.world import World  # noqa: E402
+from baselines import plots
+from dexndm_envs.objects import ObjectSpec, create_body
+from dexndm_envs.world import World
 
 COLORS = {"cylinder": (0.85, 0.35, 0.2, 1), "cuboid": (0.2, 0.5, 0.85, 1), "long_cuboid": (0.3, 0.7, 0.4, 1),
           "small_cylinder": (0.9, 0.6, 0.1, 1), "irregular": (0.6, 0.4, 0.75, 1), "animal": (0.55, 0.45, 0.35, 1),
@@ -29,19 +27,15 @@ def render_object(world: World, spec: ObjectSpec, pixels: int = 160) -> np.ndarr
     return image
 
 
-def contact_sheet(specs: list[ObjectSpec], out: Path, columns: int = 10) -> Path:
+def contact_sheet(specs: list[ObjectSpec], out: Path, columns: int = 10, progress: bool = True) -> Path:
     """Render every object into one PNG grid at ``out`` (title: name, largest extent in cm)."""
     world = World()
     rows = math.ceil(len(specs) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 1.75))
+    fig, axes = plots.figure(rows, columns, size=(columns * 1.6, rows * 1.75))
     for ax in np.ravel(axes):
         ax.axis("off")
-    for ax, spec in zip(np.ravel(axes), specs):
+    for ax, spec in zip(np.ravel(axes), tqdm(specs, desc="objects sheet", unit="object", disable=not progress)):
         ax.imshow(render_object(world, spec))
         ax.set_title(f"{spec.name}\n{spec.category}, {100 * max(spec.size):.1f} cm", fontsize=6)
     world.close()
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return plots.save(fig, out, dpi=100)

@@ -1,7 +1,8 @@
 """The DexNDM pipeline end to end (what ``dexndm demo`` runs): a sim-trained policy loses performance on
 the "real" hand; Chaos Box data and the joint-wise dynamics model win it back.
 
-Stages, each leaving its artefacts under ``workdir``:
+Stages (:data:`STAGES`: named :class:`Stage` functions run in order over one :class:`Run` context,
+each logged and timed by name), each leaving its artefacts under ``workdir``:
 
 a. ``eval/sim.json``: the base policy in the simulator; its episodes, with actions, go to
    ``data/sim_rollouts`` (the Chaos Box replays them, the residual learns from them).
@@ -23,7 +24,7 @@ collection). Either way the pipeline only ever sees what a real hand gives: join
 targets it commanded (and, for the metrics, the tracked or simulated object); the gap profile is
 handed to the env that plays the hand and read nowhere else.
 
-"The simulator" is the one the base policy was trained in (:func:`policy_simulator`): the default ideal
+"The simulator" is the one the base policy was trained in (:func:`baselines.policy.policy_simulator`): the default ideal
 PD, or another actuator its training named (e.g. a torque clip at the hand's Goal Current).
 
 All four evaluations use the same seed, so episode ``i`` starts from the same grasp in every
@@ -32,25 +33,26 @@ condition (a paired comparison); the collections use seeds of their own.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from baselines import distill
-from baselines.collect import collect, env_factory
-from baselines.demo import METRIC_KEYS
+from baselines.collect import collect
+from baselines.episodes import env_factory
 from baselines.evaluate import evaluate, plot_rotation, rot_standard_error
-from baselines.sources import ReplaySource, load_policy
+from baselines.generalist import generalist_tasks
+from baselines.policy import load_policy, policy_label, policy_obs_mode, policy_simulator
+from baselines.sources import ReplaySource
 from dexndm_envs.dynamics.fitting import fit
 from dexndm_envs.dynamics.residual import fit_residual, residual_form
-from dexndm_envs.envs.leap_rotate_v0 import PRIVILEGED_DIM
-from dexndm_envs.metrics import CONTROL_HZ
+from dexndm_envs.fileio import write_json
+from dexndm_envs.metrics import CONTROL_HZ, METRIC_KEYS
+from dexndm_envs.objects import resolve_objects
+from dexndm_envs.poses import WRISTS, parse_axis
 
 log = logging.getLogger(__name__)
 
@@ -109,49 +111,13 @@ def default_policy(wrist: str, object: str, axis: str = "+z", deployable: bool =
     gait = GAITS / f"{wrist}_{object}_{tag}.json"
     if not deployable and oracle.is_file():
         return str(oracle)
-    if generalist.is_file() and (wrist, object) in distill.generalist_tasks(generalist):
+    if generalist.is_file() and (wrist, object) in generalist_tasks(generalist):
         return str(generalist)
     if gait.is_file():
         return str(gait)
     log.warning("no shipped base policy at %s, %s or %s; using the scripted finger gait, which rotates little, so "
                 "the table shows the pipeline working, not the gap closing", oracle, generalist, gait)
     return "scripted"
-
-
-def policy_label(policy: str) -> str:
-    """A short name for tables and plots: a checkpoint's run directory (``.../oracle_x/model.zip``),
-    a gait's or generalist's file name, or the baseline's name."""
-    path = Path(policy)
-    return path.parent.name if path.suffix == ".zip" else path.name
-
-
-def policy_obs_mode(policy: str) -> str:
-    """``privileged`` for a policy whose input is LeapRotate's privileged observation (an oracle),
-    else ``proprio`` (the deployable observation; the scripted gait reads none)."""
-    return "privileged" if getattr(load_policy(policy), "observation_dim", None) == PRIVILEGED_DIM else "proprio"
-
-
-def policy_simulator(policy: str) -> dict:
-    """The simulator a base policy was trained in, as env kwargs: ``{"actuator": spec}`` where its
-    training used another actuator than the default ideal PD (e.g. one whose torque clip is the hand's
-    Goal Current), else ``{}``. Read from a checkpoint's ``train.json``, a gait file's ``env_kwargs`` or a
-    generalist's teachers; the pipeline's "sim" condition and simulated data use it."""
-    path = Path(policy)
-    if path.suffix == ".zip":
-        run = path.with_name("train.json")
-        kwargs = [json.loads(run.read_text())["env_kwargs"]] if run.is_file() else [{}]
-    elif path.suffix == ".json":
-        kwargs = [json.loads(path.read_text()).get("env_kwargs", {})]
-    elif path.suffix == ".pt":
-        kwargs = [teacher["env_kwargs"] for teacher in distill.load_generalist(path)[1]["info"]["teachers"]]
-    else:
-        return {}
-    actuators = {json.dumps(k.get("actuator", "ideal_pd"), sort_keys=True) for k in kwargs}
-    if len(actuators) > 1:
-        raise ValueError(f"{policy}: its teachers were trained with different actuators ({', '.join(sorted(actuators))}); "
-                         "the pipeline compares against one simulator")
-    actuator = json.loads(actuators.pop())
-    return {} if actuator == "ideal_pd" else {"actuator": actuator}
 
 
 @dataclass(frozen=True)
@@ -188,7 +154,7 @@ class Hand:
         return REAL, {"wrist": task["wrist"], "axis": task["axis"], "tracker": self.tracker}, self.port
 
     def box(self, wrist: str) -> tuple[Callable, dict, tuple]:
-        """The hand in its Chaos Box, as :func:`baselines.collect.env_factory` gives it (factory,
+        """The hand in its Chaos Box, as :func:`baselines.episodes.env_factory` gives it (factory,
         dataset metadata, fault types)."""
         if self.port is None:
             return env_factory(BOX, {"wrist": wrist, "gap": self.gap}, None)
@@ -204,22 +170,6 @@ class Hand:
     def describe(self) -> str:
         return (f"in-process gap env, profile {self.gap}" if self.port is None
                 else f"hand on {self.port} (tracker {self.tracker}), Chaos Box on {self.box_port}")
-
-
-@contextlib.contextmanager
-def _stage(timings: dict[str, float], name: str, what: str) -> Iterator[None]:
-    """Log the stage and record its wall time (s) in ``timings[name]``."""
-    log.info("stage %s: %s", name, what)
-    start = time.perf_counter()
-    yield
-    timings[name] = time.perf_counter() - start
-    log.info("stage %s done in %.1f s", name, timings[name])
-
-
-def _write_json(path: Path, data: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1))
-    return path
 
 
 def prepare_workdir(workdir: str | Path) -> Path:
@@ -274,7 +224,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     """Run stages a-g (module docstring) and return the result that ``workdir/pipeline.json`` holds.
 
     Args:
-        policy: ``scripted``, or a base policy checkpoint (anything :func:`baselines.sources.load_policy`
+        policy: ``scripted``, or a base policy checkpoint (anything :func:`baselines.policy.load_policy`
             takes); its observation mode (privileged or proprio) is read from the checkpoint.
         workdir: a new or empty directory for every artefact.
         size: ``quick``, ``full`` or a :class:`Sizes`.
@@ -295,95 +245,203 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
         error in rad, the gap closed's 95 % bootstrap interval, TTF as a fraction of the
         20 s episode and in s, RotP in rad/s, timings in s).
     """
-    sizes = _sizes(size)
-    residual_form(residual)  # a bad name fails here, before any work
+    sizes = check_run(size, wrist, object, axis, residual)
     obs_mode = policy_obs_mode(policy)
     hand = Hand.make(gap if port is None else None, port, box_port, tracker, obs_mode)
     task = {"object": object, "wrist": wrist, "axis": axis, "obs_mode": obs_mode}
     simulator = policy_simulator(policy)
     hand.check(task)
-    workdir = prepare_workdir(workdir)
-    data_dir, model_dir = workdir / "data", workdir / "models"
-    rollouts = [data_dir / "sim_rollouts", data_dir / "sim_policy"]
-    common = {"policy": policy, "seed": seed, "steps": sizes.steps, "progress": progress}
-    rows, curves, episode_rot, data, models, timings = {}, {}, {}, {}, {}, {}
-    started = time.perf_counter()
-
-    def setup(instruction: str) -> None:
-        """A hand on a port needs a person between some stages; the in-process one does not."""
-        if hand.port is not None:
-            (ready or (lambda m: log.warning("set-up: %s", m)))(instruction)
-
+    run = Run(policy=policy, task=task, simulator=simulator, hand=hand, sizes=sizes, residual=residual, seed=seed,
+              progress=progress, workdir=prepare_workdir(workdir), ready=ready, place_object=place_object)
     log.info("DexNDM pipeline: policy %s (%s observation), %s, simulator %s, %s; artefacts in %s", policy, obs_mode,
-             task, simulator or "default", hand.describe(), workdir)
+             task, simulator or "default", hand.describe(), run.workdir)
+    started = time.perf_counter()
+    for stage in STAGES:
+        stage.run_in(run)
+    run.timings["total"] = time.perf_counter() - started
 
-    with _stage(timings, "sim_eval", "the base policy in the simulator"):
-        rows["sim"], curves["sim"], episode_rot["sim"] = _evaluate(
-            "sim", (ROTATE, {**task, **simulator}, None), sizes.eval_episodes, workdir, save_rollouts=rollouts[0], **common)
-
-    def place(condition: str) -> Callable[[int], None] | None:
-        """On a hand a dropped object stays dropped: before each evaluation episode it goes back in."""
-        if hand.port is None:
-            return None
-        return place_object or (lambda _seed: setup(f"{condition}: put the object in the hand, where the tracker "
-                                                    "sees it, for the next episode"))
-
-    with _stage(timings, "direct_eval", f"direct transfer to the {hand.describe()}"):
-        rows["direct"], curves["direct"], episode_rot["direct"] = _evaluate(
-            "direct", hand.rotate(task), sizes.eval_episodes, workdir, before_episode=place("direct"), **common)
-
-    with _stage(timings, "sim_policy", "more base-policy episodes in the simulator"):
-        data["sim_policy"] = _collect(env_factory(ROTATE, {**task, **simulator}, None), load_policy(policy), sizes.policy_episodes,
-                                      rollouts[1], sizes.steps, _seed(seed, 1), progress)
-    replay = ReplaySource(rollouts, wrist, steps=sizes.steps)
-    with _stage(timings, "sim_box", "Chaos Box in the simulator, replaying the base policy"):
-        data["sim_box"] = _collect(env_factory(BOX, {"wrist": wrist, **simulator}, None), replay, sizes.sim_box_episodes,
-                                   data_dir / "sim_box", sizes.steps, _seed(seed, 2), progress)
-    setup(f"put the hand in its Chaos Box ({hand.box_port})")
-    with _stage(timings, "real_box", "Chaos Box on the hand, replaying the base policy (same seed as in sim)"):
-        data["real_box"] = _collect(hand.box(wrist), replay, sizes.box_episodes, data_dir / "real_box",
-                                    sizes.steps, _seed(seed, 2), progress)
-    data["real_transitions"] = data["real_box"]["transitions"]
-
-    with _stage(timings, "fit", "dynamics models: pretrain on sim Chaos Box data, fine-tune on the hand's"):
-        settings = {"epochs": sizes.fit_epochs, "patience": sizes.fit_patience, "seed": seed, "progress": progress}
-        for kind in MODEL_OF.values():
-            sim = fit(data_dir / "sim_box", kind, model_dir / f"{kind}_sim.pt", **settings)
-            real = fit(data_dir / "real_box", kind, model_dir / f"{kind}_real.pt", init=sim["checkpoint"], **settings)
-            _write_json(model_dir / f"{kind}_sim.json", sim)
-            _write_json(model_dir / f"{kind}_real.json", real)
-            models[kind] = {"sim_checkpoint": sim["checkpoint"], "real_checkpoint": real["checkpoint"],
-                            "real_eval_rmse_1step": real["eval"]["rmse_1step"],
-                            "real_eval_rmse_10step": real["eval"]["rmse_10step"]}
-    with _stage(timings, "residual", "residual corrections through the frozen real-hand models"):
-        for kind in MODEL_OF.values():
-            res = fit_residual(models[kind]["real_checkpoint"], rollouts, model_dir / f"{kind}_residual.pt",
-                               form=residual, epochs=sizes.residual_epochs, seed=seed, progress=progress)
-            _write_json(model_dir / f"{kind}_residual.json", res)
-            models[kind].update(residual_checkpoint=res["checkpoint"],
-                                **{k: res[k] for k in ("eval_loss_uncorrected", "eval_loss_corrected",
-                                                       "mean_abs_correction_rad", "gains") if k in res})
-
-    with _stage(timings, "corrected_eval", "the base policy on the hand under each correction"):
-        for condition, kind in MODEL_OF.items():
-            rows[condition], curves[condition], episode_rot[condition] = _evaluate(
-                condition, hand.rotate(task), sizes.eval_episodes, workdir,
-                correction=models[kind]["residual_checkpoint"], before_episode=place(condition), **common)
-    timings["total"] = time.perf_counter() - started
-
-    plot = plot_conditions(curves, workdir / "rotation.png",
+    plot = plot_conditions(run.curves, run.workdir / "rotation.png",
                            f"{policy_label(policy)}, {wrist}, {object}, axis {axis}")
     result = {"policy": policy, "obs_mode": obs_mode, "gap": hand.gap, "hand": asdict(hand), "task": task,
               "simulator": simulator, "residual": residual,
               "size": size if isinstance(size, str) else "custom", "sizes": asdict(sizes), "seed": seed,
-              "rows": [{"condition": c, **rows[c]} for c in CONDITIONS], "gap_closed": gap_closed(rows),
-              "gap_closed_ci95": gap_closed_interval(episode_rot, seed=seed),
-              "data": data, "models": models, "timings": timings, "plot": str(plot), "workdir": str(workdir)}
-    _write_json(workdir / "pipeline.json", result)
+              "rows": [{"condition": c, **run.rows[c]} for c in CONDITIONS], "gap_closed": gap_closed(run.rows),
+              "gap_closed_ci95": gap_closed_interval(run.episode_rot, seed=seed),
+              "data": run.data, "models": run.models, "timings": run.timings, "plot": str(plot),
+              "workdir": str(run.workdir)}
+    write_json(run.workdir / "pipeline.json", result)
     return result
 
 
-def _sizes(size: str | Sizes) -> Sizes:
+@dataclass
+class Run:
+    """One pipeline run: what it was given, where it writes (``workdir``), and what the stages have
+    produced so far (table rows, rotation curves and per-episode Rot per condition; data, models and
+    stage wall times, as ``pipeline.json`` holds them)."""
+
+    policy: str
+    task: dict
+    """LeapRotate's object, wrist, axis and obs_mode"""
+    simulator: dict
+    """env kwargs of the simulator the policy was trained in (:func:`baselines.policy.policy_simulator`)"""
+    hand: Hand
+    sizes: Sizes
+    residual: str
+    seed: int
+    progress: bool
+    workdir: Path
+    ready: Callable[[str], None] | None = None
+    place_object: Callable[[int], None] | None = None
+    rows: dict[str, dict] = field(default_factory=dict)
+    curves: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    episode_rot: dict[str, np.ndarray] = field(default_factory=dict)
+    data: dict[str, dict | int] = field(default_factory=dict)
+    models: dict[str, dict] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    replay: ReplaySource | None = None
+    """the Chaos Box's action source, replaying the base policy's simulated episodes"""
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.workdir / "models"
+
+    @property
+    def rollouts(self) -> list[Path]:
+        """The base policy's simulated episodes with actions: the sim evaluation's and the extra ones."""
+        return [self.data_dir / "sim_rollouts", self.data_dir / "sim_policy"]
+
+    def setup(self, instruction: str) -> None:
+        """A hand on a port needs a person between some stages; the in-process one does not."""
+        if self.hand.port is not None:
+            (self.ready or (lambda m: log.warning("set-up: %s", m)))(instruction)
+
+    def place(self, condition: str) -> Callable[[int], None] | None:
+        """On a hand a dropped object stays dropped: before each evaluation episode it goes back in."""
+        if self.hand.port is None:
+            return None
+        return self.place_object or (lambda _seed: self.setup(f"{condition}: put the object in the hand, where the "
+                                                              "tracker sees it, for the next episode"))
+
+    def evaluate(self, condition: str, env: tuple[str, dict, str | None], **kwargs) -> None:
+        """Evaluate the base policy for ``condition`` (:func:`_evaluate`) and keep its row, curves and Rot."""
+        self.rows[condition], self.curves[condition], self.episode_rot[condition] = _evaluate(
+            condition, env, self.sizes.eval_episodes, self.workdir, policy=self.policy, seed=self.seed,
+            steps=self.sizes.steps, progress=self.progress, **kwargs)
+
+    def collect(self, name: str, env: tuple, source, episodes: int, seed_stage: int) -> None:
+        """Collect ``episodes`` into ``data/<name>`` (:func:`_collect`) and keep its summary."""
+        self.data[name] = _collect(env, source, episodes, self.data_dir / name, self.sizes.steps,
+                                   _seed(self.seed, seed_stage), self.progress)
+
+
+def _sim_eval(run: Run) -> None:
+    run.evaluate("sim", (ROTATE, {**run.task, **run.simulator}, None), save_rollouts=run.rollouts[0])
+
+
+def _direct_eval(run: Run) -> None:
+    run.evaluate("direct", run.hand.rotate(run.task), before_episode=run.place("direct"))
+
+
+def _sim_policy(run: Run) -> None:
+    run.collect("sim_policy", env_factory(ROTATE, {**run.task, **run.simulator}, None), load_policy(run.policy),
+                run.sizes.policy_episodes, seed_stage=1)
+
+
+def _sim_box(run: Run) -> None:
+    run.collect("sim_box", env_factory(BOX, {"wrist": run.task["wrist"], **run.simulator}, None), run.replay,
+                run.sizes.sim_box_episodes, seed_stage=2)
+
+
+def _real_box(run: Run) -> None:
+    run.collect("real_box", run.hand.box(run.task["wrist"]), run.replay, run.sizes.box_episodes, seed_stage=2)
+    run.data["real_transitions"] = run.data["real_box"]["transitions"]
+
+
+def _fit(run: Run) -> None:
+    settings = {"epochs": run.sizes.fit_epochs, "patience": run.sizes.fit_patience, "seed": run.seed,
+                "progress": run.progress}
+    for kind in MODEL_OF.values():
+        sim = fit(run.data_dir / "sim_box", kind, run.model_dir / f"{kind}_sim.pt", **settings)
+        real = fit(run.data_dir / "real_box", kind, run.model_dir / f"{kind}_real.pt", init=sim["checkpoint"],
+                   **settings)
+        write_json(run.model_dir / f"{kind}_sim.json", sim)
+        write_json(run.model_dir / f"{kind}_real.json", real)
+        run.models[kind] = {"sim_checkpoint": sim["checkpoint"], "real_checkpoint": real["checkpoint"],
+                            "real_eval_rmse_1step": real["eval"]["rmse_1step"],
+                            "real_eval_rmse_10step": real["eval"]["rmse_10step"]}
+
+
+def _residual(run: Run) -> None:
+    for kind in MODEL_OF.values():
+        res = fit_residual(run.models[kind]["real_checkpoint"], run.rollouts, run.model_dir / f"{kind}_residual.pt",
+                           form=run.residual, epochs=run.sizes.residual_epochs, seed=run.seed, progress=run.progress)
+        write_json(run.model_dir / f"{kind}_residual.json", res)
+        run.models[kind].update(residual_checkpoint=res["checkpoint"],
+                                **{k: res[k] for k in ("eval_loss_uncorrected", "eval_loss_corrected",
+                                                       "mean_abs_correction_rad", "gains") if k in res})
+
+
+def _corrected_eval(run: Run) -> None:
+    for condition, kind in MODEL_OF.items():
+        run.evaluate(condition, run.hand.rotate(run.task), correction=run.models[kind]["residual_checkpoint"],
+                     before_episode=run.place(condition))
+
+
+def _replay_source(run: Run) -> None:
+    run.replay = ReplaySource(run.rollouts, run.task["wrist"], steps=run.sizes.steps)
+
+
+def _box_setup(run: Run) -> None:
+    run.setup(f"put the hand in its Chaos Box ({run.hand.box_port})")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One named step of the pipeline: ``run(run)`` does the work, timed as ``timings[name]`` and logged
+    with ``what``; ``before(run)``, if given, prepares it untimed (e.g. waits for a person at the hand)."""
+
+    name: str
+    what: str | Callable[[Run], str]
+    run: Callable[[Run], None]
+    before: Callable[[Run], None] | None = None
+
+    def run_in(self, run: Run) -> None:
+        """Prepare, then do the stage, logging its name and description and recording its wall time (s)."""
+        if self.before is not None:
+            self.before(run)
+        log.info("stage %s: %s", self.name, self.what(run) if callable(self.what) else self.what)
+        start = time.perf_counter()
+        self.run(run)
+        run.timings[self.name] = time.perf_counter() - start
+        log.info("stage %s done in %.1f s", self.name, run.timings[self.name])
+
+
+STAGES = (
+    Stage("sim_eval", "the base policy in the simulator", _sim_eval),
+    Stage("direct_eval", lambda run: f"direct transfer to the {run.hand.describe()}", _direct_eval),
+    Stage("sim_policy", "more base-policy episodes in the simulator", _sim_policy),
+    Stage("sim_box", "Chaos Box in the simulator, replaying the base policy", _sim_box, before=_replay_source),
+    Stage("real_box", "Chaos Box on the hand, replaying the base policy (same seed as in sim)", _real_box,
+          before=_box_setup),
+    Stage("fit", "dynamics models: pretrain on sim Chaos Box data, fine-tune on the hand's", _fit),
+    Stage("residual", "residual corrections through the frozen real-hand models", _residual),
+    Stage("corrected_eval", "the base policy on the hand under each correction", _corrected_eval),
+)
+"""Stages a-f of the module docstring, in order (g, the plot and ``pipeline.json``, follows them)."""
+
+
+def check_run(size: str | Sizes, wrist: str, object: str, axis: str, residual: str) -> Sizes:
+    """A clear ValueError for a size, wrist, object (a name or category), axis or residual form that does
+    not exist, before any work is done; returns the sizes."""
+    if wrist not in WRISTS:
+        raise ValueError(f"unknown wrist {wrist!r}; allowed: {', '.join(WRISTS)}")
+    resolve_objects(object)
+    parse_axis(axis)
+    residual_form(residual)
     if isinstance(size, Sizes):
         return size
     if size not in SIZES:
@@ -406,7 +464,7 @@ def _evaluate(condition: str, env: tuple[str, dict, str | None], episodes: int, 
     report = evaluate(env_id, kwargs, policy, episodes, port=port, correction=correction, seed=seed, steps=steps,
                       save_rollouts=save_rollouts, progress=progress, before_episode=before_episode)
     curves = report.pop("_curves")
-    path = _write_json(workdir / "eval" / f"{condition}.json", report)
+    path = write_json(workdir / "eval" / f"{condition}.json", report)
     plot_rotation(curves, path.with_suffix(".png"), f"{condition}: {policy} on {env_id}")
     log.info("%s: Rot %.2f rad, TTF %.2f over %d episodes", condition, report["rot_rad"], report["ttf"], episodes)
     rot = np.array([e["rot_rad"] for e in report["per_episode"]])
@@ -428,13 +486,10 @@ def _collect(env: tuple, source, episodes: int, out: Path, steps: int, seed: int
 def plot_conditions(curves: dict[str, list[np.ndarray]], path: Path, title: str) -> Path:
     """Rotation about the axis (rad) over time (s) per condition: thin lines per episode, the mean bold
     (an episode that ended early holds its last value)."""
-    import matplotlib
+    from baselines import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for (condition, runs), color in zip(curves.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+    fig, ax = plots.figure(size=(7, 4))
+    for (condition, runs), color in zip(curves.items(), plots.colors()):
         length = max(len(c) for c in runs)
         padded = np.array([np.pad(c, (0, length - len(c)), mode="edge") for c in runs])
         t = np.arange(length) / CONTROL_HZ
@@ -446,11 +501,7 @@ def plot_conditions(curves: dict[str, list[np.ndarray]], path: Path, title: str)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return plots.save(fig, path, dpi=90)
 
 
 def format_gap_closed(result: dict, condition: str) -> str:
@@ -486,8 +537,9 @@ def format_table(result: dict) -> str:
             f"{label} {format_gap_closed(result, c)}" for c, label in (("joint_wise", "joint-wise"),
                                                                         ("whole_hand", "whole-hand"))))
     real = data["real_box"]
-    lines.append(f"data: {real['transitions']} real Chaos Box transitions ({real['transitions'] / CONTROL_HZ / 60:.1f} min "
-                 f"of hand time), {data['sim_box']['transitions']} sim Chaos Box, "
+    lines.append(f"data: {real['transitions']} real Chaos Box transitions "
+                 f"({real['transitions'] / CONTROL_HZ / 60:.1f} min of hand time), "
+                 f"{data['sim_box']['transitions']} sim Chaos Box, "
                  f"{data['sim_policy']['transitions']} base-policy sim transitions (+ the sim evaluation's)")
     t = result["timings"]
     lines.append("wall time {:.0f} s ({})".format(

@@ -6,16 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import gymnasium as gym
-import matplotlib
+import numpy as np
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-import dexndm_envs  # noqa: F401,E402
-from baselines.sources import WaveSource  # noqa: E402
-from dexndm_envs.poses import WRISTS  # noqa: E402
+import dexndm_envs  # noqa: F401  (registers the env ids)
+from baselines import plots
+from baselines.sources import WaveSource
+from dexndm_envs.poses import WRISTS
+from real.emulator.virtual_hand import SCENES
 
 
 def _frame(scene: str, wrist: str, object_name: str, seed: int) -> np.ndarray:
@@ -34,21 +32,18 @@ def _frame(scene: str, wrist: str, object_name: str, seed: int) -> np.ndarray:
     return image
 
 
-def render_wrists(object_name: str, out: Path, seed: int = 0, scene: str = "rotate") -> Path:
+def render_wrists(object_name: str, out: Path, seed: int = 0, scene: str = "rotate", progress: bool = True) -> Path:
     """Render ``scene`` ("rotate": the first cached grasp of ``object_name``; "chaos_box") for every
-    wrist into one PNG at ``out``."""
-    if scene not in ("rotate", "chaos_box"):
-        raise ValueError(f"unknown scene {scene!r}; allowed: rotate, chaos_box")
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.4))
-    for ax, wrist in zip(axes.ravel(), WRISTS):
+    wrist into one PNG at ``out`` (a progress bar per wrist: each takes seconds, more where the grasps
+    are generated first)."""
+    if scene not in SCENES:
+        raise ValueError(f"unknown scene {scene!r}; allowed: {', '.join(SCENES)}")
+    fig, axes = plots.figure(2, 3, size=(12, 6.4))
+    for ax, wrist in zip(axes.ravel(), tqdm(WRISTS, desc=f"render {scene}", unit="wrist", disable=not progress)):
         ax.imshow(_frame(scene, wrist, object_name, seed))
         ax.set_title(wrist.replace("_", " "))
         ax.axis("off")
     title = (f"LeapRotate-v0 grasps of {object_name}" if scene == "rotate"
              else "LeapChaosBox-v0 after 3 s of wave actions (palm up: a ball strapped to three fingertips)")
     fig.suptitle(f"{title} (world z up)")
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
-    return out
+    return plots.save(fig, out, dpi=80)

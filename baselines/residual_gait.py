@@ -6,25 +6,25 @@ the gait stays in the loop and supplies the phase; the learned policy only shape
 
 * the policy observes the env's observation plus ``(sin, cos)`` of the gait phase of the coming step;
 * its action ``r`` in [-1, 1]^16 moves the gait's wanted target: ``want_t = wave(t) + scale * r``
-  (radians, motor order; ``wave`` from :class:`~baselines.sources.PeriodicGaitSource`), and the env
+  (radians, motor order; ``wave`` from :class:`~baselines.gait.PeriodicGaitSource`), and the env
   gets the relative action that heads there, ``clip((want_t - target_{t-1}) * 24, -1, 1)``, so the
   residual bends the gait's trajectory by up to ``scale`` rad without accumulating drift;
 * a zero residual is the gait exactly, so PPO (whose action head starts near zero) starts from a policy
   that already rotates and improves it closed loop, with the object's state in view.
 
 :class:`GaitResidualWrapper` is the training env; :class:`GaitResidual` holds the arithmetic shared
-with :class:`~baselines.sources.PolicySource`, which runs a trained model on the plain env.
+with :class:`~baselines.policy.PolicySource`, which runs a trained model on the plain env.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from baselines.gait import PeriodicGaitSource
 from dexndm_envs.interface import action_towards, latest_target
 
 PHASE_DIM = 2
@@ -41,8 +41,6 @@ class GaitResidual:
     """
 
     def __init__(self, gait: str | Path, scale: float = DEFAULT_SCALE) -> None:
-        from baselines.sources import PeriodicGaitSource
-
         if not (np.isfinite(scale) and scale > 0):
             raise ValueError(f"the residual scale must be a positive number of radians; got {scale!r}")
         self.gait, self.scale = PeriodicGaitSource(gait), float(scale)
@@ -97,18 +95,3 @@ class GaitResidualWrapper(gym.Wrapper):
                              f"got {action!r}")
         obs, reward, terminated, truncated, info = self.env.step(self.residual.action(residual))
         return self.residual.augment(obs), reward, terminated, truncated, info
-
-
-def residual_settings(run_dir: str | Path) -> dict | None:
-    """The gait-residual settings of a ``dexndm train`` output (``{"gait": absolute path, "scale": rad}``),
-    from its ``train.json``; None for a plain policy or a directory without ``train.json``."""
-    record = Path(run_dir) / "train.json"
-    if not record.is_file():
-        return None
-    try:
-        residual = json.loads(record.read_text()).get("residual")
-    except ValueError as e:
-        raise ValueError(f"{record}: not valid JSON ({e}); dexndm train writes it") from None
-    if not residual:
-        return None
-    return {"gait": str(Path(run_dir) / residual["gait"]), "scale": float(residual["scale"])}

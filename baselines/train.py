@@ -3,30 +3,38 @@
 Hyperparameters come from a file in the rl-baselines3-zoo format (``baselines/configs/ppo.yml``, keyed
 by env id), so ``python -m rl_zoo3.train ... --conf-file baselines/configs/ppo.yml`` reads the same
 settings. The output directory holds ``model.zip`` with ``vecnormalize.pkl`` beside it (what
-``dexndm eval`` and ``dexndm collect --policy`` load), ``best_model.zip`` from the EvalCallback,
-``checkpoints/``, tensorboard logs in ``tb/``, ``train.json`` (the command, steps and wall time) and
-the learning curve (``curve.csv``: mean rotation and TTF of the last 100 training episodes after every
-rollout; ``curve.png``).
-``--resume`` continues from ``model.zip`` and its statistics.
+``dexndm eval`` and ``dexndm collect --policy`` load), ``best_model.zip`` from the EvalCallback (after
+its first evaluation, every ``eval_every`` steps), ``checkpoints/`` (every five evaluations),
+tensorboard logs in ``tb/``, the run record ``train.json`` (env, kwargs, steps and wall time;
+:func:`baselines.policy.read_run_record` reads it) and the learning curve (``curve.csv``: mean
+rotation and TTF of the last 100 training episodes after every rollout; ``curve.png``).
+PPO collects whole rollouts of ``n_steps x n_envs`` steps, so the steps asked for are rounded up to
+a whole number of them (and a warning says so). ``--resume`` continues from ``model.zip`` and its
+statistics.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
+import pickle
 import time
 from pathlib import Path
 
 import yaml
 
-from baselines.residual_gait import DEFAULT_SCALE, GaitResidual, GaitResidualWrapper, residual_settings
+from baselines.policy import RUN_RECORD, read_run_record
+from baselines.residual_gait import DEFAULT_SCALE, GaitResidual, GaitResidualWrapper
+from dexndm_envs.fileio import atomic_write, write_json
 from dexndm_envs.metrics import EPISODE_STEPS
 
 log = logging.getLogger(__name__)
 ALGOS = ("ppo",)
 _ZOO_ONLY = ("n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack", "callback", "env_kwargs")
 CURVE_FILE = "curve.csv"
+OUTPUTS = ("model.zip", "vecnormalize.pkl", "best_model.zip", "checkpoints", "tb", RUN_RECORD, CURVE_FILE, "curve.png")
+"""What a run directory may hold (``best_model.zip`` and ``checkpoints`` only once an evaluation or a
+checkpoint was due)."""
 
 
 def make_env(env_id: str, residual: dict | None = None, **kwargs):
@@ -53,7 +61,7 @@ def rotation_curve_callback(path: Path, resume: bool = False):
     class RotationCurve(BaseCallback):
         def _on_training_start(self) -> None:
             if not (resume and path.is_file()):
-                path.write_text("env_steps,rot_rad,ttf,episodes\n")
+                atomic_write(path, "env_steps,rot_rad,ttf,episodes\n")
 
         def _on_step(self) -> bool:
             return True
@@ -66,24 +74,21 @@ def rotation_curve_callback(path: Path, resume: bool = False):
             ttf = sum(min(i["l"] / EPISODE_STEPS, 1.0) for i in infos) / len(infos)
             self.logger.record("rollout/rot_rad", rot)
             self.logger.record("rollout/ttf", ttf)
-            with path.open("a") as f:
-                f.write(f"{self.model.num_timesteps},{rot:.4f},{ttf:.4f},{len(infos)}\n")
+            atomic_write(path, path.read_text() + f"{self.model.num_timesteps},{rot:.4f},{ttf:.4f},{len(infos)}\n")
 
     return RotationCurve()
 
 
 def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str = "") -> Path:
     """Rotation (rad per 20 s episode) and TTF against env steps, from a run's ``curve.csv``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from baselines import plots
 
     data = np.genfromtxt(csv_path, delimiter=",", names=True, ndmin=1)
     if data.size == 0:
         raise ValueError(f"{csv_path} has no finished training episodes to plot")
-    fig, rot_ax = plt.subplots(figsize=(6, 3.5))
+    fig, rot_ax = plots.figure(size=(6, 3.5))
     rot_ax.plot(data["env_steps"], data["rot_rad"], color="C0", lw=1.2)
     rot_ax.axhline(2 * np.pi, color="C0", ls=":", lw=1, label="one turn per episode")
     rot_ax.set_xlabel("env steps")
@@ -95,10 +100,7 @@ def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str =
     rot_ax.legend(loc="upper left", fontsize=8)
     rot_ax.set_title(title or "training episodes (stochastic policy, mean of the last 100)")
     rot_ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=90)
-    plt.close(fig)
-    return Path(png_path)
+    return plots.save(fig, png_path, dpi=90)
 
 
 def load_hyperparams(path: str | Path, env_id: str) -> dict:
@@ -155,15 +157,16 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     if residual_over and (resume or warm_start):
         raise ValueError("--residual-over starts a new model (a resumed run keeps its own gait); it cannot be "
                          "combined with --resume or --warm-start")
-    residual = residual_settings(out) if resume else None  # a resumed run keeps its gait
+    record = read_run_record(out) if resume else None
+    residual = record.residual if record else None  # a resumed run keeps its gait
     if residual_over:
         scale = DEFAULT_SCALE if residual_scale is None else residual_scale
         GaitResidual(residual_over, scale)  # a bad gait file or scale fails here, before any env starts
-        (out / "gait.json").write_text(Path(residual_over).read_text())
+        atomic_write(out / "gait.json", Path(residual_over).read_bytes())
         residual = {"gait": str(out / "gait.json"), "scale": float(scale)}
         # say so at once: the checkpoints written during the run only make sense with their gait
-        (out / "train.json").write_text(json.dumps({"env": env_id, "env_kwargs": env_kwargs,
-                                                    "residual": {"gait": "gait.json", "scale": float(scale)}}))
+        write_json(out / RUN_RECORD, {"env": env_id, "env_kwargs": env_kwargs,
+                                      "residual": {"gait": "gait.json", "scale": float(scale)}})
 
     start = time.perf_counter()  # wall time includes the warm start
     # Each worker creates its own PyBullet client: gym.make runs in the worker process.
@@ -200,34 +203,27 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
                            save_vecnormalize=normalize is not None, verbose=0),
         rotation_curve_callback(out / CURVE_FILE, resume),
     ]
+    rollout = model.n_steps * model.n_envs
+    if steps % rollout:  # learn() runs whole rollouts: say what will run, and let the progress bar count it
+        rounded = -(-steps // rollout) * rollout
+        log.warning("%d steps rounded up to %d: PPO collects whole rollouts of n_steps x n_envs = %d x %d steps",
+                    steps, rounded, model.n_steps, model.n_envs)
+        steps = rounded
     try:
         model.learn(total_timesteps=steps, callback=callbacks, progress_bar=progress, reset_num_timesteps=not resume,
                     tb_log_name=algo)
     finally:
-        model.save(model_path)
+        atomic_write(model_path, model.save)
         if normalize is not None:
-            env.save(str(stats_path))
+            atomic_write(stats_path, lambda f: pickle.dump(env, f))  # what VecNormalize.save writes
         env.close()
         eval_env.close()
     summary = {"env": env_id, "env_kwargs": env_kwargs, "algo": algo, "config": str(config), "seed": seed,
                "n_envs": n_envs, "steps_this_run": steps, "total_env_steps": int(model.num_timesteps),
                "wall_s": time.perf_counter() - start, "resumed": resume, "warm_start": warm,
                "residual": residual and {"gait": "gait.json", "scale": residual["scale"]}}
-    (out / "train.json").write_text(json.dumps(summary, indent=1))
+    write_json(out / RUN_RECORD, summary)
     if (out / CURVE_FILE).read_text().count("\n") > 1:  # at least one rollout with finished episodes
         condition = " ".join(str(env_kwargs[k]) for k in ("object", "wrist", "axis") if k in env_kwargs)
         plot_learning_curve(out / CURVE_FILE, out / "curve.png", f"{env_id} {condition}")
     return summary
-
-
-def main(args) -> None:
-    """The ``dexndm train`` command (arguments parsed in :mod:`baselines.cli`)."""
-    from baselines.collect import parse_env_kwargs
-
-    kwargs = parse_env_kwargs(args.env_kwargs)
-    s = train(args.env, kwargs, args.out, algo=args.algo, config=args.config, steps=args.steps, n_envs=args.n_envs,
-              resume=args.resume, seed=args.seed, warm_start=args.warm_start,
-              warm_start_episodes=args.warm_start_episodes, residual_over=args.residual_over,
-              residual_scale=args.residual_scale)
-    print(f"{s['total_env_steps']} env steps ({s['steps_this_run']} this run) in {s['wall_s']:.0f} s -> "
-          f"{Path(args.out) / 'model.zip'} (+ vecnormalize.pkl, best_model.zip, tb/)")

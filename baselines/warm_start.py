@@ -18,8 +18,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from baselines.collect import episode_seeds
-from baselines.sources import load_policy
+from baselines.episodes import episode_seeds
+from baselines.policy import load_policy
 from dexndm_envs.metrics import EPISODE_STEPS
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from report import header
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
-from report import header
 from real.emulator.virtual_hand import VirtualHand
 from real.leap_hand import LeapHand
 

@@ -17,13 +17,14 @@ import argparse
 import tempfile
 
 import gymnasium as gym
+from report import header
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
-from baselines.collect import collect, env_factory
+from baselines.collect import collect
+from baselines.episodes import env_factory
 from baselines.sources import WaveSource
 from dexndm_envs.poses import WRISTS
 from real.emulator.virtual_hand import VirtualHand
-from report import header
 
 PAPER_TRANSITIONS = 1_600_000
 
@@ -51,7 +52,8 @@ def main() -> None:
         env.close()
         with tempfile.TemporaryDirectory() as out:
             r = collect(make_env, WaveSource(), args.episodes, out, meta, steps=args.steps, progress=False)
-        print(f"| sim (in-process) | {wrist} | {balls} | {r['transitions_per_s']:.0f} | {hours(r['transitions_per_s'])} |")
+        print(f"| sim (in-process) | {wrist} | {balls} | {r['transitions_per_s']:.0f} | "
+              f"{hours(r['transitions_per_s'])} |")
 
     for wrist in ("palm_down", "palm_up"):
         with VirtualHand(gap=args.gap, wrist=wrist, scene="chaos_box") as hand:

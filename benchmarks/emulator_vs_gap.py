@@ -16,9 +16,9 @@ import argparse
 
 import gymnasium as gym
 import numpy as np
+from report import header, joint_table
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
-from report import header, joint_table
 from dexndm_envs.interface import PROPRIO_LAYOUT
 from real.emulator.virtual_hand import VirtualHand
 

@@ -14,9 +14,9 @@ import argparse
 
 import gymnasium as gym
 import numpy as np
+from report import header, joint_table
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
-from report import header, joint_table
 
 
 def rollout(gap: str | None, seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:

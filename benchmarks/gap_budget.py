@@ -16,7 +16,7 @@ under
   the profile's object: joints that move exactly as the simulator's would, as far as the servo's
   current allows. That is the most a perfect correction of the targets could give back.
 
-"sim" is the policy's own simulator (its training actuator, :func:`baselines.pipeline.policy_simulator`;
+"sim" is the policy's own simulator (its training actuator, :func:`baselines.policy.policy_simulator`;
 for a policy trained with the clip at the Goal Current, ``object`` and ``best correction`` coincide).
 Every condition runs the same seeded episodes (episode i starts from the same grasp). "Lost" is
 sim Rot minus the condition's Rot; the share is of the full profile's loss. The last column is the
@@ -35,7 +35,8 @@ from report import header
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
 from baselines.evaluate import evaluate, rot_standard_error
-from baselines.pipeline import default_policy, policy_label, policy_obs_mode, policy_simulator
+from baselines.pipeline import default_policy
+from baselines.policy import policy_label, policy_obs_mode, policy_simulator
 from dexndm_envs.actuators import TORQUE_CONSTANT, IdealPD, make_actuator
 from dexndm_envs.gap import GapProfile, load_gap
 
@@ -88,7 +89,8 @@ def main() -> None:
     sim = rot(None)
     print("| gap | condition | Rot | TTF | lost Rot | share of the full loss | gap closed if reached |")
     print("|---|---|---:|---:|---:|---:|---:|")
-    print(f"| - | sim (ideal PD, clip {sim_actuator.torque_limit:g} N m) | {sim['rot_rad']:.2f} +- {sim['se']:.2f} | {sim['ttf']:.2f} | | | |")
+    print(f"| - | sim (ideal PD, clip {sim_actuator.torque_limit:g} N m) | {sim['rot_rad']:.2f} +- {sim['se']:.2f} "
+          f"| {sim['ttf']:.2f} | | | |")
     for name in args.gaps:
         full_loss = None
         for label, profile in variants(load_gap(name), sim_actuator).items():

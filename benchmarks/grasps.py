@@ -22,9 +22,9 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from report import header
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
-from report import header
 from dexndm_envs.objects import categories, list_objects
 from dexndm_envs.poses import WRISTS
 

@@ -35,17 +35,17 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from report import header, joint_table
+from tracking import load_run, replay
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
-from baselines.collect import episode_seeds
+from baselines.episodes import episode_seeds
 from dexndm_envs import interface
 from dexndm_envs.dynamics.evaluation import evaluate, hold_predictor
 from dexndm_envs.dynamics.fitting import load_ndm
 from dexndm_envs.dynamics.models import DynamicsModel
 from dexndm_envs.dynamics.transitions import Transitions
 from dexndm_envs.hand import FINGERS, NUM_JOINTS
-from report import header, joint_table
-from tracking import load_run, replay
 
 
 def perturbations() -> dict[str, list[np.ndarray]]:
@@ -130,7 +130,8 @@ def main() -> None:
         with torch.no_grad():
             reference = model.predict(q, targets)
 
-            def model_response(change: np.ndarray) -> np.ndarray:
+            def model_response(change: np.ndarray, model=model, q=q, targets=targets,
+                               reference=reference) -> np.ndarray:
                 changed = targets.clone()
                 changed[:, -1] += torch.as_tensor(change, dtype=changed.dtype)
                 return (model.predict(q, changed) - reference).numpy()

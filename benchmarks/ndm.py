@@ -32,6 +32,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from report import header
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
 from baselines.collect import collect
@@ -41,7 +42,6 @@ from dexndm_envs.dynamics.fitting import load_episodes, split_episodes, torch_th
 from dexndm_envs.dynamics.models import MODELS, parameter_count
 from dexndm_envs.dynamics.residual import MLPResidual
 from dexndm_envs.dynamics.transitions import Transitions
-from report import header
 
 STEPS = 400
 LABELS = {"joint": "joint-wise", "whole": "whole-hand"}
@@ -93,7 +93,8 @@ def timing(episodes: list[dict]) -> None:
                 model.predict(qt, tt)
                 residual.correct(q, t)
                 calls.append(time.perf_counter() - start)
-        print(f"  {LABELS[kind]} model + residual: {1000 * np.median(calls):.3f} ms (p99 {1000 * np.quantile(calls, 0.99):.3f} ms)")
+        print(f"  {LABELS[kind]} model + residual: {1000 * np.median(calls):.3f} ms "
+              f"(p99 {1000 * np.quantile(calls, 0.99):.3f} ms)")
 
 
 def main() -> None:

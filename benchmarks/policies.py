@@ -9,19 +9,21 @@ Markdown table for BENCHMARKS.md, with the published simulation figures below it
         --wrists palm_up --episodes 50
 
 A policy whose input is the privileged observation (an oracle) is evaluated on it; every other policy
-on the deployable proprioceptive one (``baselines.pipeline.policy_obs_mode`` decides, from the model).
+on the deployable proprioceptive one (``baselines.policy.policy_obs_mode`` decides, from its run record or
+its input size).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-from baselines.evaluate import evaluate
-from baselines.pipeline import policy_obs_mode
 from report import header
+
+from baselines.evaluate import evaluate
+from baselines.policy import policy_kind, policy_obs_mode, trained_env_kwargs
+from dexndm_envs.fileio import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "baselines" / "checkpoints"
@@ -43,13 +45,9 @@ PUBLISHED = [  # reference/paper.md: other simulators and hands, for scale only
 
 
 def trained_on(policy: str | Path) -> dict:
-    """The env kwargs a policy was trained or searched on (``train.json`` beside an SB3 checkpoint, the
-    gait file's own record); empty for the baselines, which have none."""
-    path = Path(policy)
-    record = path.with_name("train.json") if path.suffix == ".zip" else path
-    if path.suffix in (".zip", ".json") and record.is_file():
-        return json.loads(record.read_text()).get("env_kwargs", {})
-    return {}
+    """The env kwargs an SB3 policy was trained or a gait searched on (:func:`baselines.policy.trained_env_kwargs`);
+    empty for the baselines and the generalist, which run on every task."""
+    return trained_env_kwargs(policy)[0] if policy_kind(policy) in ("sb3", "gait") else {}
 
 
 def main() -> None:
@@ -97,7 +95,7 @@ def main() -> None:
     for name, rotr, ttf in PUBLISHED:
         print(f"| {name} | {rotr} | {ttf} |")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows}, indent=1))
+        write_json(args.json, {"rows": rows})
 
 
 if __name__ == "__main__":

@@ -32,10 +32,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-from baselines.pipeline import SIZES, default_policy, format_gap_closed, policy_label, run_pipeline
-from dexndm_envs.dynamics.residual import RESIDUALS
 from report import header
+
+from baselines.pipeline import SIZES, default_policy, format_gap_closed, run_pipeline
+from baselines.policy import policy_label
+from dexndm_envs.dynamics.residual import RESIDUALS
 
 
 def parse_overrides(items: list[str], base):

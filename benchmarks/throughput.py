@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import shlex
@@ -45,6 +44,7 @@ import numpy as np
 import pybullet as pb
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
+from dexndm_envs.fileio import write_json
 
 LEAP_ID = "DexNDM/LeapRotate-v0"
 LEAP_KWARGS = dict(object="cylinder_d55_ar20", wrist="palm_up", axis="+z", obs_mode="proprio")
@@ -312,8 +312,7 @@ def main() -> None:
                         "peer_steps_per_s": peer_sps, "leap_over_peer": peer_ratio,
                         "step_over_6_bare": overhead},
         }
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        write_json(args.json, report)
         print(f"\nwrote {args.json}")
 
 

@@ -27,17 +27,17 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from gap_budget import variants
+from report import header
 
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
-from baselines.collect import episode_seeds
+from baselines.episodes import episode_seeds
 from dexndm_envs import interface
 from dexndm_envs.actuators import make_actuator
 from dexndm_envs.dynamics.dataset import EpisodeDataset
 from dexndm_envs.gap import load_gap
 from dexndm_envs.metrics import CONTROL_HZ
 from dexndm_envs.wrappers import NDMCorrection
-from gap_budget import variants
-from report import header
 
 WINDOWS_S = (0.5, 2.0, 20.0)
 

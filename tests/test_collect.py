@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from baselines import cli
-from baselines.collect import CollectionStopped, collect, env_factory, episode_seeds
-from baselines.sources import PolicySource, ReplaySource, WaveSource
+from baselines.collect import CollectionStopped, collect
+from baselines.episodes import env_factory, episode_seeds
+from baselines.policy import PolicySource
+from baselines.sources import ReplaySource, WaveSource
 from dexndm_envs.dynamics.dataset import REQUIRED_META, EpisodeDataset, EpisodeWriter
 from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
 from dexndm_envs.interface import ACTION_SCALE
@@ -131,7 +133,8 @@ def test_kill_9_mid_episode_then_resume_gives_exactly_the_requested_episodes(tmp
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_sigint_and_sigterm_stop_with_the_finished_episodes_intact(tmp_path, sig):
     out, log = tmp_path / "data", tmp_path / "run.log"
-    proc = start_cli(log, "--waves", "--episodes", "1000", "--steps", "40", "--out", str(out), "--env-kwargs", PALM_DOWN)
+    proc = start_cli(log, "--waves", "--episodes", "1000", "--steps", "40", "--out", str(out),
+                     "--env-kwargs", PALM_DOWN)
     try:
         wait_for(lambda: (out / "episode_000001.npz").exists(), 60, proc, "two finished episodes")
         proc.send_signal(sig)

@@ -8,12 +8,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from conftest import OBJECT
 
 from baselines import cli
-from baselines.distill import GeneralistSource, distill, load_generalist, rollout_seed, rollouts
+from baselines.distill import distill, rollout_seed, rollouts
 from baselines.evaluate import evaluate
-from baselines.sources import HoldSource, RandomSource, load_policy
-from conftest import OBJECT
+from baselines.generalist import GeneralistSource, load_generalist
+from baselines.policy import load_policy
+from baselines.sources import HoldSource, RandomSource
 from dexndm_envs.dynamics.checkpoint import CheckpointError
 from dexndm_envs.interface import PROPRIO_DIM
 

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import OBJECT
 
 from baselines import cli
 from baselines.evaluate import evaluate
 from baselines.sources import ReplaySource
-from conftest import OBJECT
 from dexndm_envs.dynamics.checkpoint import save_checkpoint
 from dexndm_envs.dynamics.dataset import EpisodeDataset
 from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, MLPResidual

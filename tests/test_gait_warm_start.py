@@ -8,11 +8,12 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import OBJECT
 
 from baselines import cli
+from baselines.gait import PeriodicGaitSource
 from baselines.gait_search import search
-from baselines.sources import PeriodicGaitSource, load_policy
-from conftest import OBJECT
+from baselines.policy import load_policy
 from dexndm_envs.hand import NUM_JOINTS
 from dexndm_envs.interface import ACTION_SCALE, latest_target
 
@@ -76,7 +77,7 @@ def test_the_search_writes_a_usable_gait(warm_grasps):
 
 
 def test_warm_start_clones_the_gait_into_the_new_model(warm_grasps, gait_file, tmp_path):
-    from baselines.sources import PolicySource
+    from baselines.policy import PolicySource
 
     out = tmp_path / "run"
     kwargs = json.dumps({**KWARGS, "obs_mode": "privileged"})

@@ -7,15 +7,16 @@ import json
 
 import numpy as np
 import pytest
+from conftest import OBJECT
 
 from baselines import cli
-from baselines.collect import episode_seeds
-from baselines.demo import METRIC_KEYS
-from baselines.pipeline import CONDITIONS, GAITS, Sizes, format_table, policy_simulator, run_pipeline
-from conftest import OBJECT
+from baselines.episodes import episode_seeds
+from baselines.pipeline import CONDITIONS, GAITS, Sizes, format_table, run_pipeline
+from baselines.policy import policy_simulator
 from dexndm_envs.dynamics.dataset import EpisodeDataset
 from dexndm_envs.dynamics.fitting import load_ndm
 from dexndm_envs.dynamics.residual import load_residual
+from dexndm_envs.metrics import METRIC_KEYS
 
 TOY = Sizes(eval_episodes=2, box_episodes=3, sim_box_episodes=3, policy_episodes=2, steps=30, fit_epochs=3,
             fit_patience=2, residual_epochs=2)
@@ -137,20 +138,21 @@ def test_the_simulator_is_the_one_the_policy_was_trained_in(tmp_path):
     (run / "train.json").write_text(json.dumps({"env": "DexNDM/LeapRotate-v0",
                                                 "env_kwargs": {"object": "cylinder", "actuator": capped}}))
     gait = tmp_path / "gait.json"
-    gait.write_text(json.dumps({"period_steps": 16, "env_kwargs": {"object": "cylinder"}}))
+    gait.write_text(json.dumps({"period_steps": 16, **{k: [0.0] * 16 for k in ("cos", "sin", "offset")},
+                                "env_kwargs": {"object": "cylinder"}}))
     assert policy_simulator(str(run / "model.zip")) == {"actuator": capped}
     assert policy_simulator(str(gait)) == {} and policy_simulator("scripted") == {}
 
 
 def test_a_generalist_of_teachers_from_different_simulators_is_refused(monkeypatch):
-    from baselines import distill
+    from baselines import generalist
 
     teachers = [{"env_kwargs": {"wrist": "palm_up"}},
                 {"env_kwargs": {"wrist": "palm_down", "actuator": {"name": "ideal_pd", "torque_limit": 0.18}}}]
-    monkeypatch.setattr(distill, "load_generalist", lambda path: (None, {"info": {"teachers": teachers}}))
+    monkeypatch.setattr(generalist, "load_generalist", lambda path: (None, {"info": {"teachers": teachers}}))
     with pytest.raises(ValueError, match="teachers were trained with different actuators"):
         policy_simulator("generalist.pt")
-    monkeypatch.setattr(distill, "load_generalist", lambda path: (None, {"info": {"teachers": teachers[1:]}}))
+    monkeypatch.setattr(generalist, "load_generalist", lambda path: (None, {"info": {"teachers": teachers[1:]}}))
     assert policy_simulator("generalist.pt") == {"actuator": teachers[1]["env_kwargs"]["actuator"]}
 
 

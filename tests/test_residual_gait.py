@@ -7,14 +7,14 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import OBJECT
+from test_gait_warm_start import gait_file, tiny_config  # noqa: F401  (the fixture and the helper)
 
 from baselines import cli
 from baselines.distill import read_teacher, rollouts
+from baselines.policy import PolicySource, load_policy
 from baselines.residual_gait import DEFAULT_SCALE, GaitResidualWrapper
-from baselines.sources import PolicySource, load_policy
-from conftest import OBJECT
 from dexndm_envs.interface import ACTION_SCALE, PROPRIO_DIM, latest_target
-from test_gait_warm_start import gait_file, tiny_config  # noqa: F401  (the fixture and the helper)
 
 KWARGS = {"object": OBJECT, "wrist": "palm_up", "axis": "+z", "obs_mode": "privileged"}
 

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import OBJECT
 
 from baselines import cli
-from baselines.pipeline import default_policy, policy_obs_mode
-from baselines.sources import PeriodicGaitSource, load_policy
-from conftest import OBJECT
+from baselines.gait import PeriodicGaitSource
+from baselines.pipeline import default_policy
+from baselines.policy import load_policy, policy_obs_mode
 
 ROOT = Path(__file__).resolve().parents[1]
 GAITS = sorted((ROOT / "baselines" / "gaits").glob("*.json"))
@@ -75,7 +76,7 @@ def test_eval_on_a_shipped_gait_writes_the_metrics_json(warm_grasps, tmp_path):
 
 
 def test_the_generalist_covers_two_wrists_and_is_the_default_on_a_hand(warm_grasps, tmp_path):
-    from baselines.distill import generalist_tasks, load_generalist
+    from baselines.generalist import generalist_tasks, load_generalist
 
     path = ROOT / "baselines" / "checkpoints" / "generalist" / "generalist.pt"
     assert generalist_tasks(path) == {("palm_up", "cylinder"), ("palm_down", "cylinder")}

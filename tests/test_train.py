@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import OBJECT
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
 from baselines import cli
 from baselines.train import load_hyperparams
-from conftest import OBJECT
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "baselines" / "configs" / "ppo.yml"
@@ -52,6 +52,28 @@ def test_a_tiny_run_with_the_shipped_config_writes_a_loadable_model(warm_grasps,
               "--json", str(report)])
     data = json.loads(report.read_text())
     assert {"rot_rad", "ttf", "ttf_s", "rotr", "rotp", "episodes"} <= set(data)
+
+
+def test_steps_are_rounded_up_to_whole_rollouts_and_the_summary_names_what_exists(warm_grasps, tmp_path, capsys,
+                                                                                   caplog):
+    """``--steps 500`` with 64-step rollouts runs 512 steps and says so (the progress bar counts 512, not
+    a total it overshoots); before the first evaluation there is no best_model.zip, and the summary
+    does not name one."""
+    import yaml
+
+    table = yaml.safe_load(CONFIG.read_text())
+    table["DexNDM/LeapRotate-v0"].update(n_steps=64, batch_size=64)
+    config = tmp_path / "ppo.yml"
+    config.write_text(yaml.safe_dump(table))
+    out = tmp_path / "run"
+    cli.main(["train", "--env-kwargs", KWARGS, "--config", str(config), "--steps", "500", "--n-envs", "1",
+              "--out", str(out)])
+    assert "500 steps rounded up to 512: PPO collects whole rollouts of n_steps x n_envs = 64 x 1" in caplog.text
+    summary = json.loads((out / "train.json").read_text())
+    assert summary["total_env_steps"] == summary["steps_this_run"] == 512
+    printed = capsys.readouterr().out
+    assert "512 env steps" in printed and "model.zip" in printed and "train.json" in printed
+    assert not (out / "best_model.zip").exists() and "best_model.zip" not in printed
 
 
 def test_training_into_a_used_directory_needs_resume(warm_grasps, tmp_path):

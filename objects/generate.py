@@ -21,7 +21,6 @@ Categories (sizes in metres; aspect ratio = longest / shortest extent):
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,8 @@ import trimesh
 from trimesh import creation
 from trimesh.transformations import rotation_matrix, translation_matrix
 
+from dexndm_envs.fileio import atomic_write, write_json
 from dexndm_envs.meshes import DENSITY, convex_hulls, obj_text, prepare_mesh, to_principal_frame
-from dexndm_envs.fileio import atomic_write
 
 SEED = 2026
 FRICTION = 1.0
@@ -237,7 +236,7 @@ def generate(out: Path = HERE) -> Path:
                           convex=prepared.convex)
         records.append(record)
     path = out / "catalogue.json"
-    atomic_write(path, json.dumps({"version": 2, "density": DENSITY, "seed": SEED, "objects": records}, indent=1) + "\n")
+    write_json(path, {"version": 2, "density": DENSITY, "seed": SEED, "objects": records})
     return path
 
 

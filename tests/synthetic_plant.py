@@ -53,7 +53,8 @@ def episodes(plant: SyntheticPlant, count: int, steps: int = 200, offset: np.nda
     return out
 
 
-def feedback_rollout(plant: SyntheticPlant, steps: int, target_fn, q0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def feedback_rollout(plant: SyntheticPlant, steps: int, target_fn,
+                     q0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Closed loop: before period t, ``target_fn(t, q[:t+1])`` gives the target held during it.
 
     Returns the readings [T+1, 16] and the executed targets [T, 16]; :meth:`SyntheticPlant.rollout` is

@@ -19,8 +19,8 @@ import numpy as np
 import pybullet as pb
 import pytest
 import trimesh
-
 from conftest import hull_count
+
 from dexndm_envs import objects
 from dexndm_envs.grasps import GraspConfig
 from dexndm_envs.meshes import DENSITY
@@ -362,7 +362,8 @@ def test_generate_reproduces_the_shipped_geometry(tmp_path, monkeypatch):
     spec.loader.exec_module(module)
     out = tmp_path / "generated"
     assert module.generate(out) == out / "catalogue.json"
-    produced, shipped = json.loads((out / "catalogue.json").read_text()), json.loads((SHIPPED / "catalogue.json").read_text())
+    produced = json.loads((out / "catalogue.json").read_text())
+    shipped = json.loads((SHIPPED / "catalogue.json").read_text())
     assert {k: v for k, v in produced.items() if k != "objects"} == {k: v for k, v in shipped.items() if k != "objects"}
     assert [o["name"] for o in produced["objects"]] == [o["name"] for o in shipped["objects"]]
     wrong = [w for p, s in zip(produced["objects"], shipped["objects"]) for w in _same_catalogue_entry(p, s)]
@@ -370,7 +371,8 @@ def test_generate_reproduces_the_shipped_geometry(tmp_path, monkeypatch):
     names = sorted(p.name for p in (SHIPPED / "meshes").iterdir())
     assert sorted(p.name for p in (out / "meshes").iterdir()) == names
     for name in names:
-        (g1, r1, f1, v1), (g2, r2, f2, v2) = _obj_geometry(out / "meshes" / name), _obj_geometry(SHIPPED / "meshes" / name)
+        g1, r1, f1, v1 = _obj_geometry(out / "meshes" / name)
+        g2, r2, f2, v2 = _obj_geometry(SHIPPED / "meshes" / name)
         assert (g1, f1, len(r1)) == (g2, f2, len(r2)), f"{name}: different mesh structure"
         assert np.abs(r1 - r2).max() <= VERTEX_TOLERANCE_M, f"{name}: vertices moved"
         assert v1 == pytest.approx(v2, rel=1e-6), f"{name}: volume changed"
@@ -382,8 +384,10 @@ def test_geometry_comparison_notices_a_changed_object(tmp_path):
     assert _same_catalogue_entry(grown, shipped) and not _same_catalogue_entry(dict(shipped), shipped)
     mesh = next(p for p in sorted((SHIPPED / "meshes").iterdir()) if not p.name.endswith("_collision.obj"))
     moved = tmp_path / mesh.name
-    moved.write_text("\n".join(f"v {float(l.split()[1]) * 1.01} {l.split(maxsplit=2)[2]}" if l.startswith("v ") else l
-                               for l in mesh.read_text().splitlines()) + "\n")
+    lines = mesh.read_text().splitlines()
+    stretched = [f"v {float(line.split()[1]) * 1.01} {line.split(maxsplit=2)[2]}" if line.startswith("v ") else line
+                 for line in lines]
+    moved.write_text("\n".join(stretched) + "\n")
     assert np.abs(_obj_geometry(moved)[1] - _obj_geometry(mesh)[1]).max() > VERTEX_TOLERANCE_M
 
 

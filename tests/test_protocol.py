@@ -7,8 +7,17 @@ import pytest
 from dynamixel_sdk import protocol2_packet_handler as sdk
 
 from real.emulator.protocol import (
-    BROADCAST_ID, STATUS, Instruction, PacketError, crc16, fast_sync_read_status, instruction_packet,
-    parse_packet, status_packet, stuff, unstuff,
+    BROADCAST_ID,
+    STATUS,
+    Instruction,
+    PacketError,
+    crc16,
+    fast_sync_read_status,
+    instruction_packet,
+    parse_packet,
+    status_packet,
+    stuff,
+    unstuff,
 )
 
 

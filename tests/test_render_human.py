@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pybullet as pb
 import pytest
-
 from conftest import make_env
 
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb for a virtual screen")

@@ -47,6 +47,7 @@ from baselines.evaluate import evaluate, plot_rotation, rot_standard_error
 from baselines.generalist import generalist_tasks
 from baselines.policy import load_policy, policy_label, policy_obs_mode, policy_simulator
 from baselines.sources import ReplaySource
+from baselines.transfer_stats import format_figure, transfer_figures
 from dexndm_envs.dynamics.fitting import fit
 from dexndm_envs.dynamics.residual import fit_residual, residual_form
 from dexndm_envs.fileio import write_json
@@ -182,40 +183,6 @@ def prepare_workdir(workdir: str | Path) -> Path:
     return workdir
 
 
-def gap_closed(rows: dict[str, dict]) -> dict[str, float | None]:
-    """(corrected Rot - direct Rot) / (sim Rot - direct Rot) per correction; None where the policy did
-    not rotate less on the hand than in simulation (no gap to close)."""
-    gap = rows["sim"]["rot_rad"] - rows["direct"]["rot_rad"]
-    return {c: ((rows[c]["rot_rad"] - rows["direct"]["rot_rad"]) / gap if gap > 0 else None) for c in MODEL_OF}
-
-
-def gap_closed_interval(rot: dict[str, np.ndarray], resamples: int = 2000, seed: int = 0,
-                        level: float = 0.95) -> dict[str, list[float] | None]:
-    """A bootstrap interval of :func:`gap_closed` per correction from per-episode Rot (rad) per condition.
-
-    Episode i of every condition starts from the same grasp, so the same episode indices are resampled
-    for all conditions. One episode's Rot varies by about 3 rad under the same policy: 50 episodes per
-    condition leave ~0.45 rad of standard error on each mean, comparable to the gaps themselves, and
-    the interval says how well the gap closed was measured. None where :func:`gap_closed` is
-    undefined, or where more than ``1 - level`` of the resamples show no gap (no interval then).
-    """
-    counts = sorted({len(v) for v in rot.values()})
-    if len(counts) != 1:
-        raise ValueError(f"every condition needs the same episodes for a paired bootstrap; got counts {counts}")
-    point = gap_closed({c: {"rot_rad": float(np.mean(v))} for c, v in rot.items()})
-    idx = np.random.default_rng(seed).integers(0, counts[0], size=(resamples, counts[0]))
-    means = {c: np.asarray(v, dtype=np.float64)[idx].mean(axis=1) for c, v in rot.items()}
-    gap = means["sim"] - means["direct"]
-    tail = 100 * (1 - level) / 2
-    out: dict[str, list[float] | None] = {}
-    measured = np.mean(gap > 0) >= level
-    for c in MODEL_OF:
-        closed = np.where(gap > 0, (means[c] - means["direct"]) / np.where(gap > 0, gap, 1.0), np.nan)
-        out[c] = ([float(x) for x in np.nanpercentile(closed, [tail, 100 - tail])]
-                  if point[c] is not None and measured else None)
-    return out
-
-
 def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick", gap: str | None = "leap_xc330",
                  port: str | None = None, box_port: str | None = None, tracker: str | None = None,
                  wrist: str = "palm_up", object: str = "cylinder", axis: str = "+z", residual: str = "gains",
@@ -241,7 +208,8 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
             given the episode's reset seed (e.g. ``VirtualHand.place_object``); default: ask via ``ready``.
     Returns:
         ``{"rows": [{"condition", rot_rad, ttf, ttf_s, rotr, rotp, "rot_rad_se", "episodes", "report"}, ...],
-        "gap_closed", "gap_closed_ci95", "data", "models", "timings", "plot", ...}`` (Rot and its standard
+        "gap_closed", "gap_closed_ci95", "improvement", "improvement_ci95", "data", "models", "timings",
+        "plot", ...}`` (Rot and its standard
         error in rad, the gap closed's 95 % bootstrap interval, TTF as a fraction of the
         20 s episode and in s, RotP in rad/s, timings in s).
     """
@@ -265,8 +233,8 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     result = {"policy": policy, "obs_mode": obs_mode, "gap": hand.gap, "hand": asdict(hand), "task": task,
               "simulator": simulator, "residual": residual,
               "size": size if isinstance(size, str) else "custom", "sizes": asdict(sizes), "seed": seed,
-              "rows": [{"condition": c, **run.rows[c]} for c in CONDITIONS], "gap_closed": gap_closed(run.rows),
-              "gap_closed_ci95": gap_closed_interval(run.episode_rot, seed=seed),
+              "rows": [{"condition": c, **run.rows[c]} for c in CONDITIONS],
+              **transfer_figures(run.rows, run.episode_rot, seed=seed),
               "data": run.data, "models": run.models, "timings": run.timings, "plot": str(plot),
               "workdir": str(run.workdir)}
     write_json(run.workdir / "pipeline.json", result)
@@ -504,15 +472,6 @@ def plot_conditions(curves: dict[str, list[np.ndarray]], path: Path, title: str)
     return plots.save(fig, path, dpi=90)
 
 
-def format_gap_closed(result: dict, condition: str) -> str:
-    """A result's gap closed for ``condition`` with its interval: ``0.31 [-0.20, 0.85]``; ``-`` where
-    undefined; ``[gap not measured]`` where too many resamples showed no gap for an interval."""
-    point, ci = result["gap_closed"][condition], result["gap_closed_ci95"][condition]
-    if point is None:
-        return "-"
-    return f"{point:.2f} " + ("[gap not measured]" if ci is None else f"[{ci[0]:.2f}, {ci[1]:.2f}]")
-
-
 def format_table(result: dict) -> str:
     """The paper-style table of a run (Tables 4-6: Rot, TTF, RotR, RotP per condition) with the gap
     closed, the data amounts and the wall time."""
@@ -529,13 +488,15 @@ def format_table(result: dict) -> str:
     for r in result["rows"]:
         lines.append(f"{LABELS[r['condition']]:<26}{r['rot_rad']:>10.2f}{r['rot_rad_se']:>7.2f}{r['ttf']:>7.2f}{r['ttf_s']:>9.1f}"
                      f"{r['rotr']:>9.2f}{r['rotp']:>8.3f}")
-    closed = result["gap_closed"]
-    if closed["joint_wise"] is None:
-        lines.append("gap closed: undefined (the policy rotates no less on the hand than in simulation)")
-    else:
-        lines.append("gap closed (Rot; 95 % bootstrap interval over episodes): " + ", ".join(
-            f"{label} {format_gap_closed(result, c)}" for c, label in (("joint_wise", "joint-wise"),
-                                                                        ("whole_hand", "whole-hand"))))
+    for figure, title, undefined in (
+            ("improvement", "improvement (corrected Rot / direct Rot - 1", "the policy does not rotate on the hand"),
+            ("gap_closed", "gap closed (share of the lost Rot won back", "it rotates no less on the hand than in sim")):
+        if result[figure]["joint_wise"] is None:
+            lines.append(f"{title.split(' (')[0]}: undefined ({undefined})")
+            continue
+        lines.append(f"{title}; 95 % paired bootstrap interval over episodes): " + ", ".join(
+            f"{label} {format_figure(result, figure, c)}" for c, label in (("joint_wise", "joint-wise"),
+                                                                           ("whole_hand", "whole-hand"))))
     real = data["real_box"]
     lines.append(f"data: {real['transitions']} real Chaos Box transitions "
                  f"({real['transitions'] / CONTROL_HZ / 60:.1f} min of hand time), "

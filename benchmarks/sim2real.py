@@ -6,8 +6,9 @@ with its own data and models: base policy in its simulator (the one it was train
 to the in-process gap env, Chaos Box data on it (replayed base-policy rollouts) and in that simulator,
 both models pretrained in sim and fine-tuned on the gap env's data, a residual through each, evaluation
 under each.
-Gap closed = (corrected Rot - direct Rot) / (sim Rot - direct Rot); undefined ("-") where the policy
-rotated no less under the gap than in simulation. The second profile (leap_xc330_worn) was written
+Improvement = corrected Rot / direct Rot - 1 (the paper's figure); gap closed = (corrected Rot - direct
+Rot) / (sim Rot - direct Rot), undefined ("-") where the policy rotated no less under the gap than in
+simulation; both with 95 % paired bootstrap intervals over episodes. The second profile (leap_xc330_worn) was written
 once from the references and never used to tune anything.
 
 With ``--emulator`` the hand of every cell is the virtual LEAP hand instead: one ``VirtualHand`` holding
@@ -19,8 +20,11 @@ deployable one (a real hand gives no privileged observation): compare with the i
 with the same ``--policy``.
 
     python benchmarks/sim2real.py [--size quick|full (default)] [--wrists palm_up palm_down] [--objects cylinder cuboid]
-        [--gaps leap_xc330 leap_xc330_worn] [--policy P] [--set eval_episodes=10 box_episodes=50 ...]
-        [--emulator]
+        [--gaps leap_xc330 leap_xc330_worn] [--residuals gains mlp] [--policy P]
+        [--set eval_episodes=10 box_episodes=50 ...] [--emulator] [--workdir DIR]
+
+With ``--workdir`` a cell whose ``pipeline.json`` exists is read back instead of run again, so an
+interrupted grid resumes where it stopped (a cell cut short is redone from its start).
 """
 
 from __future__ import annotations
@@ -28,14 +32,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import itertools
+import json
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from report import header
 
-from baselines.pipeline import SIZES, default_policy, format_gap_closed, run_pipeline
+from baselines.pipeline import SIZES, default_policy, run_pipeline
 from baselines.policy import policy_label
+from baselines.transfer_stats import format_figure
 from dexndm_envs.dynamics.residual import RESIDUALS
 
 
@@ -56,13 +64,15 @@ def fmt(x: float | None) -> str:
 
 
 def table_row(gap: str, wrist: str, obj: str, policy: str, result: dict) -> str:
-    """One cell of the grid as a markdown table row (Rot +- its standard error, rad)."""
+    """One cell of the grid as a markdown table row (Rot +- its standard error, rad; the improvement and
+    the gap closed per model with their 95 % paired bootstrap intervals)."""
     rows = {r["condition"]: r for r in result["rows"]}
     rot = " | ".join(f"{rows[c]['rot_rad']:.2f} +- {rows[c]['rot_rad_se']:.2f}"
                      for c in ("sim", "direct", "whole_hand", "joint_wise"))
-    return (f"| {gap} | {wrist} | {obj} | {policy_label(policy)} | {rot} | {format_gap_closed(result, 'joint_wise')} "
-            f"| {format_gap_closed(result, 'whole_hand')} | {result['data']['real_transitions']} "
-            f"| {result['timings']['total'] / 60:.1f} min |")
+    figures = " | ".join(format_figure(result, figure, c) for figure in ("improvement", "gap_closed")
+                         for c in ("joint_wise", "whole_hand"))
+    return (f"| {gap} | {wrist} | {obj} | {policy_label(policy)} | {result['residual']} | {rot} | {figures} "
+            f"| {result['data']['real_transitions']} | {result['timings']['total'] / 60:.1f} min |")
 
 
 def emulated_hand(stack: contextlib.ExitStack, gap: str, wrist: str, obj: str) -> dict:
@@ -88,8 +98,8 @@ def main() -> None:
                         "stand for the cell's (e.g. runs/oracle_{wrist}_{object}/model.zip); default: the "
                         "pipeline's for the cell's wrist and object, a deployable one with --emulator")
     parser.add_argument("--workdir", type=Path, default=None, help="keep every run's artefacts here")
-    parser.add_argument("--residual", choices=list(RESIDUALS), default=next(iter(RESIDUALS)),
-                        help="the correction's form (default: %(default)s)")
+    parser.add_argument("--residuals", nargs="+", choices=list(RESIDUALS), default=[next(iter(RESIDUALS))],
+                        help="the correction's forms, one grid cell each (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--emulator", action="store_true", help="the hand is the virtual LEAP hand over its serial "
                         "protocol (real time) instead of the in-process gap env")
@@ -97,25 +107,29 @@ def main() -> None:
     sizes = parse_overrides(args.set, SIZES[args.size])
     root = args.workdir or Path(tempfile.mkdtemp(prefix="dexndm_sim2real_"))
     header()
-    print(f"sizes: {dataclasses.asdict(sizes)}; residual {args.residual}; artefacts in {root}")
-    print("| gap | wrist | object | policy | sim Rot | direct Rot | whole-hand Rot | joint-wise Rot "
+    print(f"sizes: {dataclasses.asdict(sizes)}; artefacts in {root}")
+    print("| gap | wrist | object | policy | residual | sim Rot | direct Rot | whole-hand Rot | joint-wise Rot "
+          "| improvement joint-wise [95 % CI] | improvement whole-hand [95 % CI] "
           "| gap closed joint-wise [95 % CI] | gap closed whole-hand [95 % CI] | real transitions | wall time |")
-    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     closed: dict[str, list[float]] = {"joint_wise": [], "whole_hand": []}
-    for gap in args.gaps:
-        for wrist in args.wrists:
-            for obj in args.objects:
-                policy = (args.policy.format(wrist=wrist, object=obj) if args.policy
-                          else default_policy(wrist, obj, deployable=args.emulator))
-                cell = f"{Path(gap).stem}_{wrist}_{obj}"  # a profile given as a JSON path: its file name
-                with contextlib.ExitStack() as stack:
-                    hand = emulated_hand(stack, gap, wrist, obj) if args.emulator else {"gap": gap}
-                    result = run_pipeline(policy, workdir=root / cell, size=sizes, wrist=wrist, object=obj,
-                                          residual=args.residual, seed=args.seed, progress=False, **hand)
-                for k, v in result["gap_closed"].items():
-                    if v is not None:
-                        closed[k].append(v)
-                print(table_row(gap, wrist, obj, policy, result), flush=True)
+    for gap, wrist, obj, residual in itertools.product(args.gaps, args.wrists, args.objects, args.residuals):
+        policy = (args.policy.format(wrist=wrist, object=obj) if args.policy
+                  else default_policy(wrist, obj, deployable=args.emulator))
+        cell = root / f"{Path(gap).stem}_{wrist}_{obj}_{residual}"  # a profile given as a JSON path: its file name
+        if (cell / "pipeline.json").is_file():  # finished by an earlier, interrupted run of the grid
+            result = json.loads((cell / "pipeline.json").read_text())
+        else:
+            if cell.exists():  # a cell cut short: its partial artefacts are redone from the start
+                shutil.rmtree(cell)
+            with contextlib.ExitStack() as stack:
+                hand = emulated_hand(stack, gap, wrist, obj) if args.emulator else {"gap": gap}
+                result = run_pipeline(policy, workdir=cell, size=sizes, wrist=wrist, object=obj,
+                                      residual=residual, seed=args.seed, progress=False, **hand)
+        for k, v in result["gap_closed"].items():
+            if v is not None:
+                closed[k].append(v)
+        print(table_row(gap, wrist, obj, policy, result), flush=True)
     print("mean gap closed over the cells where it is defined: "
           + ", ".join(f"{k.replace('_', '-')} {fmt(float(np.mean(v)) if v else None)} ({len(v)} cells)"
                       for k, v in closed.items()))

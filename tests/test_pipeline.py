@@ -13,6 +13,7 @@ from baselines import cli
 from baselines.episodes import episode_seeds
 from baselines.pipeline import CONDITIONS, GAITS, Sizes, format_table, run_pipeline
 from baselines.policy import policy_simulator
+from baselines.transfer_stats import format_figure, transfer_figure, transfer_figures, transfer_interval
 from dexndm_envs.dynamics.dataset import EpisodeDataset
 from dexndm_envs.dynamics.fitting import load_ndm
 from dexndm_envs.dynamics.residual import load_residual
@@ -156,9 +157,15 @@ def test_a_generalist_of_teachers_from_different_simulators_is_refused(monkeypat
     assert policy_simulator("generalist.pt") == {"actuator": teachers[1]["env_kwargs"]["actuator"]}
 
 
-def test_gap_closed_is_the_share_of_the_lost_rotation_won_back():
-    from baselines.pipeline import gap_closed
+def gap_closed(rows):
+    return transfer_figure(rows, "gap_closed")
 
+
+def gap_closed_interval(rot, **kwargs):
+    return transfer_interval(rot, "gap_closed", **kwargs)
+
+
+def test_gap_closed_is_the_share_of_the_lost_rotation_won_back():
     rows = {"sim": {"rot_rad": 10.0}, "direct": {"rot_rad": 4.0}, "whole_hand": {"rot_rad": 3.0},
             "joint_wise": {"rot_rad": 9.0}}
     assert gap_closed(rows) == pytest.approx({"joint_wise": 5 / 6, "whole_hand": -1 / 6})
@@ -166,9 +173,34 @@ def test_gap_closed_is_the_share_of_the_lost_rotation_won_back():
     assert gap_closed(rows) == {"joint_wise": None, "whole_hand": None}
 
 
-def test_gap_closed_interval_contains_the_estimate_and_narrows_with_more_episodes():
-    from baselines.pipeline import gap_closed_interval
+def test_improvement_is_the_papers_relative_gain_over_direct_transfer():
+    rows = {"sim": {"rot_rad": 10.0}, "direct": {"rot_rad": 4.0}, "whole_hand": {"rot_rad": 3.0},
+            "joint_wise": {"rot_rad": 6.0}}
+    assert transfer_figure(rows, "improvement") == pytest.approx({"joint_wise": 0.5, "whole_hand": -0.25})
+    rows["direct"]["rot_rad"] = -0.5  # the policy turned the object backwards on the hand: no ratio
+    assert transfer_figure(rows, "improvement") == {"joint_wise": None, "whole_hand": None}
+    with pytest.raises(ValueError, match="unknown figure 'speedup'; allowed: gap_closed, improvement"):
+        transfer_figure(rows, "speedup")
 
+
+def test_improvement_interval_is_paired_contains_the_estimate_and_is_seeded():
+    rng = np.random.default_rng(1)
+    grasp = 2.0 * rng.standard_normal(200)  # each episode's grasp helps or hurts every condition alike
+    rot = {c: mean + grasp + 1.5 * rng.standard_normal(200)
+           for c, mean in (("sim", 7.0), ("direct", 3.0), ("whole_hand", 3.3), ("joint_wise", 4.5))}
+    ci = transfer_interval(rot, "improvement")
+    point = rot["joint_wise"].mean() / rot["direct"].mean() - 1
+    assert ci["joint_wise"][0] < point < ci["joint_wise"][1] and ci["joint_wise"][0] > 0  # +50 %, resolved
+    assert ci["whole_hand"][0] < 0 < ci["whole_hand"][1]  # +10 % under this noise: not resolved
+    assert transfer_interval(rot, "improvement") == ci
+    near_zero = {**rot, "direct": rot["direct"] - 3.0}  # direct Rot ~ 0: most resamples undefined or huge
+    assert transfer_interval(near_zero, "improvement")["joint_wise"] is None
+    figures = transfer_figures({c: {"rot_rad": float(v.mean())} for c, v in rot.items()}, rot)
+    assert set(figures) == {"gap_closed", "gap_closed_ci95", "improvement", "improvement_ci95"}
+    assert format_figure(figures, "improvement", "joint_wise").startswith(f"{100 * point:+.0f} % [+")
+
+
+def test_gap_closed_interval_contains_the_estimate_and_narrows_with_more_episodes():
     rng = np.random.default_rng(0)
 
     def episodes(n, shared=0.0):  # per-episode Rot scattered by 3 rad, as the oracle's are; `shared` of

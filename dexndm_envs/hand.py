@@ -34,6 +34,21 @@ FINGERS: dict[str, tuple[int, int, int, int]] = {
 """Motor indices of each finger. Fingers: 0 side (abduction), 1 flexion, 2 PIP, 3 DIP.
 Thumb: 12..15 from the palm outwards."""
 
+SIDE_JOINTS: tuple[int, ...] = tuple(FINGERS[f][0] for f in ("index", "middle", "ring"))
+"""Motor indices of the fingers' side (abduction) joints, 0, 4 and 8: the official LEAP client drives
+them with 0.75 x the other joints' P and D gains."""
+SIDE_GAIN_SCALE = 0.75
+"""The official LEAP client's P and D gains on :data:`SIDE_JOINTS` relative to the other joints."""
+
+
+def side_scaled(gain: float, side_gain_scale: float) -> np.ndarray:
+    """A per-motor gain (16, motor order): ``gain`` on every joint, ``gain * side_gain_scale`` on the
+    side joints (:data:`SIDE_JOINTS`)."""
+    out = np.full(NUM_JOINTS, float(gain))
+    out[list(SIDE_JOINTS)] *= side_gain_scale
+    return out
+
+
 FINGERTIP_NAMES: tuple[str, ...] = ("index", "middle", "ring", "thumb")
 
 _FINGER_LIMITS = [(-1.047, 1.047), (-0.314, 2.23), (-0.506, 1.885), (-0.366, 2.042)]

@@ -28,34 +28,40 @@ class LeapHand:
         port: serial device (/dev/ttyUSB0, or the emulator's /dev/pts/N).
         goal_current_ma: Goal Current for every motor, mA (350 lite hand, 550 full); at most 600.
         p_gain, d_gain: Position P / D gain registers (the paper's real hand: 800 / 200).
+        side_gain_scale: P and D on the fingers' side joints (motors 0, 4, 8) relative to ``p_gain`` /
+            ``d_gain`` (default 0.75, as the official LEAP client writes them; 1.0: the same gains on
+            every joint). Written rounded to whole register values.
     """
 
     def __init__(self, port: str, goal_current_ma: int = 350, p_gain: int = 800, d_gain: int = 200,
-                 baudrate: int = 4_000_000, retries: int = 3) -> None:
+                 side_gain_scale: float = hand.SIDE_GAIN_SCALE, baudrate: int = 4_000_000, retries: int = 3) -> None:
         if not 0 < goal_current_ma <= MAX_GOAL_CURRENT_MA:
             raise ValueError(f"goal_current_ma must be in (0, {MAX_GOAL_CURRENT_MA}] mA, got {goal_current_ma}")
+        if not (np.isfinite(side_gain_scale) and 0 < side_gain_scale <= 1):
+            raise ValueError(f"side_gain_scale must be in (0, 1] (the side joints' gains relative to the others), "
+                             f"got {side_gain_scale}")
         self.bus = DynamixelBus(port, range(hand.NUM_JOINTS), baudrate=baudrate, retries=retries)
         self._torque_on = False
         try:
             missing = sorted(set(range(hand.NUM_JOINTS)) - set(self.bus.scan()))
             if missing:
                 raise BusError(f"motors {missing} do not answer on {port}", missing)
-            self._start(int(goal_current_ma), p_gain, d_gain)
+            self._start(int(goal_current_ma), p_gain, d_gain, side_gain_scale)
         except BaseException:
             self.close()
             raise
 
-    def _start(self, goal_current_ma: int, p_gain: int, d_gain: int) -> None:
-        """The official client's sequence: current-based position mode, torque on, gains, Goal Current,
-        hold the pose."""
+    def _start(self, goal_current_ma: int, p_gain: int, d_gain: int, side_gain_scale: float) -> None:
+        """The official client's sequence: current-based position mode, torque on, gains (the side
+        joints' scaled by ``side_gain_scale``), Goal Current, hold the pose."""
         ones = np.ones(hand.NUM_JOINTS, dtype=np.int64)
         self.bus.sync_write("torque_enable", TorqueEnable.OFF * ones)
         self.bus.sync_write("operating_mode", OperatingMode.CURRENT_BASED_POSITION * ones)
         self.bus.sync_write("torque_enable", TorqueEnable.ON * ones)
         self._torque_on = True
-        self.bus.sync_write("position_p_gain", p_gain * ones)
+        self.bus.sync_write("position_p_gain", np.rint(hand.side_scaled(p_gain, side_gain_scale)).astype(np.int64))
         self.bus.sync_write("position_i_gain", 0 * ones)
-        self.bus.sync_write("position_d_gain", d_gain * ones)
+        self.bus.sync_write("position_d_gain", np.rint(hand.side_scaled(d_gain, side_gain_scale)).astype(np.int64))
         self.bus.sync_write("goal_current", min(goal_current_ma, MAX_GOAL_CURRENT_MA) * ones)
         q, _, _ = self.read()
         self.command(q)

@@ -45,14 +45,15 @@ class LeapRotateRealEnv(gym.Env):
     ## Arguments
     port (serial device or the emulator's pseudo-terminal), wrist (one of the six names or a
     quaternion: how the hand is mounted), axis, tracker, fall_distance (m), goal_current_ma, p_gain,
-    d_gain.
+    d_gain, side_gain_scale (the driver's: :class:`real.leap_hand.LeapHand`).
     """
 
     metadata = {"render_modes": [], "render_fps": CONTROL_HZ}
 
     def __init__(self, port: str, wrist: str | Any = "palm_down", axis: str | Any = "+z",
                  tracker: str | Tracker | None = None, fall_distance: float = 0.06,
-                 goal_current_ma: int = 350, p_gain: int = 800, d_gain: int = 200) -> None:
+                 goal_current_ma: int = 350, p_gain: int = 800, d_gain: int = 200,
+                 side_gain_scale: float = SIDE_GAIN_SCALE) -> None:
         spec = parse_wrist(wrist)
         if isinstance(spec, str) and spec == "random":
             raise ValueError("a real hand is mounted one way: give one of "
@@ -67,7 +68,8 @@ class LeapRotateRealEnv(gym.Env):
         self.fall_distance = fall_distance
         self._metrics: EpisodeMetrics | None = None
         self._pose: tuple[np.ndarray, np.ndarray] | None = None
-        self.hand = LeapHand(port, goal_current_ma=goal_current_ma, p_gain=p_gain, d_gain=d_gain)
+        self.hand = LeapHand(port, goal_current_ma=goal_current_ma, p_gain=p_gain, d_gain=d_gain,
+                             side_gain_scale=side_gain_scale)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

@@ -41,7 +41,8 @@ import dexndm_envs  # noqa: F401  (registers the env ids)
 from baselines.collect import episode_seeds
 from baselines.sources import PolicySource
 from dexndm_envs.dynamics.checkpoint import read_checkpoint, save_checkpoint
-from dexndm_envs.dynamics.fitting import early_stopping_loop, split_episodes, torch_threads
+from dexndm_envs.dynamics.dataset import split_episodes
+from dexndm_envs.dynamics.training import early_stopping_loop, torch_threads
 from dexndm_envs.hand import NUM_JOINTS
 from dexndm_envs.interface import PROPRIO_DIM
 from dexndm_envs.metrics import EPISODE_STEPS

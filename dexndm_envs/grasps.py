@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 import pybullet as pb
 
-from dexndm_envs.fileio import atomic_write
 from dexndm_envs import hand
 from dexndm_envs.actuators import Actuator
+from dexndm_envs.fileio import atomic_write
 from dexndm_envs.objects import ObjectSpec
 from dexndm_envs.robot import SELF_COLLISION_PAIRS, SimHand
 from dexndm_envs.rotations import quat_multiply, quat_to_matrix, rotvec_to_quat

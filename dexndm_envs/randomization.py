@@ -42,11 +42,11 @@ class EpisodeParams:
     gain_scale: np.ndarray
 
     @classmethod
-    def nominal(cls, mass: float, friction: float) -> "EpisodeParams":
+    def nominal(cls, mass: float, friction: float) -> EpisodeParams:
         return cls(mass, friction, np.zeros(3), np.ones(NUM_JOINTS))
 
     @classmethod
-    def sample(cls, r: Randomization, rng: np.random.Generator) -> "EpisodeParams":
+    def sample(cls, r: Randomization, rng: np.random.Generator) -> EpisodeParams:
         return cls(
             mass=float(rng.uniform(*r.mass)),
             friction=float(rng.uniform(*r.friction)),

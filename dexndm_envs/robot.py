@@ -17,7 +17,6 @@ from dexndm_envs.rotations import quat_to_matrix
 from dexndm_envs.urdf import URDF_PATH
 from dexndm_envs.world import World
 
-
 _DISTAL = ("dip", "tip")
 SELF_COLLISION_PAIRS: frozenset[frozenset[str]] = frozenset(
     [frozenset((f"thumb_{a}", f"{f}_{b}")) for a in _DISTAL for f in ("index", "middle", "ring")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dexndm_envs.fileio import atomic_write
 from dexndm_envs import hand
+from dexndm_envs.fileio import atomic_write
 from dexndm_envs.rotations import matrix_to_rpy, rpy_to_matrix
 
 URDF_PATH = Path(__file__).parent / "assets" / "leap_hand.urdf"

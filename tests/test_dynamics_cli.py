@@ -9,7 +9,7 @@ import pytest
 
 from baselines.cli import RESIDUAL_FORMS, main
 from dexndm_envs.dynamics.dataset import EpisodeWriter
-from dexndm_envs.dynamics.fitting import load_ndm
+from dexndm_envs.dynamics.checkpoint import load_ndm
 from dexndm_envs.dynamics.residual import RESIDUALS, load_residual
 from synthetic_plant import SyntheticPlant, episodes
 

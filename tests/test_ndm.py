@@ -14,7 +14,9 @@ from torch import nn
 from dexndm_envs.dynamics.checkpoint import CheckpointError, save_checkpoint
 from dexndm_envs.dynamics.dataset import EpisodeWriter
 from dexndm_envs.dynamics.evaluation import evaluate_checkpoint, evaluate_with_baselines
-from dexndm_envs.dynamics.fitting import NDM_FORMAT, fit, load_episodes, load_ndm, split_episodes, train
+from dexndm_envs.dynamics.checkpoint import NDM_FORMAT, load_ndm
+from dexndm_envs.dynamics.dataset import load_episodes, split_episodes
+from dexndm_envs.dynamics.fitting import fit, train
 from dexndm_envs.dynamics.models import GroupedLinear, JointWiseNDM, WholeHandNDM, joint_features, parameter_count
 from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, MLPResidual
 from dexndm_envs.dynamics.transitions import Transitions

@@ -14,7 +14,7 @@ from baselines.demo import METRIC_KEYS
 from baselines.pipeline import CONDITIONS, GAITS, Sizes, format_table, policy_simulator, run_pipeline
 from conftest import OBJECT
 from dexndm_envs.dynamics.dataset import EpisodeDataset
-from dexndm_envs.dynamics.fitting import load_ndm
+from dexndm_envs.dynamics.checkpoint import load_ndm
 from dexndm_envs.dynamics.residual import load_residual
 
 TOY = Sizes(eval_episodes=2, box_episodes=3, sim_box_episodes=3, policy_episodes=2, steps=30, fit_epochs=3,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from dexndm_envs.dynamics.checkpoint import CheckpointError, save_checkpoint
-from dexndm_envs.dynamics.fitting import NDM_FORMAT, train
+from dexndm_envs.dynamics.checkpoint import NDM_FORMAT, CheckpointError, save_checkpoint
+from dexndm_envs.dynamics.fitting import train
 from dexndm_envs.dynamics.models import JointWiseNDM
 from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, GainResidual, MLPResidual, load_residual, train_residual
 from dexndm_envs.dynamics.transitions import Transitions

@@ -17,10 +17,13 @@ from typing import Any
 
 import torch
 
+from dexndm_envs.dynamics.models import MODELS, DynamicsModel
 from dexndm_envs.fileio import atomic_write
 from dexndm_envs.hand import JOINT_NAMES
 
 VERSION = 1
+NDM_FORMAT = "dexndm-ndm"
+"""The ``format`` of a dynamics-model checkpoint (``dexndm fit``)."""
 
 
 class CheckpointError(ValueError):
@@ -72,3 +75,11 @@ def read_checkpoint(path: str | Path, fmt: str, kinds: dict[str, type]) -> tuple
         raise CheckpointError(f"{path}: the weights do not fit a {kind} model with config {ckpt.get('config')} ({e})") from None
     model.eval()
     return model, ckpt
+
+
+def load_ndm(path: str | Path, history: int | None = None) -> DynamicsModel:
+    """A saved dynamics model (eval mode); ``history`` (W), when given, must match the checkpoint's."""
+    model, _ = read_checkpoint(path, NDM_FORMAT, MODELS)
+    if history is not None and model.history != history:
+        raise CheckpointError(f"{path}: the model uses a history of W={model.history} steps; W={history} was asked for")
+    return model

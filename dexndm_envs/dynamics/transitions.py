@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 
-
 @dataclass
 class Transitions:
     """All transitions of a set of episodes (tensors, float32, motor order, radians).

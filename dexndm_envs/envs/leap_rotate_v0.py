@@ -17,8 +17,8 @@ from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics, off_axis_velocity
 from dexndm_envs.objects import ObjectSpec, create_body, resolve_objects
 from dexndm_envs.poses import WRISTS, parse_axis, parse_wrist, sample_axis
 from dexndm_envs.randomization import EpisodeParams, Randomization
-from dexndm_envs.rotations import quat_multiply, quat_to_matrix
 from dexndm_envs.robot import SimHand
+from dexndm_envs.rotations import quat_multiply, quat_to_matrix
 from dexndm_envs.world import GRAVITY, World
 
 PRIVILEGED_DIM = interface.PROPRIO_DIM + 13 + 12 + 4 + 8

@@ -11,14 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from dexndm_envs.dynamics.checkpoint import CheckpointError, save_checkpoint
-from dexndm_envs.dynamics.dataset import EpisodeWriter
+from dexndm_envs.dynamics.checkpoint import NDM_FORMAT, CheckpointError, load_ndm, save_checkpoint
+from dexndm_envs.dynamics.dataset import EpisodeWriter, load_episodes, split_episodes
 from dexndm_envs.dynamics.evaluation import evaluate_checkpoint, evaluate_with_baselines
-from dexndm_envs.dynamics.checkpoint import NDM_FORMAT, load_ndm
-from dexndm_envs.dynamics.dataset import load_episodes, split_episodes
 from dexndm_envs.dynamics.fitting import fit, train
 from dexndm_envs.dynamics.models import GroupedLinear, JointWiseNDM, WholeHandNDM, joint_features, parameter_count
-from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, MLPResidual
+from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, MLPResidual, load_residual
 from dexndm_envs.dynamics.transitions import Transitions
 from synthetic_plant import SyntheticPlant, episodes
 
@@ -296,8 +294,13 @@ def test_unreadable_checkpoints(tmp_path):
     with pytest.raises(CheckpointError, match="missing.pt: no such checkpoint file"):
         load_ndm(tmp_path / "missing.pt")
     (tmp_path / "noise.pt").write_bytes(np.random.default_rng(0).bytes(4096))
-    with pytest.raises(CheckpointError, match="noise.pt: not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="noise.pt: not a readable checkpoint") as err:
         load_ndm(tmp_path / "noise.pt")
+    # a clean message: what was expected and who writes it, not the unpickler's complaint
+    assert "expected a 'dexndm-ndm' checkpoint (a file `dexndm fit` writes)" in str(err.value)
+    assert "Error" not in str(err.value)
+    with pytest.raises(CheckpointError, match="expected a 'dexndm-residual' checkpoint .a file `dexndm residual`"):
+        load_residual(tmp_path / "noise.pt")
     torch.save({"weights": torch.zeros(3)}, tmp_path / "plain.pt")
     with pytest.raises(CheckpointError, match="plain.pt: not a dexndm checkpoint"):
         load_ndm(tmp_path / "plain.pt")

@@ -24,6 +24,8 @@ from dexndm_envs.hand import JOINT_NAMES
 VERSION = 1
 NDM_FORMAT = "dexndm-ndm"
 """The ``format`` of a dynamics-model checkpoint (``dexndm fit``)."""
+WRITTEN_BY = {NDM_FORMAT: "dexndm fit", "dexndm-residual": "dexndm residual", "dexndm-generalist": "dexndm distill"}
+"""Which command writes the checkpoints of each format (for error messages)."""
 
 
 class CheckpointError(ValueError):
@@ -53,7 +55,10 @@ def read_checkpoint(path: str | Path, fmt: str, kinds: dict[str, type]) -> tuple
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for a file that is not a checkpoint
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+        made_by = f" (a file `{WRITTEN_BY[fmt]}` writes)" if fmt in WRITTEN_BY else ""
+        raise CheckpointError(f"{path}: not a readable checkpoint; expected a {fmt!r} checkpoint{made_by}, a "
+                              "torch.save file of tensors and plain values. This file is damaged or of another "
+                              "kind.") from e
     if not isinstance(ckpt, dict) or "format" not in ckpt:
         raise CheckpointError(f"{path}: not a dexndm checkpoint (no 'format' field)")
     if ckpt["format"] != fmt:

@@ -49,7 +49,7 @@ from baselines.evaluate import evaluate, plot_rotation, rot_standard_error
 from baselines.sources import ReplaySource, load_policy
 from dexndm_envs.dynamics.fitting import fit
 from dexndm_envs.dynamics.residual import fit_residual, residual_form
-from dexndm_envs.envs.leap_rotate_v0 import PRIVILEGED_DIM
+from dexndm_envs.interface import PRIVILEGED_DIM
 from dexndm_envs.metrics import CONTROL_HZ
 
 log = logging.getLogger(__name__)

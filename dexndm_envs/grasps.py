@@ -113,9 +113,8 @@ def cache_key(spec: ObjectSpec, wrist_quat: np.ndarray, world: World, actuator: 
 
 
 def _settle(robot: SimHand, actuator: Actuator, target: np.ndarray, steps: int) -> None:
-    state = None
     for _ in range(steps):
-        _, *state = robot.actuated_step(actuator, target, state)
+        robot.actuated_step(actuator, target)
 
 
 def generate_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, actuator: Actuator,

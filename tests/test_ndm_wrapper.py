@@ -213,6 +213,24 @@ def test_wrapper_needs_a_leap_env():
         NDMCorrection(NotLeap(), constant_residual())
 
 
+class StatelessLeap(NotLeap):
+    """RotationEnv's methods, but a reset that sets none of its state (target, axis ...)."""
+
+    def reset(self, *, seed=None, options=None):
+        return np.zeros(3, np.float32), {}
+
+    def set_target_correction(self, correction): ...
+    def executed_target(self): ...
+    def episode_metrics(self): ...
+    def object_pose(self): ...
+
+
+def test_wrapper_checks_the_rotation_env_state_after_reset():
+    env = NDMCorrection(StatelessLeap(), constant_residual())  # the state may come with the first reset
+    with pytest.raises(TypeError, match="RotationEnv.*StatelessLeap lacks axis, target, target_correction, wrist_quat"):
+        env.reset(seed=0)
+
+
 # -- recording ----------------------------------------------------------------------------------------------
 def test_record_episode_and_write_it(warm_grasps, tmp_path):
     env = make_env()

@@ -222,7 +222,7 @@ def test_place_object_puts_the_object_back_where_the_simulators_reset_starts(war
     sim = gym.make("DexNDM/LeapRotate-v0", gap="leap_xc330", **scene)
     try:
         sim.reset(seed=5)
-        obj = sim.unwrapped.bodies[sim.unwrapped._obj]
+        obj = sim.unwrapped.objects.body
         position, quaternion = sim.unwrapped.world.body_pose(obj)
         q_sim = sim.unwrapped.hand.joint_state()[0]
     finally:

@@ -64,7 +64,8 @@ def read_checkpoint(path: str | Path, fmt: str, kinds: dict[str, type]) -> tuple
     if ckpt["format"] != fmt:
         raise CheckpointError(f"{path}: a {ckpt['format']!r} checkpoint, but a {fmt!r} checkpoint is needed here")
     if ckpt.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')!r}; this dexndm-envs reads version {VERSION}")
+        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')!r}; "
+                              f"this dexndm-envs reads version {VERSION}")
     order = ckpt.get("joint_order")
     if order != list(JOINT_NAMES):
         n = len(order) if isinstance(order, list) else "?"
@@ -77,7 +78,8 @@ def read_checkpoint(path: str | Path, fmt: str, kinds: dict[str, type]) -> tuple
         model = kinds[kind](**ckpt["config"])
         model.load_state_dict(ckpt["state_dict"])
     except (TypeError, RuntimeError, KeyError) as e:
-        raise CheckpointError(f"{path}: the weights do not fit a {kind} model with config {ckpt.get('config')} ({e})") from None
+        raise CheckpointError(f"{path}: the weights do not fit a {kind} model with config {ckpt.get('config')} "
+                              f"({e})") from None
     model.eval()
     return model, ckpt
 

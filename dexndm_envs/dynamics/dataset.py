@@ -209,9 +209,11 @@ class EpisodeDataset:
         except json.JSONDecodeError as e:
             raise DatasetError(f"{index}: not valid JSON ({e})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise DatasetError(f"{index}: not a {FORMAT} index (format {data.get('format') if isinstance(data, dict) else None!r})")
+            found = data.get("format") if isinstance(data, dict) else None
+            raise DatasetError(f"{index}: not a {FORMAT} index (format {found!r})")
         if data.get("version") != VERSION:
-            raise DatasetError(f"{index}: format version {data.get('version')!r}; this dexndm-envs reads version {VERSION}")
+            raise DatasetError(f"{index}: format version {data.get('version')!r}; "
+                               f"this dexndm-envs reads version {VERSION}")
         episodes = data.get("episodes")
         if not isinstance(episodes, list) or not all(isinstance(e, dict) and "file" in e and "steps" in e
                                                      for e in episodes):

@@ -221,8 +221,8 @@ def _train_residual(ndm: DynamicsModel, residual: ResidualPolicy, train_data: Tr
 
 
 def fit_residual(ndm: str | Path, sim_data, out: str | Path = "residual.pt", *, form: str = "gains",
-                 max_correction: float = 0.1, hidden: int = 256, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3, patience: int = 5,
-                 seed: int = 0, progress: bool = True) -> dict:
+                 max_correction: float = 0.1, hidden: int = 256, epochs: int = 30, batch_size: int = 256,
+                 lr: float = 1e-3, patience: int = 5, seed: int = 0, progress: bool = True) -> dict:
     """What ``dexndm residual`` does: train a residual through the frozen model ``ndm`` (a checkpoint
     fitted on real-hand data) on the base policy's simulated episodes ``sim_data`` (one or more
     dataset directories), 9:1 by episode, and save it to ``out``. ``form``: a name in :data:`RESIDUALS`

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pybullet as pb
+from tqdm.auto import tqdm
 
 from dexndm_envs import hand
 from dexndm_envs.actuators import Actuator
@@ -132,8 +133,12 @@ def generate_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, a
     lo, hi = hand.LOWER_LIMITS, hand.UPPER_LIMITS
     out: dict[str, list] = {"q": [], "target": [], "object_pos": [], "object_quat": []}
     start, tried = time.perf_counter(), 0
+    logger.info("generating %d grasps of %s (at most %d candidates; ~10 s, once per object and wrist)",
+                config.num_grasps, spec.name, config.max_candidates)
+    bar = tqdm(total=config.num_grasps, desc=f"grasps of {spec.name}", unit="grasp", disable=None, leave=False)
     while len(out["q"]) < config.num_grasps and tried < config.max_candidates:
         tried += 1
+        bar.set_postfix(candidates=tried, refresh=False)
         pose = np.clip(seed_pose + rng.uniform(-config.pose_noise, config.pose_noise, hand.NUM_JOINTS), lo, hi)
         target = pose.copy()
         squeeze = rng.uniform(*config.squeeze)
@@ -169,6 +174,8 @@ def generate_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, a
             out["target"].append(target)
             out["object_pos"].append(rot.T @ (obj_pos - base_pos))
             out["object_quat"].append(quat_multiply(np.array([*-base_quat[:3], base_quat[3]]), obj_quat))
+            bar.update()
+    bar.close()
     seconds = time.perf_counter() - start
     accepted = len(out["q"])
     if accepted == 0:

@@ -39,7 +39,8 @@ from baselines.episodes import episode_seeds
 from baselines.generalist import GENERALIST_FORMAT, ResidualMLP, act
 from baselines.policy import RUN_RECORD, PolicySource, read_run_record
 from dexndm_envs.dynamics.checkpoint import save_checkpoint
-from dexndm_envs.dynamics.fitting import early_stopping_loop, split_episodes, torch_threads
+from dexndm_envs.dynamics.dataset import split_episodes
+from dexndm_envs.dynamics.training import early_stopping_loop, torch_threads
 from dexndm_envs.hand import NUM_JOINTS
 from dexndm_envs.interface import PROPRIO_DIM
 from dexndm_envs.metrics import EPISODE_STEPS

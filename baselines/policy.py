@@ -31,8 +31,7 @@ from baselines.episodes import env_defaults
 from baselines.gait import PeriodicGaitSource
 from baselines.residual_gait import PHASE_DIM, GaitResidual
 from baselines.sources import GaitSource, HoldSource, RandomSource
-from dexndm_envs.envs.leap_rotate_v0 import PRIVILEGED_DIM
-from dexndm_envs.interface import PROPRIO_DIM
+from dexndm_envs.interface import PRIVILEGED_DIM, PROPRIO_DIM
 
 BASELINE_POLICIES = ("scripted", "random", "hold")
 """The ``--policy`` names that need no file."""

@@ -156,7 +156,7 @@ class ReplaySource:
 
     def __init__(self, rollouts, wrist: str, steps: int = 400, noise_prob: float = 0.5,
                  noise_std: float = 0.01) -> None:
-        from dexndm_envs.dynamics.fitting import load_episodes
+        from dexndm_envs.dynamics.dataset import load_episodes
 
         episodes = load_episodes(rollouts)
         with_actions = [ep for ep in episodes if "actions" in ep]

@@ -41,8 +41,8 @@ from tracking import load_run, replay
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
 from baselines.episodes import episode_seeds
 from dexndm_envs import interface
+from dexndm_envs.dynamics.checkpoint import load_ndm
 from dexndm_envs.dynamics.evaluation import evaluate, hold_predictor
-from dexndm_envs.dynamics.fitting import load_ndm
 from dexndm_envs.dynamics.models import DynamicsModel
 from dexndm_envs.dynamics.transitions import Transitions
 from dexndm_envs.hand import FINGERS, NUM_JOINTS

@@ -37,10 +37,12 @@ from report import header
 import dexndm_envs  # noqa: F401  (registers DexNDM/*)
 from baselines.collect import collect
 from baselines.sources import GaitSource, ReplaySource, WaveSource
+from dexndm_envs.dynamics.dataset import load_episodes, split_episodes
 from dexndm_envs.dynamics.evaluation import evaluate, hold_predictor, target_predictor
-from dexndm_envs.dynamics.fitting import load_episodes, split_episodes, torch_threads, train
+from dexndm_envs.dynamics.fitting import train
 from dexndm_envs.dynamics.models import MODELS, parameter_count
 from dexndm_envs.dynamics.residual import MLPResidual
+from dexndm_envs.dynamics.training import torch_threads
 from dexndm_envs.dynamics.transitions import Transitions
 
 STEPS = 400

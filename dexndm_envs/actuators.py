@@ -125,6 +125,10 @@ class DynamixelXC330(Actuator):
         self.params = values
         self.dt = float(dt)
         self.delay_steps = int(round(latency_s / dt))
+        # Per-substep constants, computed once.
+        self._dt_ms = self.dt * 1000.0
+        self._half_gap = backlash_rad / 2.0
+        self._gap_step = NO_LOAD_SPEED * self.dt  # rad the motor crosses of the gear gap per physics step
         self.set_registers(p_gain, i_gain, d_gain, goal_current_ma)
         self.current_ma = np.zeros(NUM_JOINTS)
         self.reset(np.zeros(NUM_JOINTS))
@@ -135,40 +139,53 @@ class DynamixelXC330(Actuator):
         self._ki = np.asarray(i_gain, dtype=np.float64) / 65536.0  # mA per tick per ms of accumulation
         self._kd = np.asarray(d_gain, dtype=np.float64) / 16.0  # mA per (tick / ms)
         self._cap = np.asarray(goal_current_ma, dtype=np.float64)
+        self._neg_cap = -self._cap
+        self._uses_integral = bool(np.any(self._ki != 0.0))  # an all-zero I gain adds exactly nothing
 
     def reset(self, target: np.ndarray, gain_scale: np.ndarray | None = None,
               rng: np.random.Generator | None = None) -> None:
         self.scale = np.ones(NUM_JOINTS) if gain_scale is None else np.asarray(gain_scale, dtype=np.float64)
+        self._scaled = bool(np.any(self.scale != 1.0))  # a unit scale changes exactly nothing
         self.rng = rng if rng is not None else np.random.default_rng(0)
-        # The goal already in the servos: new targets queue behind it for the latency.
-        self._pending: list[np.ndarray] = [np.array(target, dtype=np.float64)] * self.delay_steps
+        # The latency line: a ring of delay_steps + 1 goals in ticks; each call writes the newest at the
+        # head and reads the goal written delay_steps calls before. It starts full of the goal already
+        # in the servos, so new targets queue behind it.
+        self._goals = np.repeat(np.rint(np.asarray(target, dtype=np.float64) * TICKS_PER_RAD)[None],
+                                self.delay_steps + 1, axis=0)
+        self._head = 0
         self._integral = np.zeros(NUM_JOINTS)
         self._prev_error: np.ndarray | None = None
         self._slack = np.zeros(NUM_JOINTS)  # motor-side minus link-side angle within the gear gap, rad
 
-    def _delayed(self, target: np.ndarray) -> np.ndarray:
-        self._pending.append(target.copy())
-        if len(self._pending) > self.delay_steps + 1:
-            self._pending.pop(0)
-        return self._pending[0]
-
     def torque(self, target: np.ndarray, q: np.ndarray, qdot: np.ndarray) -> np.ndarray:
-        goal_ticks = np.rint(self._delayed(target) * TICKS_PER_RAD)
-        error = goal_ticks - np.rint(q * TICKS_PER_RAD)
-        dt_ms = self.dt * 1000.0
-        d_error = np.zeros(NUM_JOINTS) if self._prev_error is None else (error - self._prev_error) / dt_ms
+        goals, head = self._goals, self._head
+        newest = goals[head]
+        np.multiply(target, TICKS_PER_RAD, out=newest)
+        np.rint(newest, out=newest)
+        head = head + 1 if head < self.delay_steps else 0
+        self._head = head
+        error = goals[head] - np.rint(q * TICKS_PER_RAD)
+        self._integral += error * self._dt_ms
+        current = self._kp * error
+        if self._uses_integral:
+            current += self._ki * self._integral
+        if self._prev_error is not None:  # no derivative on the first call after a reset
+            current += self._kd * ((error - self._prev_error) / self._dt_ms)
         self._prev_error = error
-        self._integral += error * dt_ms
-        current = self.scale * (self._kp * error + self._ki * self._integral + self._kd * d_error)
-        self.current_ma = np.clip(current, -self._cap, self._cap)
-        drive = TORQUE_CONSTANT * self.current_ma / 1000.0
-        # Backlash: the motor crosses the gap at no-load speed before the torque reaches the link.
-        half_gap = self.params["backlash_rad"] / 2.0
+        if self._scaled:
+            current *= self.scale
+        np.minimum(current, self._cap, out=current)
+        np.maximum(current, self._neg_cap, out=current)
+        self.current_ma = current
+        drive = TORQUE_CONSTANT * current / 1000.0
+        # Backlash: the motor crosses the gap at no-load speed before the torque reaches the link. Where
+        # the drive is zero, nothing moves (|direction| = 0 zeroes the travel and the slack change).
         direction = np.sign(drive)
-        travel = np.where(direction != 0.0, np.abs(direction * half_gap - self._slack), 0.0)
-        engaged = np.clip(1.0 - travel / (NO_LOAD_SPEED * self.dt), 0.0, 1.0)
-        self._slack = np.where(direction != 0.0,
-                               self._slack + direction * np.minimum(travel, NO_LOAD_SPEED * self.dt), self._slack)
+        travel = np.abs(direction * self._half_gap - self._slack)
+        travel *= np.abs(direction)
+        engaged = 1.0 - travel / self._gap_step
+        np.maximum(engaged, 0.0, out=engaged)  # <= 1 already: the travel is >= 0
+        self._slack += direction * np.minimum(travel, self._gap_step)
         friction = (self.params["coulomb_friction_nm"] * np.tanh(qdot / 0.05)
                     + self.params["viscous_friction_nms"] * qdot)
         return drive * engaged - friction

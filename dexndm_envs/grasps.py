@@ -36,10 +36,11 @@ from pathlib import Path
 
 import numpy as np
 import pybullet as pb
+from tqdm.auto import tqdm
 
-from dexndm_envs.fileio import atomic_write
 from dexndm_envs import hand
 from dexndm_envs.actuators import Actuator
+from dexndm_envs.fileio import atomic_write
 from dexndm_envs.objects import ObjectSpec
 from dexndm_envs.robot import SELF_COLLISION_PAIRS, SimHand
 from dexndm_envs.rotations import quat_multiply, quat_to_matrix, rotvec_to_quat
@@ -113,9 +114,8 @@ def cache_key(spec: ObjectSpec, wrist_quat: np.ndarray, world: World, actuator: 
 
 
 def _settle(robot: SimHand, actuator: Actuator, target: np.ndarray, steps: int) -> None:
-    state = None
     for _ in range(steps):
-        _, *state = robot.actuated_step(actuator, target, state)
+        robot.actuated_step(actuator, target)
 
 
 def generate_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, actuator: Actuator,
@@ -133,8 +133,12 @@ def generate_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, a
     lo, hi = hand.LOWER_LIMITS, hand.UPPER_LIMITS
     out: dict[str, list] = {"q": [], "target": [], "object_pos": [], "object_quat": []}
     start, tried = time.perf_counter(), 0
+    logger.info("generating %d grasps of %s (at most %d candidates; ~10 s, once per object and wrist)",
+                config.num_grasps, spec.name, config.max_candidates)
+    bar = tqdm(total=config.num_grasps, desc=f"grasps of {spec.name}", unit="grasp", disable=None, leave=False)
     while len(out["q"]) < config.num_grasps and tried < config.max_candidates:
         tried += 1
+        bar.set_postfix(candidates=tried, refresh=False)
         pose = np.clip(seed_pose + rng.uniform(-config.pose_noise, config.pose_noise, hand.NUM_JOINTS), lo, hi)
         target = pose.copy()
         squeeze = rng.uniform(*config.squeeze)
@@ -170,6 +174,8 @@ def generate_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, a
             out["target"].append(target)
             out["object_pos"].append(rot.T @ (obj_pos - base_pos))
             out["object_quat"].append(quat_multiply(np.array([*-base_quat[:3], base_quat[3]]), obj_quat))
+            bar.update()
+    bar.close()
     seconds = time.perf_counter() - start
     accepted = len(out["q"])
     if accepted == 0:

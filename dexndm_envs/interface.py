@@ -23,6 +23,26 @@ slice               size        content
 [320, 324)          4           wrist orientation, palm frame in world, quaternion xyzw
 [324, 327)          3           rotation axis, unit vector in the world frame
 ==================  ==========  ==========================================================
+
+Privileged observation (simulation only, ``obs_mode="privileged"``, :data:`PRIVILEGED_LAYOUT`): the
+proprioceptive observation, then, in the world frame with positions relative to the palm origin
+(``HAND_POSITION``, m):
+
+========================  ======  ================================================================
+name (slice)              size    content
+========================  ======  ================================================================
+``proprio`` [0, 327)      327     the proprioceptive observation above
+``object_position``       3       object position, m
+``object_quat``           4       object orientation, quaternion xyzw
+``object_linvel``         3       object linear velocity, m/s
+``object_angvel``         3       object angular velocity, rad/s
+``fingertip_positions``   12      fingertip contact points (4 x 3: index, middle, ring, thumb), m
+``fingertip_contacts``    4       1.0 where that fingertip touches the object, else 0.0
+``object_mass``           1       the episode's object mass, kg
+``object_friction``       1       the episode's object friction coefficient
+``object_com``            3       the episode's centre-of-mass offset, object frame, m
+``object_size``           3       the object's extents, m
+========================  ======  ================================================================
 """
 
 from __future__ import annotations
@@ -45,6 +65,24 @@ PROPRIO_LAYOUT: dict[str, slice] = {
 }
 
 
+def _layout(sizes: dict[str, int]) -> dict[str, slice]:
+    """Consecutive slices of the given sizes, in order."""
+    layout, start = {}, 0
+    for name, size in sizes.items():
+        layout[name] = slice(start, start + size)
+        start += size
+    return layout
+
+
+PRIVILEGED_LAYOUT: dict[str, slice] = _layout({
+    "proprio": PROPRIO_DIM, "object_position": 3, "object_quat": 4, "object_linvel": 3, "object_angvel": 3,
+    "fingertip_positions": 12, "fingertip_contacts": 4, "object_mass": 1, "object_friction": 1, "object_com": 3,
+    "object_size": 3,
+})
+"""Where each part of the privileged observation lies (see the module docstring)."""
+PRIVILEGED_DIM = PRIVILEGED_LAYOUT["object_size"].stop
+
+
 def action_space() -> spaces.Box:
     """Box(-1, 1, (16,), float32): relative joint target changes in motor order."""
     return spaces.Box(-1.0, 1.0, (NUM_JOINTS,), dtype=np.float32)
@@ -53,6 +91,11 @@ def action_space() -> spaces.Box:
 def proprio_space() -> spaces.Box:
     """The proprioceptive observation space (see the module docstring for the layout)."""
     return spaces.Box(-np.inf, np.inf, (PROPRIO_DIM,), dtype=np.float32)
+
+
+def privileged_space() -> spaces.Box:
+    """The privileged observation space (simulation only; layout in :data:`PRIVILEGED_LAYOUT`)."""
+    return spaces.Box(-np.inf, np.inf, (PRIVILEGED_DIM,), dtype=np.float32)
 
 
 def validate_action(action) -> np.ndarray:
@@ -162,3 +205,14 @@ class RotationEnv(Protocol):
     def object_pose(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The object's position (3, m) and orientation (xyzw) in the world frame, or None where the
         object is not observed (a real hand without a tracker, or a tracker that lost it)."""
+
+
+def missing_members(env: object, state: bool = True) -> list[str]:
+    """The members of :class:`RotationEnv` that ``env`` lacks (empty when it implements the protocol).
+
+    ``state=False`` checks only the methods: an env may set the state attributes (``target`` ...)
+    in its first ``reset``.
+    """
+    methods = {k for k, v in vars(RotationEnv).items() if callable(v) and not k.startswith("_")}
+    members = methods | set(RotationEnv.__annotations__) if state else methods
+    return sorted(m for m in members if not hasattr(env, m))

@@ -1,12 +1,39 @@
 """The paper's rotation metrics, one definition for every env.
 
-* **Rot** (rad): total rotation of the object about the target axis k over the episode, the sum of
-  per-step rotation increments (rotation vector of R_{t+1} R_t^T projected on k). Signed: rotating the
-  wrong way counts negative.
-* **TTF**: time to fall, in seconds (``ttf_s``) and as a fraction of the 20 s episode (``ttf``). An
-  episode that has not dropped the object scores the time it ran (a full episode: 20 s, 1.0).
-* **RotR**: episode sum of the clipped rotation reward clip(omega . k, -0.5, 0.5) (per step, omega in rad/s).
-* **RotP**: mean off-axis angular speed |omega x k| over the steps (rad/s; lower is better).
+All four are computed by :class:`EpisodeMetrics` from what the env reports at the end of each policy
+step (every 1/20 s): the object's orientation and its angular velocity omega (world frame), with k the
+episode's target axis (unit vector, world frame).
+
+* **Rot** (rad, ``rot_rad``): the total rotation of the object about k. Each step adds the rotation
+  between the orientations at the ends of consecutive steps, R_{t+1} R_t^T, as a rotation vector
+  (the shortest rotation between the two poses) projected on k (``info["rot_step"]``). It is the net
+  angle turned, from poses only: whatever the object did inside a 50 ms step, only where it ended
+  counts. Signed: turning the wrong way counts negative.
+* **RotR** (``rotr``): the episode sum of the clipped rotation reward, clip(omega . k, -c, c) with
+  c = ``rotate_reward_clip`` (0.5 rad/s by default), one sample per step (``info["rotr_step"]``). It
+  is a sum of rates (rad/s per step), not an angle: RotR / 20 is the angle those samples would turn
+  in 50 ms each. In simulation omega is the object's velocity after the step's last physics substep;
+  on the real hand, the tracker's pose difference since the previous step over the time between them.
+* **RotP** (rad/s, ``rotp``): the mean over the steps of the off-axis angular speed |omega x k| at the
+  step's end (lower is better).
+* **TTF**: time to fall, in seconds (``ttf_s``) and as a fraction of the 20 s episode (``ttf``): the
+  steps up to and including the one in which the object fell, times 50 ms. An episode that has not
+  dropped the object scores the time it ran (a full episode: 20 s, 1.0).
+
+**When Rot and RotR disagree.** Rot integrates the motion (the net turn over each step, from poses);
+RotR samples the velocity at one instant per step and clips it. They tell the same story for a
+steady rotation slower than c. They part ways when the object moves in jerks within a 50 ms step:
+a finger gait that flicks the object forward and lets it spring back (stick-slip) turns it, say,
++0.05 rad over the step while at the step's end it is moving backwards, so the step counts positive
+in Rot and negative in RotR. A gait locked in phase with the 20 Hz control period samples the same
+phase of that cycle every step, so the bias accumulates over the episode instead of averaging out:
+that is how one run scored Rot -1.34 rad with RotR +6.47, and a palm-down oracle Rot 5.15 rad with
+RotR -4.62. The clip adds a second difference: a fast turn (above c) counts only c in RotR, in full
+in Rot. On the real hand omega is itself the turn between two tracker poses over its interval, so
+there RotR follows Rot's increments (clipped).
+Rot is the measure of what the object did; RotR is the paper's reward-like score (and what the
+default ``rotate_reward_rate="instant"`` pays). ``rotate_reward_rate="step_mean"`` pays Rot's
+increment times 20 Hz instead, so reward and Rot agree.
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ def _spec(entry: dict, root: Path, source: str, where: Path) -> ObjectSpec:
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{where}: bad catalogue entry {entry.get('name', entry)!r}: {e}") from e
     if spec.shape not in SHAPES:
-        raise ValueError(f"{where}: object {spec.name!r} has unknown shape {spec.shape!r}; allowed: {', '.join(SHAPES)}")
+        raise ValueError(f"{where}: object {spec.name!r} has unknown shape {spec.shape!r}; "
+                         f"allowed: {', '.join(SHAPES)}")
     if len(spec.size) != 3 or min(spec.size) <= 0 or spec.mass <= 0 or spec.friction <= 0:
         raise ValueError(f"{where}: object {spec.name!r} needs 3 positive extents, a positive mass and friction")
     if spec.shape == "mesh" and not (spec.collision and spec.collision.exists()):

@@ -77,7 +77,8 @@ def parse_wrist(spec) -> str | np.ndarray:
     """
     if isinstance(spec, str):
         if spec not in WRIST_CHOICES:
-            raise ValueError(f"unknown wrist {spec!r}; allowed: {', '.join(WRIST_CHOICES)} or a quaternion [x, y, z, w]")
+            raise ValueError(f"unknown wrist {spec!r}; allowed: {', '.join(WRIST_CHOICES)} "
+                             "or a quaternion [x, y, z, w]")
         return spec
     q = np.asarray(spec, dtype=np.float64)
     if q.shape != (4,) or not np.all(np.isfinite(q)) or np.linalg.norm(q) < 1e-6:

@@ -17,7 +17,6 @@ from dexndm_envs.rotations import quat_to_matrix
 from dexndm_envs.urdf import URDF_PATH
 from dexndm_envs.world import World
 
-
 _DISTAL = ("dip", "tip")
 SELF_COLLISION_PAIRS: frozenset[frozenset[str]] = frozenset(
     [frozenset((f"thumb_{a}", f"{f}_{b}")) for a in _DISTAL for f in ("index", "middle", "ring")
@@ -48,7 +47,8 @@ class SimHand:
         self.orientation = np.asarray(orientation, dtype=np.float64)
         self.body = world.load_urdf(
             str(URDF_PATH), position, orientation, fixed_base=True,
-            flags=pb.URDF_USE_INERTIA_FROM_FILE | pb.URDF_USE_SELF_COLLISION | pb.URDF_USE_SELF_COLLISION_EXCLUDE_PARENT,
+            flags=(pb.URDF_USE_INERTIA_FROM_FILE | pb.URDF_USE_SELF_COLLISION
+                   | pb.URDF_USE_SELF_COLLISION_EXCLUDE_PARENT),
         )
         joint_index: dict[str, int] = {}
         link_index: dict[str, int] = {}
@@ -66,6 +66,7 @@ class SimHand:
             pb.changeDynamics(self.body, i, linearDamping=0.0, angularDamping=0.0, jointDamping=0.0,
                               lateralFriction=hand.LINK_FRICTION, physicsClientId=self._c)
         self._filter_self_collisions()
+        self._reading: tuple[int, np.ndarray, np.ndarray] | None = None  # (world stamp, q, qdot) after the last step
 
     def set_palm_pose(self, position, orientation) -> None:
         """Move the (fixed) palm frame to a world pose: position in m, orientation xyzw.
@@ -74,6 +75,7 @@ class SimHand:
         """
         self.position = np.asarray(position, dtype=np.float64)
         self.orientation = np.asarray(orientation, dtype=np.float64)
+        self._reading = None
         offset = np.array(pb.getDynamicsInfo(self.body, -1, physicsClientId=self._c)[3])
         pb.resetBasePositionAndOrientation(self.body, self.position + quat_to_matrix(self.orientation) @ offset,
                                            self.orientation, physicsClientId=self._c)
@@ -95,6 +97,7 @@ class SimHand:
     def set_joint_state(self, q: np.ndarray, qdot: np.ndarray | None = None) -> None:
         """Teleport the joints to ``q`` (rad) with velocities ``qdot`` (rad/s, default 0)."""
         qdot = np.zeros(hand.NUM_JOINTS) if qdot is None else qdot
+        self._reading = None
         pb.resetJointStatesMultiDof(self.body, self.joint_ids, [[float(x)] for x in q],
                                     targetVelocities=[[float(v)] for v in qdot], physicsClientId=self._c)
 
@@ -103,19 +106,23 @@ class SimHand:
         pb.setJointMotorControlArray(self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau.tolist(),
                                      physicsClientId=self._c)
 
-    def actuated_step(self, actuator: Actuator, target: np.ndarray,
-                      state: tuple[np.ndarray, np.ndarray] | None = None, enabled: np.ndarray | None = None,
+    def actuated_step(self, actuator: Actuator, target: np.ndarray, enabled: np.ndarray | None = None,
                       loads: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One physics step of the hand driven by ``actuator`` towards ``target`` (rad, motor order).
 
         The one actuated substep of the project: the sim envs, the grasp generator and the virtual hand
-        all step the hand through it. ``state`` is the joint reading (q rad, qdot rad/s) before the step
-        when the caller already has it (the previous call's return), saving a read; ``enabled`` (16
-        bools) zeroes the torque of servos that are off; ``loads`` applies the scene's external forces
-        after the torques are set. Returns the torques applied (N m) and the joint positions and
-        velocities after the step.
+        all step the hand through it. The joint state the actuator sees is the previous call's reading
+        when nothing has changed the simulation since (no step or restore through the world, no
+        :meth:`set_joint_state` or :meth:`set_palm_pose`), else a fresh read. ``enabled`` (16 bools)
+        zeroes the torque of servos that are off; ``loads`` applies the scene's external forces after
+        the torques are set. Returns the torques applied (N m) and the joint positions (rad) and
+        velocities (rad/s) after the step; treat them as read-only (the next call reuses them).
         """
-        q, qdot = self.joint_state() if state is None else state
+        reading = self._reading
+        if reading is not None and reading[0] == self.world.stamp:
+            q, qdot = reading[1], reading[2]
+        else:
+            q, qdot = self.joint_state()
         tau = actuator.torque(target, q, qdot)
         if enabled is not None:
             tau = tau * enabled
@@ -124,6 +131,7 @@ class SimHand:
             loads()
         self.world.step()
         q, qdot = self.joint_state()
+        self._reading = (self.world.stamp, q, qdot)
         return tau, q, qdot
 
     def fingertip_positions(self) -> np.ndarray:

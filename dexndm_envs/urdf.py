@@ -4,8 +4,9 @@ Every link is a primitive: a box per link plus a sphere pad on each fingertip, l
 centre lines of the real hand at q = 0 and then expressed in each link's own frame. Primitives collide
 faster and more stably in PyBullet than meshes. Each joint's armature (:data:`hand.JOINT_ARMATURE`)
 is added to its child link's inertia (isotropically: Bullet rejects tensors that break the triangle
-inequality, and the joint axis is what matters for the PD's stability). The shipped file ``assets/leap_hand.urdf`` is this
-module's output; a test keeps the two identical. Regenerate with ``python -m dexndm_envs.urdf``.
+inequality, and the joint axis is what matters for the PD's stability). The shipped file
+``assets/leap_hand.urdf`` is this module's output; a test keeps the two identical. Regenerate with
+``python -m dexndm_envs.urdf``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dexndm_envs.fileio import atomic_write
 from dexndm_envs import hand
+from dexndm_envs.fileio import atomic_write
 from dexndm_envs.rotations import matrix_to_rpy, rpy_to_matrix
 
 URDF_PATH = Path(__file__).parent / "assets" / "leap_hand.urdf"

@@ -67,6 +67,9 @@ class World:
         )
         self.set_gravity((0.0, 0.0, -GRAVITY))
         self._links: list[tuple[int, int]] = []  # (body, link) of every collision object, for restore_state
+        self.stamp = 0
+        """Counts the changes of simulator state made through this class (physics steps, restores), so
+        a reading taken at one stamp is known to be current while the stamp is unchanged."""
 
     def add_body(self, body: int) -> int:
         """Adopt a body created in this client: give every link the one collision group this project
@@ -127,6 +130,7 @@ class World:
     def step(self) -> None:
         """Advance physics by one fixed timestep."""
         pb.stepSimulation(physicsClientId=self.client)
+        self.stamp += 1
 
     def save_state(self) -> int:
         """Snapshot the whole simulation (bodies, velocities, contact caches) in memory."""
@@ -147,6 +151,7 @@ class World:
         for body, link in self._links:
             pb.setCollisionFilterGroupMask(body, link, 1, 1, physicsClientId=c)
         pb.restoreState(stateId=state_id, physicsClientId=c)
+        self.stamp += 1
 
     # -- bodies -------------------------------------------------------------------------------------
     def body_pose(self, body: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,10 +12,22 @@ from dexndm_envs.dynamics.residual import ResidualPolicy, load_residual
 from dexndm_envs.hand import NUM_JOINTS
 
 
+def _check_rotation_env(env: gym.Env, state: bool = True) -> None:
+    """TypeError naming what ``env`` lacks of :class:`~dexndm_envs.interface.RotationEnv`, if anything."""
+    if state and isinstance(env, interface.RotationEnv):
+        return
+    missing = interface.missing_members(env, state)
+    if missing:
+        raise TypeError("NDMCorrection needs an env that implements dexndm_envs.interface.RotationEnv "
+                        f"(target, set_target_correction, ...); {type(env).__name__} lacks {', '.join(missing)}")
+
+
 class NDMCorrection(gym.Wrapper):
     """Execute the policy's target plus the residual correction trained through a neural dynamics model.
 
-    Wraps ``DexNDM/LeapRotate-v0`` (typically with ``gap=``) and ``DexNDM/LeapRotateReal-v0`` alike.
+    Wraps ``DexNDM/LeapRotate-v0`` (typically with ``gap=``) and ``DexNDM/LeapRotateReal-v0`` alike: any
+    env whose unwrapped env implements :class:`~dexndm_envs.interface.RotationEnv`, used through its
+    ``target`` and ``set_target_correction`` only.
     Each step the policy's action gives its target ``target_t = clip(target_{t-1} + a_t / 24, limits)``
     as usual; the residual maps the last W joint readings and the last W *policy* targets (the newest
     being ``target_t``) to a correction ``c_t`` (|c| <= the checkpoint's ``max_correction``, rad), and
@@ -33,9 +45,7 @@ class NDMCorrection(gym.Wrapper):
 
     def __init__(self, env: gym.Env, checkpoint: str | Path | ResidualPolicy) -> None:
         super().__init__(env)
-        if not hasattr(env.unwrapped, "set_target_correction"):
-            raise TypeError(f"NDMCorrection needs an env with LeapRotate's interface (set_target_correction); "
-                            f"got {type(env.unwrapped).__name__}")
+        _check_rotation_env(env.unwrapped, state=False)  # the state attributes may come with the first reset
         self.residual = checkpoint if isinstance(checkpoint, ResidualPolicy) else load_residual(checkpoint)
         shape = (self.residual.history, NUM_JOINTS)  # own buffers: any W works, not only the obs's 10
         self._q, self._targets = np.zeros(shape), np.zeros(shape)
@@ -43,6 +53,7 @@ class NDMCorrection(gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
+        _check_rotation_env(self.env.unwrapped)
         self._q[:] = interface.latest_joint_positions(obs)
         self._first_step = True
         return obs, info
@@ -50,7 +61,7 @@ class NDMCorrection(gym.Wrapper):
     def step(self, action):
         if self._first_step is None:
             raise RuntimeError("call reset() before step(): the correction needs the episode's first reading")
-        base = self.env.unwrapped
+        base: interface.RotationEnv = self.env.unwrapped
         policy_target = interface.next_target(base.target, interface.validate_action(action))
         if self._first_step:  # pad as the training windows are padded: with the first step's target
             self._targets[:] = policy_target

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from dexndm_envs import interface
+from dexndm_envs.hand import SIDE_GAIN_SCALE
 from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics, rotation_vector
 from dexndm_envs.poses import WRISTS, parse_axis, parse_wrist, sample_axis
 from real.leap_hand import LeapHand

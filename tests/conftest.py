@@ -88,7 +88,7 @@ def rollout(env: gym.Env, seed: int | None, steps: int = 50, action_seed: int = 
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Small torch models on one intra-op thread for a whole module: two threads competing with another
-    busy process spin-wait and run up to 100x slower (see dexndm_envs.dynamics.fitting.torch_threads)."""
+    busy process spin-wait and run up to 100x slower (see dexndm_envs.dynamics.training.torch_threads)."""
     import torch
 
     before = torch.get_num_threads()

@@ -9,8 +9,8 @@ import pytest
 from synthetic_plant import SyntheticPlant, episodes
 
 from baselines.cli import build_parser, main
+from dexndm_envs.dynamics.checkpoint import load_ndm
 from dexndm_envs.dynamics.dataset import EpisodeWriter
-from dexndm_envs.dynamics.fitting import load_ndm
 from dexndm_envs.dynamics.residual import RESIDUALS, load_residual
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import ENV_ID, OBJECT, make_env, rollout
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from conftest import ENV_ID, OBJECT, make_env, rollout
 from dexndm_envs import interface, objects
-from dexndm_envs.envs.leap_rotate_v0 import HAND_POSITION, PRIVILEGED_DIM
+from dexndm_envs.envs.leap_rotate_v0 import HAND_POSITION, REWARD_TERMS, LeapRotateEnv
+from dexndm_envs.interface import PRIVILEGED_DIM, PRIVILEGED_LAYOUT, RotationEnv
+from dexndm_envs.metrics import METRIC_KEYS
 from dexndm_envs.poses import WRISTS, general_axes
 from dexndm_envs.rotations import quat_multiply, quat_to_matrix, rotvec_to_quat
 
-STEP_INFO_KEYS = {"rot", "rot_step", "rotr_step", "rotp_step", "fell"}
+STEP_INFO_KEYS = {"rot", "rot_step", "rotr", "rotr_step", "rotp_step", "fell", "target", "policy_target", *REWARD_TERMS}
 DT = 1.0 / 20.0
 
 
@@ -51,6 +54,31 @@ def test_sb3_env_checker(env_factory, warm_grasps, obs_mode):
     sb3_check_env(env.unwrapped, warn=True, skip_render_check=True)
 
 
+@pytest.mark.parametrize("wrist", ["palm_down", "random"])
+def test_implements_the_rotation_env_protocol(env_factory, warm_grasps, wrist):
+    """LeapRotate is a RotationEnv (the sim/real contract), before its first reset too (wrappers check
+    at construction), with the members meaning what the protocol says."""
+    env = env_factory(wrist=wrist, axis="-y")
+    u = env.unwrapped
+    assert isinstance(u, RotationEnv) and interface.missing_members(u) == []
+    np.testing.assert_array_equal(u.axis, [0.0, -1.0, 0.0])
+    if wrist != "random":
+        np.testing.assert_array_equal(u.wrist_quat, WRISTS[wrist])
+    env.reset(seed=0)
+    assert isinstance(u, RotationEnv)
+    assert u.wrist_quat.shape == (4,) and np.isfinite(u.wrist_quat).all()
+    correction = np.full(16, 0.01)
+    u.set_target_correction(correction)
+    _, _, _, _, info = env.step(np.zeros(16, np.float32))
+    np.testing.assert_array_equal(u.executed_target(), info["target"])
+    np.testing.assert_array_equal(u.executed_target(), interface.executed_target(u.target, correction))
+    position, quat = u.object_pose()
+    expected = u.world.body_pose(u.objects.body)
+    np.testing.assert_array_equal(position, expected[0])  # world frame, m
+    np.testing.assert_array_equal(quat, expected[1])  # xyzw
+    assert set(METRIC_KEYS) <= set(u.episode_metrics())
+
+
 @pytest.mark.parametrize("obs_mode, dim", [("proprio", 327), ("privileged", 364)])
 def test_observation_shapes(env_factory, warm_grasps, obs_mode, dim):
     env = env_factory(obs_mode=obs_mode)
@@ -73,21 +101,28 @@ def test_privileged_observation_content(env_factory, warm_grasps):
     env.reset(seed=1)
     obs, *_ = env.step(np.zeros(16, np.float32))
     u = env.unwrapped
-    body = u.bodies[u._obj]
+    body = u.objects.body
     pos, quat = u.world.body_pose(body)
     lin, ang = u.world.body_velocity(body)
     spec = objects.get_object(OBJECT)
-    np.testing.assert_allclose(obs[327:330], pos - HAND_POSITION, atol=1e-6)
-    np.testing.assert_allclose(obs[330:334], quat, atol=1e-6)
-    np.testing.assert_allclose(obs[334:337], lin, atol=1e-6)
-    np.testing.assert_allclose(obs[337:340], ang, atol=1e-6)
-    np.testing.assert_allclose(obs[340:352].reshape(4, 3), u.hand.fingertip_positions() - HAND_POSITION, atol=1e-6)
-    assert set(np.unique(obs[352:356])) <= {0.0, 1.0}
-    np.testing.assert_allclose(obs[356:358], [spec.mass, spec.friction], rtol=1e-6)  # nominal: randomize off
-    np.testing.assert_allclose(obs[358:361], 0.0)
-    np.testing.assert_allclose(obs[361:364], spec.size, rtol=1e-6)
+    part = {name: obs[where] for name, where in PRIVILEGED_LAYOUT.items()}
+    np.testing.assert_allclose(part["object_position"], pos - HAND_POSITION, atol=1e-6)
+    np.testing.assert_allclose(part["object_quat"], quat, atol=1e-6)
+    np.testing.assert_allclose(part["object_linvel"], lin, atol=1e-6)
+    np.testing.assert_allclose(part["object_angvel"], ang, atol=1e-6)
+    np.testing.assert_allclose(part["fingertip_positions"].reshape(4, 3), u.hand.fingertip_positions() - HAND_POSITION,
+                               atol=1e-6)
+    assert set(np.unique(part["fingertip_contacts"])) <= {0.0, 1.0}
+    np.testing.assert_allclose([*part["object_mass"], *part["object_friction"]], [spec.mass, spec.friction],
+                               rtol=1e-6)  # nominal: randomize off
+    np.testing.assert_allclose(part["object_com"], 0.0)
+    np.testing.assert_allclose(part["object_size"], spec.size, rtol=1e-6)
     # the proprioceptive part is the proprio observation
     np.testing.assert_allclose(obs[interface.PROPRIO_LAYOUT["wrist_quat"]], WRISTS["palm_down"], atol=1e-7)
+    assert PRIVILEGED_LAYOUT["proprio"] == slice(0, interface.PROPRIO_DIM)
+    assert PRIVILEGED_LAYOUT["object_size"].stop == PRIVILEGED_DIM == 364
+    covered = np.concatenate([np.arange(PRIVILEGED_DIM)[where] for where in PRIVILEGED_LAYOUT.values()])
+    np.testing.assert_array_equal(covered, np.arange(PRIVILEGED_DIM))  # consecutive, no gaps or overlaps
 
 
 # -- determinism ------------------------------------------------------------------------------------------
@@ -162,14 +197,14 @@ def test_non_finite_action_raises_and_commands_nothing(env, bad):
     env.step(np.zeros(16, np.float32))
     target = u.target.copy()
     q, _ = u.hand.joint_state()
-    pose = u.world.body_pose(u.bodies[u._obj])
+    pose = u.world.body_pose(u.objects.body)
     action = np.zeros(16, np.float32)
     action[3] = bad
     with pytest.raises(ValueError):
         env.step(action)
     np.testing.assert_array_equal(u.target, target)
     np.testing.assert_array_equal(u.hand.joint_state()[0], q)
-    np.testing.assert_array_equal(u.world.body_pose(u.bodies[u._obj])[0], pose[0])
+    np.testing.assert_array_equal(u.world.body_pose(u.objects.body)[0], pose[0])
     env.step(np.zeros(16, np.float32))  # still usable
 
 
@@ -212,27 +247,37 @@ def test_rgb_array_render(env_factory, warm_grasps):
     assert image.std() > 5.0
 
 
-def test_no_render_mode_renders_nothing(env):
+def test_no_render_mode_warns_and_renders_nothing(env):
     env.reset(seed=0)
-    assert env.render() is None
+    with pytest.warns(UserWarning, match="without specifying any render mode.*render_mode=.rgb_array"):
+        assert env.render() is None
 
 
 # -- info, reward, termination ----------------------------------------------------------------------------
 def test_step_info_keys_and_reward_terms(env):
     env.reset(seed=2)
     u = env.unwrapped
-    w = u.weights
     for _ in range(5):
         _, reward, _, _, info = env.step(env.action_space.sample())
         assert STEP_INFO_KEYS <= set(info)
         assert isinstance(info["fell"], bool)
-        expected = (w["rot"] * info["rotate_reward"] - w["rotp"] * info["rotp_penalty"]
-                    - w["linvel"] * info["linvel_penalty"] - w["pose"] * info["pose_penalty"]
-                    - w["work"] * info["work_penalty"] - w["torque"] * info["torque_penalty"])
-        assert reward == pytest.approx(expected, rel=1e-9, abs=1e-12)
-        assert info["rotate_reward"] == info["rotr_step"]
-        for key in ("rotp_penalty", "linvel_penalty", "pose_penalty", "work_penalty", "torque_penalty"):
-            assert info[key] >= 0.0
+        assert reward == sum(info[key] for key in REWARD_TERMS)  # exactly: the reward is rebuilt from info
+        assert info["reward_rotate"] == u.rotate_reward_weight * info["rotr_step"]
+        for key in REWARD_TERMS[1:]:  # the penalties
+            assert info[key] <= 0.0
+        q = u.hand.joint_state()[0]
+        assert info["reward_pose"] == -(u.pose_penalty_weight * float((q - u.q_init) @ (q - u.q_init)))
+
+
+def test_reward_settings_are_attributes_under_their_argument_names(env_factory, warm_grasps):
+    settings = dict(rotate_reward_weight=1.5, rotate_reward_clip=0.7, rotate_reward_rate="step_mean",
+                    rotp_penalty_weight=0.2, linvel_penalty_weight=0.4, pose_penalty_weight=0.5,
+                    work_penalty_weight=2.5, torque_penalty_weight=0.3, fall_distance=0.05)
+    u = env_factory(**settings).unwrapped
+    assert {name: getattr(u, name) for name in settings} == settings
+    reward_arguments = [name for name in inspect.signature(LeapRotateEnv).parameters
+                        if name.endswith(("_weight", "_clip", "_rate"))]
+    assert sorted(reward_arguments) == sorted(k for k in settings if k != "fall_distance")
 
 
 def test_reward_weights_are_used(env_factory, warm_grasps):
@@ -240,14 +285,15 @@ def test_reward_weights_are_used(env_factory, warm_grasps):
                       pose_penalty_weight=1.0, work_penalty_weight=0.0, torque_penalty_weight=0.0)
     env.reset(seed=0)
     _, reward, _, _, info = env.step(np.ones(16, np.float32))
-    assert reward == pytest.approx(-info["pose_penalty"])
-    assert info["pose_penalty"] > 0.0
+    assert reward == info["reward_pose"]
+    assert info["reward_pose"] < 0.0
+    assert all(info[key] == 0.0 for key in REWARD_TERMS if key != "reward_pose")
 
 
 def test_rotation_metrics_follow_the_object_velocity(env):
     env.reset(seed=1)
     u = env.unwrapped
-    body = u.bodies[u._obj]
+    body = u.objects.body
     for _ in range(10):
         _, _, _, _, info = env.step(env.action_space.sample())
         _, ang = u.world.body_velocity(body)
@@ -275,7 +321,7 @@ def test_dropping_the_object_terminates(env):
     u = env.unwrapped
     for _ in range(3):
         env.step(np.zeros(16, np.float32))
-    body = u.bodies[u._obj]
+    body = u.objects.body
     pos, quat = u.world.body_pose(body)
     u.world.set_body_pose(body, pos + np.array([0.0, 0.0, 0.3]), quat)  # far out of the hand
     _, _, terminated, truncated, info = env.step(np.zeros(16, np.float32))
@@ -303,7 +349,7 @@ def _turn_each_step(env, seed: int, rate: float, steps: int, about=None):
     position. Returns the step infos."""
     env.reset(seed=seed)
     u = env.unwrapped
-    body = u.bodies[u._obj]
+    body = u.objects.body
     u.world.set_dynamics(body, mass=0.0)
     axis = u.axis if about is None else np.asarray(about, dtype=np.float64)
     infos = []
@@ -341,7 +387,7 @@ def test_rot_of_a_free_object_matches_its_orientation_change(env):
     axis, measured independently from its poses."""
     env.reset(seed=3)
     u = env.unwrapped
-    body = u.bodies[u._obj]
+    body = u.objects.body
     _, prev = u.world.body_pose(body)
     total = 0.0
     rng = np.random.default_rng(0)

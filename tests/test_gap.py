@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import OBJECT, make_env
+
 from dexndm_envs.actuators import TORQUE_CONSTANT, DynamixelXC330, IdealPD, make_actuator
 from dexndm_envs.gap import builtin_gaps, load_gap
 from dexndm_envs.hand import NUM_JOINTS, TICKS_PER_RAD
@@ -196,7 +196,7 @@ def test_every_actuator_starts_a_seed_from_the_same_grasp(warm_grasps):
         for env in envs:
             _, info = env.reset(seed=3)
             u = env.unwrapped
-            starts.append((info["grasp_index"], u.q_init, u.world.body_pose(u.bodies[u._obj])[0]))
+            starts.append((info["grasp_index"], u.q_init, u.world.body_pose(u.objects.body)[0]))
     finally:
         for env in envs:
             env.close()

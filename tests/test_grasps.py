@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import OBJECT, make_env
+
 from dexndm_envs import grasps, hand, objects
 from dexndm_envs.actuators import IdealPD
 from dexndm_envs.poses import WRISTS
@@ -47,8 +47,13 @@ def test_cache_dir_default(monkeypatch):
     assert grasps.cache_dir() == Path.home() / ".cache" / "dexndm_envs" / "grasps"
 
 
-def test_cache_is_written_under_dexndm_cache_and_reused(own_cache, monkeypatch):
-    first = reset_once()
+@pytest.mark.slow
+def test_cache_is_written_under_dexndm_cache_and_reused(own_cache, monkeypatch, caplog):
+    with caplog.at_level(logging.INFO, logger="dexndm_envs.grasps"):
+        first = reset_once()
+    messages = [r.getMessage() for r in caplog.records if r.name == "dexndm_envs.grasps"]
+    assert messages[0].startswith(f"generating 32 grasps of {OBJECT}")  # said before the ~10 s of work
+    assert "accepted" in messages[-1]
     files = cache_files(own_cache)
     assert len(files) == 1
     assert files[0].name.startswith(f"{OBJECT}-") and files[0].suffix == ".npz"
@@ -61,7 +66,10 @@ def test_cache_is_written_under_dexndm_cache_and_reused(own_cache, monkeypatch):
         raise AssertionError("grasps were regenerated although the cache file exists")
 
     monkeypatch.setattr(grasps, "generate_grasps", no_generation)
-    second = reset_once()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="dexndm_envs.grasps"):
+        second = reset_once()
+    assert not [r for r in caplog.records if r.name == "dexndm_envs.grasps"]  # loading is silent
     assert cache_files(own_cache) == files
     assert files[0].stat().st_mtime_ns == mtime
     assert files[0].read_bytes() == content

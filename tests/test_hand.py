@@ -70,7 +70,8 @@ def sim_hand(world):
 def joint_infos(sim_hand) -> dict[str, tuple]:
     """PyBullet getJointInfo of every joint of the loaded hand, by joint name."""
     c = sim_hand.world.client
-    infos = [pb.getJointInfo(sim_hand.body, i, physicsClientId=c) for i in range(pb.getNumJoints(sim_hand.body, physicsClientId=c))]
+    count = pb.getNumJoints(sim_hand.body, physicsClientId=c)
+    infos = [pb.getJointInfo(sim_hand.body, i, physicsClientId=c) for i in range(count)]
     return {info[1].decode(): info for info in infos}
 
 
@@ -368,3 +369,43 @@ def test_ideal_pd_torque_law_and_clip():
     np.testing.assert_allclose(pd.torque(target, q, np.zeros(16)), 0.5)  # 6 * 0.1 clipped
     with pytest.raises(ValueError):
         IdealPD(kp=-1.0)
+
+
+class RecordingPD(IdealPD):
+    """The paper's PD, remembering the joint state each call was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[np.ndarray] = []
+
+    def torque(self, target, q, qdot):
+        self.seen.append(np.array(q))
+        return super().torque(target, q, qdot)
+
+
+def test_actuated_step_reuses_the_last_reading_until_the_simulation_changes():
+    """A substep's actuator sees the joints as they are: the previous substep's reading while nothing
+    happened in between, a fresh read after a teleport, a restored state or a bare physics step."""
+    world = World()
+    try:
+        robot = SimHand(world, (0.0, 0.0, 0.5), WRISTS["palm_up"])
+        pd = RecordingPD()
+        robot.set_joint_state(np.zeros(16))
+        target = np.full(16, 0.3)
+        _, q1, _ = robot.actuated_step(pd, target)
+        saved = world.save_state()
+        robot.actuated_step(pd, target)
+        np.testing.assert_array_equal(pd.seen[1], q1)  # reused: the same reading
+        robot.set_joint_state(np.full(16, 0.1))
+        robot.actuated_step(pd, target)
+        np.testing.assert_allclose(pd.seen[2], 0.1, atol=1e-12)  # after a teleport: read again
+        world.restore_state(saved)
+        _, q4, _ = robot.actuated_step(pd, target)
+        np.testing.assert_array_equal(pd.seen[3], q1)  # after a restore: the restored joints
+        world.step()
+        moved = robot.joint_state()[0]
+        robot.actuated_step(pd, target)
+        assert not np.array_equal(moved, q4)
+        np.testing.assert_array_equal(pd.seen[4], moved)  # after a bare physics step: read again
+    finally:
+        world.close()

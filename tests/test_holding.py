@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import make_env
 
 EPISODES = 50
@@ -50,7 +49,7 @@ def test_held_object_does_not_sink_into_the_hand(warm_grasps, wrist):
             env.reset(seed=seed)
             for _ in range(10):
                 env.step(np.zeros(16, np.float32))
-            contacts = u.world.contacts(u.bodies[u._obj], u.hand.body)
+            contacts = u.world.contacts(u.objects.body, u.hand.body)
             deepest.append(min([c[8] for c in contacts], default=0.0))  # c[8]: signed distance, m
     finally:
         env.close()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_env
 from gymnasium import spaces
 
-from conftest import make_env
 from dexndm_envs import hand, interface
 from dexndm_envs.poses import WRISTS
 
@@ -111,7 +111,7 @@ def test_proprio_history_drops_the_oldest():
     hist.reset(np.zeros(16), np.zeros(16))
     for k in range(1, 13):
         hist.push(np.full(16, float(k)), np.full(16, -float(k)))
-    entries = hist.observation(np.zeros(4), np.zeros(3))[:320].reshape(10, 2, 16)
+    entries = hist.observation(np.zeros(4), np.zeros(3))[interface.PROPRIO_LAYOUT["history"]].reshape(10, 2, 16)
     np.testing.assert_array_equal(entries[:, 0, 0], np.arange(3, 13, dtype=np.float32))
     np.testing.assert_array_equal(entries[:, 1, 0], -np.arange(3, 13, dtype=np.float32))
 
@@ -121,7 +121,7 @@ def test_observation_is_a_copy():
     hist.reset(np.zeros(16), np.zeros(16))
     obs = hist.observation(np.zeros(4), np.zeros(3))
     hist.push(np.ones(16), np.ones(16))
-    assert np.all(obs[:320] == 0.0)
+    assert np.all(obs[interface.PROPRIO_LAYOUT["history"]] == 0.0)
 
 
 # -- the same semantics inside the env ---------------------------------------------------------------------
@@ -135,7 +135,7 @@ def env(warm_grasps):
 def test_env_reset_history_and_tail(env):
     obs, info = env.reset(seed=3)
     u = env.unwrapped
-    entries = obs[:320].reshape(10, 2, 16)
+    entries = obs[interface.PROPRIO_LAYOUT["history"]].reshape(10, 2, 16)
     q, _ = u.hand.joint_state()
     for k in range(10):
         np.testing.assert_array_equal(entries[k, 0], q.astype(np.float32))
@@ -150,7 +150,7 @@ def test_env_step_applies_next_target_and_pushes_newest_pair(env):
     obs, _ = env.reset(seed=4)
     u = env.unwrapped
     rng = np.random.default_rng(7)
-    previous = [obs[:320].reshape(10, 2, 16)]
+    previous = [obs[interface.PROPRIO_LAYOUT["history"]].reshape(10, 2, 16)]
     target = u.target.copy()
     for _ in range(12):
         action = rng.uniform(-1.5, 1.5, 16).astype(np.float32)  # out-of-range entries are clipped
@@ -158,7 +158,7 @@ def test_env_step_applies_next_target_and_pushes_newest_pair(env):
         obs, _, terminated, _, info = env.step(action)
         assert not terminated
         np.testing.assert_allclose(info["target"], expected_target, atol=1e-12)
-        entries = obs[:320].reshape(10, 2, 16)
+        entries = obs[interface.PROPRIO_LAYOUT["history"]].reshape(10, 2, 16)
         q, _ = u.hand.joint_state()
         np.testing.assert_array_equal(entries[-1, 0], q.astype(np.float32))  # q_{t+1}
         np.testing.assert_array_equal(entries[-1, 1], expected_target.astype(np.float32))  # target_t

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trimesh
+from conftest import hull_count, l_shape_mm, make_env
 from trimesh import creation
 
-from conftest import hull_count, l_shape_mm, make_env
 from dexndm_envs import meshes, objects
 
 SHIPPED_CATALOGUE = Path(str(resources.files("dexndm_objects"))) / "catalogue.json"

@@ -9,16 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from synthetic_plant import SyntheticPlant, episodes
 from torch import nn
 
-from dexndm_envs.dynamics.checkpoint import CheckpointError, save_checkpoint
-from dexndm_envs.dynamics.dataset import EpisodeWriter
+from dexndm_envs.dynamics.checkpoint import NDM_FORMAT, CheckpointError, load_ndm, save_checkpoint
+from dexndm_envs.dynamics.dataset import EpisodeWriter, load_episodes, split_episodes
 from dexndm_envs.dynamics.evaluation import evaluate_checkpoint, evaluate_with_baselines
-from dexndm_envs.dynamics.fitting import NDM_FORMAT, fit, load_episodes, load_ndm, split_episodes, train
+from dexndm_envs.dynamics.fitting import fit, train
 from dexndm_envs.dynamics.models import GroupedLinear, JointWiseNDM, WholeHandNDM, joint_features, parameter_count
-from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, MLPResidual
+from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, MLPResidual, load_residual
 from dexndm_envs.dynamics.transitions import Transitions
-from synthetic_plant import SyntheticPlant, episodes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -96,7 +96,8 @@ def test_joint_wise_model_has_no_cross_joint_information_flow(shared):
             t2[:, :, j] -= 0.5
             changed = (model.predict(q2, t2) != base).any(0)
             assert changed[j]
-            assert not changed[torch.arange(16) != j].any(), f"joint {j} leaks into {changed.nonzero().ravel().tolist()}"
+            leaks = changed.nonzero().ravel().tolist()
+            assert not changed[torch.arange(16) != j].any(), f"joint {j} leaks into {leaks}"
 
 
 def test_whole_hand_model_mixes_joints():
@@ -294,8 +295,13 @@ def test_unreadable_checkpoints(tmp_path):
     with pytest.raises(CheckpointError, match="missing.pt: no such checkpoint file"):
         load_ndm(tmp_path / "missing.pt")
     (tmp_path / "noise.pt").write_bytes(np.random.default_rng(0).bytes(4096))
-    with pytest.raises(CheckpointError, match="noise.pt: not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="noise.pt: not a readable checkpoint") as err:
         load_ndm(tmp_path / "noise.pt")
+    # a clean message: what was expected and who writes it, not the unpickler's complaint
+    assert "expected a 'dexndm-ndm' checkpoint (a file `dexndm fit` writes)" in str(err.value)
+    assert "Error" not in str(err.value)
+    with pytest.raises(CheckpointError, match="expected a 'dexndm-residual' checkpoint .a file `dexndm residual`"):
+        load_residual(tmp_path / "noise.pt")
     torch.save({"weights": torch.zeros(3)}, tmp_path / "plain.pt")
     with pytest.raises(CheckpointError, match="plain.pt: not a dexndm checkpoint"):
         load_ndm(tmp_path / "plain.pt")

@@ -6,8 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_env
+
 from dexndm_envs import interface
 from dexndm_envs.dynamics.checkpoint import save_checkpoint
 from dexndm_envs.dynamics.dataset import EpisodeDataset, EpisodeWriter
@@ -211,6 +211,24 @@ class NotLeap(gym.Env):
 def test_wrapper_needs_a_leap_env():
     with pytest.raises(TypeError, match="set_target_correction.*NotLeap"):
         NDMCorrection(NotLeap(), constant_residual())
+
+
+class StatelessLeap(NotLeap):
+    """RotationEnv's methods, but a reset that sets none of its state (target, axis ...)."""
+
+    def reset(self, *, seed=None, options=None):
+        return np.zeros(3, np.float32), {}
+
+    def set_target_correction(self, correction): ...
+    def executed_target(self): ...
+    def episode_metrics(self): ...
+    def object_pose(self): ...
+
+
+def test_wrapper_checks_the_rotation_env_state_after_reset():
+    env = NDMCorrection(StatelessLeap(), constant_residual())  # the state may come with the first reset
+    with pytest.raises(TypeError, match="RotationEnv.*StatelessLeap lacks axis, target, target_correction, wrist_quat"):
+        env.reset(seed=0)
 
 
 # -- recording ----------------------------------------------------------------------------------------------

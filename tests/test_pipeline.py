@@ -14,8 +14,8 @@ from baselines.episodes import episode_seeds
 from baselines.pipeline import CONDITIONS, GAITS, Sizes, format_table, run_pipeline
 from baselines.policy import policy_simulator
 from baselines.transfer_stats import format_figure, transfer_figure, transfer_figures, transfer_interval
+from dexndm_envs.dynamics.checkpoint import load_ndm
 from dexndm_envs.dynamics.dataset import EpisodeDataset
-from dexndm_envs.dynamics.fitting import load_ndm
 from dexndm_envs.dynamics.residual import load_residual
 from dexndm_envs.metrics import METRIC_KEYS
 

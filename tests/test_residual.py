@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from synthetic_plant import SyntheticPlant, episodes, feedback_rollout
 
-from dexndm_envs.dynamics.checkpoint import CheckpointError, save_checkpoint
-from dexndm_envs.dynamics.fitting import NDM_FORMAT, train
+from dexndm_envs.dynamics.checkpoint import NDM_FORMAT, CheckpointError, save_checkpoint
+from dexndm_envs.dynamics.fitting import train
 from dexndm_envs.dynamics.models import JointWiseNDM
 from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, GainResidual, MLPResidual, load_residual, train_residual
 from dexndm_envs.dynamics.transitions import Transitions
 from dexndm_envs.hand import LOWER_LIMITS, UPPER_LIMITS
-from synthetic_plant import SyntheticPlant, episodes, feedback_rollout
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -8,6 +8,7 @@ import dynamixel_sdk as dxl
 import numpy as np
 import pytest
 
+from dexndm_envs.interface import latest_joint_positions, latest_target
 from real.dynamixel import REGISTERS as R
 from real.dynamixel import OperatingMode, TorqueEnable
 from real.emulator.virtual_hand import VirtualHand
@@ -109,14 +110,14 @@ def test_real_env_on_the_virtual_hand(warm_grasps):
             assert env.action_space == sim.action_space and env.observation_space == sim.observation_space
             obs, _ = env.reset(seed=0)
             assert obs.shape == sim.observation_space.shape
-            q0 = obs[288:304].copy()  # newest q of the history (interface.PROPRIO_LAYOUT)
+            q0 = latest_joint_positions(obs)
             action = np.zeros(16, np.float32)
             action[5] = -1.0  # open the middle finger's flexion by 1/24 rad per step
             overruns = []
             for _ in range(40):
                 obs, reward, terminated, truncated, info = env.step(action)
                 overruns.append(info["overrun_s"])
-            q, target = obs[288:304], obs[304:320]
+            q, target = latest_joint_positions(obs), latest_target(obs)
             assert target[5] < q0[5] - 0.1
             assert q[5] < q0[5] - 0.15, "the finger follows its falling target"
             assert np.median(overruns) == 0.0
@@ -224,7 +225,7 @@ def test_place_object_puts_the_object_back_where_the_simulators_reset_starts(war
     sim = gym.make("DexNDM/LeapRotate-v0", gap="leap_xc330", **scene)
     try:
         sim.reset(seed=5)
-        obj = sim.unwrapped.bodies[sim.unwrapped._obj]
+        obj = sim.unwrapped.objects.body
         position, quaternion = sim.unwrapped.world.body_pose(obj)
         q_sim = sim.unwrapped.hand.joint_state()[0]
     finally:

@@ -17,10 +17,15 @@ from typing import Any
 
 import torch
 
+from dexndm_envs.dynamics.models import MODELS, DynamicsModel
 from dexndm_envs.fileio import atomic_write
 from dexndm_envs.hand import JOINT_NAMES
 
 VERSION = 1
+NDM_FORMAT = "dexndm-ndm"
+"""The ``format`` of a dynamics-model checkpoint (``dexndm fit``)."""
+WRITTEN_BY = {NDM_FORMAT: "dexndm fit", "dexndm-residual": "dexndm residual", "dexndm-generalist": "dexndm distill"}
+"""Which command writes the checkpoints of each format (for error messages)."""
 
 
 class CheckpointError(ValueError):
@@ -50,13 +55,17 @@ def read_checkpoint(path: str | Path, fmt: str, kinds: dict[str, type]) -> tuple
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for a file that is not a checkpoint
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+        made_by = f" (a file `{WRITTEN_BY[fmt]}` writes)" if fmt in WRITTEN_BY else ""
+        raise CheckpointError(f"{path}: not a readable checkpoint; expected a {fmt!r} checkpoint{made_by}, a "
+                              "torch.save file of tensors and plain values. This file is damaged or of another "
+                              "kind.") from e
     if not isinstance(ckpt, dict) or "format" not in ckpt:
         raise CheckpointError(f"{path}: not a dexndm checkpoint (no 'format' field)")
     if ckpt["format"] != fmt:
         raise CheckpointError(f"{path}: a {ckpt['format']!r} checkpoint, but a {fmt!r} checkpoint is needed here")
     if ckpt.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')!r}; this dexndm-envs reads version {VERSION}")
+        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')!r}; "
+                              f"this dexndm-envs reads version {VERSION}")
     order = ckpt.get("joint_order")
     if order != list(JOINT_NAMES):
         n = len(order) if isinstance(order, list) else "?"
@@ -69,6 +78,15 @@ def read_checkpoint(path: str | Path, fmt: str, kinds: dict[str, type]) -> tuple
         model = kinds[kind](**ckpt["config"])
         model.load_state_dict(ckpt["state_dict"])
     except (TypeError, RuntimeError, KeyError) as e:
-        raise CheckpointError(f"{path}: the weights do not fit a {kind} model with config {ckpt.get('config')} ({e})") from None
+        raise CheckpointError(f"{path}: the weights do not fit a {kind} model with config {ckpt.get('config')} "
+                              f"({e})") from None
     model.eval()
     return model, ckpt
+
+
+def load_ndm(path: str | Path, history: int | None = None) -> DynamicsModel:
+    """A saved dynamics model (eval mode); ``history`` (W), when given, must match the checkpoint's."""
+    model, _ = read_checkpoint(path, NDM_FORMAT, MODELS)
+    if history is not None and model.history != history:
+        raise CheckpointError(f"{path}: the model uses a history of W={model.history} steps; W={history} was asked for")
+    return model

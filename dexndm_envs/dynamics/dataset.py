@@ -36,9 +36,9 @@ up again when the index is rebuilt on open). No reader ever sees half a file.
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -209,9 +209,11 @@ class EpisodeDataset:
         except json.JSONDecodeError as e:
             raise DatasetError(f"{index}: not valid JSON ({e})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise DatasetError(f"{index}: not a {FORMAT} index (format {data.get('format') if isinstance(data, dict) else None!r})")
+            found = data.get("format") if isinstance(data, dict) else None
+            raise DatasetError(f"{index}: not a {FORMAT} index (format {found!r})")
         if data.get("version") != VERSION:
-            raise DatasetError(f"{index}: format version {data.get('version')!r}; this dexndm-envs reads version {VERSION}")
+            raise DatasetError(f"{index}: format version {data.get('version')!r}; "
+                               f"this dexndm-envs reads version {VERSION}")
         episodes = data.get("episodes")
         if not isinstance(episodes, list) or not all(isinstance(e, dict) and "file" in e and "steps" in e
                                                      for e in episodes):
@@ -231,3 +233,20 @@ class EpisodeDataset:
     def transitions(self) -> int:
         """Total number of (q, target) -> next q transitions."""
         return sum(e["steps"] for e in self.entries)
+
+
+def load_episodes(paths: str | Path | Sequence[str | Path], include_faulty: bool = False) -> list[dict]:
+    """Every episode of one or more dataset directories (faulty ones skipped unless asked for)."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not paths:
+        raise ValueError("no dataset directory given")
+    return [ep for p in paths for ep in EpisodeDataset(p, include_faulty=include_faulty)]
+
+
+def split_episodes(n: int, seed: int, eval_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled episode indices for training and evaluation (at least one episode each)."""
+    if n < 2:
+        raise ValueError(f"a train/eval split by episode needs at least 2 episodes; got {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_eval = min(max(1, round(eval_fraction * n)), n - 1)
+    return np.sort(order[n_eval:]), np.sort(order[:n_eval])

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import torch
 
+from dexndm_envs.dynamics.checkpoint import load_ndm
+from dexndm_envs.dynamics.dataset import load_episodes
+from dexndm_envs.dynamics.training import torch_threads
 from dexndm_envs.dynamics.transitions import Transitions
 
 Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -78,8 +81,6 @@ def evaluate_checkpoint(checkpoint: str | Path, data_path: str | Path | Sequence
     same for the naive predictors under ``naive_hold`` and ``naive_target``, and ``model``,
     ``history``, ``episodes``, ``transitions``.
     """
-    from dexndm_envs.dynamics.fitting import load_episodes, load_ndm, torch_threads
-
     model = load_ndm(checkpoint)
     data = Transitions.from_episodes(load_episodes(data_path), model.history)
     with torch_threads(1):

@@ -30,16 +30,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from dexndm_envs.dynamics.checkpoint import read_checkpoint, save_checkpoint
-from dexndm_envs.dynamics.fitting import (
-    check_training_settings,
-    early_stopping_loop,
-    load_episodes,
-    load_ndm,
-    split_episodes,
-    torch_threads,
-)
+from dexndm_envs.dynamics.checkpoint import load_ndm, read_checkpoint, save_checkpoint
+from dexndm_envs.dynamics.dataset import load_episodes, split_episodes
 from dexndm_envs.dynamics.models import DynamicsModel, joint_features
+from dexndm_envs.dynamics.training import check_training_settings, early_stopping_loop, torch_threads
 from dexndm_envs.dynamics.transitions import Transitions
 from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS
 
@@ -190,7 +184,7 @@ def train_residual(ndm: DynamicsModel, residual: ResidualPolicy, train_data: Tra
                    *, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3, patience: int = 5, seed: int = 0,
                    progress: bool = True, threads: int | None = 1) -> dict:
     """Fit ``residual`` in place through the frozen ``ndm`` (keeps the best eval epoch's weights);
-    ``threads``: see :func:`~dexndm_envs.dynamics.fitting.torch_threads`."""
+    ``threads``: see :func:`~dexndm_envs.dynamics.training.torch_threads`."""
     if residual.history != ndm.history:
         raise ValueError(f"the residual's history W={residual.history} must equal the model's W={ndm.history}")
     check_training_settings(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience)
@@ -227,8 +221,8 @@ def _train_residual(ndm: DynamicsModel, residual: ResidualPolicy, train_data: Tr
 
 
 def fit_residual(ndm: str | Path, sim_data, out: str | Path = "residual.pt", *, form: str = "gains",
-                 max_correction: float = 0.1, hidden: int = 256, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3, patience: int = 5,
-                 seed: int = 0, progress: bool = True) -> dict:
+                 max_correction: float = 0.1, hidden: int = 256, epochs: int = 30, batch_size: int = 256,
+                 lr: float = 1e-3, patience: int = 5, seed: int = 0, progress: bool = True) -> dict:
     """What ``dexndm residual`` does: train a residual through the frozen model ``ndm`` (a checkpoint
     fitted on real-hand data) on the base policy's simulated episodes ``sim_data`` (one or more
     dataset directories), 9:1 by episode, and save it to ``out``. ``form``: a name in :data:`RESIDUALS`

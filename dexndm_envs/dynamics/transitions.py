@@ -2,8 +2,9 @@
 
 Transition ``n`` is ``(q_t, target_t) -> q_{t+1}`` of some episode. Its history window of length W is
 the transitions ``t-W+1 .. t`` of the same episode; before the episode start the first transition is
-repeated (:class:`~dexndm_envs.wrappers.NDMCorrection` pads its windows the same way). Windows are integer index arrays into the
-flat table, so building them, gathering a batch of them and rolling a model forward are all
+repeated (:class:`~dexndm_envs.wrappers.NDMCorrection` pads its windows the same way). Windows are
+integer index arrays into the flat table, so building them, gathering a batch of them and rolling a
+model forward are all
 vectorised: no Python loop over time steps or joints.
 """
 
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
 
 
 @dataclass

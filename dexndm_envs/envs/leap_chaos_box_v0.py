@@ -28,7 +28,8 @@ class LeapChaosBoxEnv(LeapHandEnv):
     ## Description
     Every wrist but palm up: the fixed hand sits inside a closed box (floor, four walls, lid) whose
     inner extents are the fingers' reachable space plus ``margin``; soft balls (``balls`` of them, or by
-    default as many as fill the lower ``fill`` = 60 % of the box on a grid) settle in it under gravity, so whatever the fingers do they push through, lift and are pushed back by balls,
+    default as many as fill the lower ``fill`` = 60 % of the box on a grid) settle in it under gravity,
+    so whatever the fingers do they push through, lift and are pushed back by balls,
     and no ball can leave. Palm up (balls would just lie in the palm): one soft ball is strapped to the
     index, middle and thumb tips by elastic bands (springs that pull, never push, with rest length
     zero from the fingertip to the ball's surface), so the fingers always squeeze against a load.
@@ -75,9 +76,10 @@ class LeapChaosBoxEnv(LeapHandEnv):
         if bad:
             raise ValueError(f"bad Chaos Box settings {bad}: sizes, masses, stiffnesses and damping must be > 0, "
                              "balls >= 0 (or None), 0 <= fill <= 1, margin and settle_s >= 0")
-        self.wrist_name, self.wrist_quat = wrist, WRISTS[wrist]
+        self.wrist_name = wrist
         self.axis_spec = parse_axis(axis)
-        self._init_hand(actuator, gap, render_mode)
+        self._init_hand(actuator, gap, render_mode, WRISTS[wrist],
+                        self.axis_spec if isinstance(self.axis_spec, np.ndarray) else None)
         self.observation_space = interface.proprio_space()
         self.start_pose = hand.CANONICAL_POSE.copy() if start_pose is None else np.asarray(start_pose, dtype=np.float64)
         self.strapped = wrist == "palm_up" and balls != 0
@@ -240,15 +242,9 @@ class LeapChaosBoxEnv(LeapHandEnv):
     def _observation(self) -> np.ndarray:
         return self._history.observation(self.wrist_quat, self.axis)
 
-    def render(self):
-        if self.render_mode is None:
-            return None
+    def _camera(self) -> tuple[np.ndarray, np.ndarray]:
         if self.strapped:
             target, eye_offset = self.world.body_pose(self.balls[0])[0], np.array([-0.12, -0.18, 0.14])
         else:
             target, eye_offset = (self.box_lower + self.box_upper) / 2, np.array([-0.30, -0.45, 0.32])
-        eye = target + eye_offset
-        if self.render_mode == "human":
-            self.world.aim_gui_camera(eye, target)
-            return None
-        return self.world.render(eye, target)
+        return target + eye_offset, target

@@ -189,7 +189,7 @@ class VirtualHand:
         if self.scene != "rotate":
             return {"visible": False, "time": time.perf_counter() - self._started}
         with self._physics_lock:  # not halfway through a placement
-            position, quaternion = self.env.world.body_pose(self.env.bodies[self.env._obj])
+            position, quaternion = self.env.object_pose()
         return {"visible": True, "time": time.perf_counter() - self._started,
                 "position": position.tolist(), "quaternion": quaternion.tolist()}
 

@@ -260,7 +260,7 @@ def test_virtual_hand_agrees_with_the_in_process_gap_env(warm_grasps):
 
     def run(env, options=None):
         obs, _ = env.reset(seed=0, options=options)
-        return np.array([env.step(a)[0][288:304] for a in actions])
+        return np.array([latest_joint_positions(env.step(a)[0]) for a in actions])
 
     gap, ideal = gym.make("DexNDM/LeapRotate-v0", gap="leap_xc330", **scene), gym.make("DexNDM/LeapRotate-v0", **scene)
     try:
@@ -271,7 +271,8 @@ def test_virtual_hand_agrees_with_the_in_process_gap_env(warm_grasps):
         gap.close()
         ideal.close()
     with VirtualHand(seed=0, **scene) as hand:
-        real = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="palm_up")
+        # The driver writes what the in-process hand assumes: leap_xc330's equal gains on every joint.
+        real = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="palm_up", side_gain_scale=1.0)
         try:
             q_emu = run(real, {"target": start})
         finally:
@@ -296,3 +297,20 @@ def test_driver_refuses_a_target_of_the_wrong_shape(warm_grasps):
     with VirtualHand(wrist="palm_down") as hand, LeapHand(hand.port) as leap:
         with pytest.raises(ValueError, match=r"shape \(16,\)"):
             leap.command(np.zeros(15))
+
+
+def test_driver_writes_the_official_clients_side_joint_gains(warm_grasps, tmp_path):
+    from dexndm_envs.hand import SIDE_JOINTS
+    from real.leap_hand import LeapHand
+
+    side = np.isin(np.arange(16), SIDE_JOINTS)
+    with VirtualHand(wrist="palm_down") as hand:
+        with LeapHand(hand.port):  # default: 0.75 x P and D on motors 0, 4, 8, as the official client
+            assert np.array_equal(hand.bus.get("position_p_gain"), np.where(side, 600, 800))
+            assert np.array_equal(hand.bus.get("position_d_gain"), np.where(side, 150, 200))
+        with LeapHand(hand.port, p_gain=600, side_gain_scale=1.0):
+            assert np.array_equal(hand.bus.get("position_p_gain"), np.full(16, 600))
+            assert np.array_equal(hand.bus.get("position_d_gain"), np.full(16, 200))
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"side_gain_scale must be in \(0, 1\]"):
+            LeapHand(str(tmp_path / "nowhere"), side_gain_scale=bad)

@@ -96,6 +96,7 @@ SIM_META = {"source": "sim", "wrist": "palm_down", "object": "chaos_box", "gap":
 
 
 # -- crash safety ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_kill_9_mid_episode_then_resume_gives_exactly_the_requested_episodes(tmp_path):
     out, log = tmp_path / "data", tmp_path / "killed.log"
     done = run_cli("--waves", "--episodes", "3", "--steps", "40", "--out", str(out), "--env-kwargs", PALM_DOWN)
@@ -461,6 +462,7 @@ def test_collect_on_the_virtual_chaos_box(tmp_path):
         assert np.ptp(ep["q"], axis=0).max() > 0.02, "the hand moved"
 
 
+@pytest.mark.slow
 def test_kill_9_and_resume_through_the_emulator(tmp_path):
     """The crash test on the byte-level path: `dexndm emulate --scene chaos_box` in one process,
     `dexndm collect` on its port in another, killed with SIGKILL in its 4th episode, then resumed."""

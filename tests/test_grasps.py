@@ -96,6 +96,7 @@ def test_an_episode_is_the_same_whether_its_grasps_were_generated_or_loaded(own_
     np.testing.assert_array_equal(play(), generated)
 
 
+@pytest.mark.slow
 def test_other_wrist_gets_its_own_cache_file(own_cache):
     reset_once("palm_up")
     reset_once("palm_down")
@@ -160,6 +161,7 @@ def test_cache_key_changes_with_what_changes_the_grasps(key_world):
 
 
 # -- broken cache files -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_corrupt_cache_file_is_regenerated_with_a_warning(own_cache, caplog):
     original = reset_once()
     (path,) = cache_files(own_cache)
@@ -180,6 +182,7 @@ def test_corrupt_cache_file_is_regenerated_with_a_warning(own_cache, caplog):
         np.testing.assert_array_equal(getattr(regenerated, field), getattr(original, field))
 
 
+@pytest.mark.slow
 def test_truncated_cache_file_is_regenerated(own_cache, caplog):
     reset_once()
     (path,) = cache_files(own_cache)

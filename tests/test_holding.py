@@ -9,6 +9,7 @@ from conftest import make_env
 EPISODES = 50
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("wrist", ["palm_up", "palm_down"])
 def test_zero_action_holds_cylinder_for_a_full_episode(warm_grasps, wrist):
     env = make_env(wrist=wrist)  # gym.make: the registered TimeLimit ends episodes at 400 steps

@@ -424,6 +424,7 @@ def test_resolve_names_and_categories_without_duplicates():
         objects.resolve_objects(["duck", "nope"])
 
 
+@pytest.mark.slow
 def test_env_samples_different_animals_across_resets(env_factory):
     env = env_factory(object="animal", wrist="palm_up",
                       grasp_config=GraspConfig(num_grasps=4, max_candidates=100))

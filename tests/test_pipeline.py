@@ -103,6 +103,7 @@ def test_the_result_json(warm_grasps, toy_run):
     assert "simulator {'name': 'ideal_pd', 'torque_limit': 0.18}" in table and "residual gains" in table
 
 
+@pytest.mark.slow
 def test_the_pipeline_on_the_virtual_hand(warm_grasps, tmp_path, one_torch_thread):
     """With ports the hand is LeapRotateReal over the emulated bus: the object on one virtual hand (seen
     by its tracker), the Chaos Box on another; the data comes from the serial readings."""

@@ -26,6 +26,7 @@ def train(out: Path, *extra: str) -> None:
     cli.main(["train", "--env-kwargs", KWARGS, "--steps", "2048", "--n-envs", "2", "--out", str(out), *extra])
 
 
+@pytest.mark.slow
 def test_a_tiny_run_with_the_shipped_config_writes_a_loadable_model(warm_grasps, tmp_path):
     out = tmp_path / "run"
     train(out)
@@ -92,6 +93,7 @@ def test_the_config_is_zoo_format_keyed_by_env_id():
         load_hyperparams(CONFIG, "Foo/Bar-v0")
 
 
+@pytest.mark.slow
 def test_rl_zoo3_finds_the_env_with_the_shipped_config(warm_grasps, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo", "--env", "DexNDM/LeapRotate-v0",
                            "--gym-packages", "dexndm_envs", "--conf-file", str(CONFIG), "-n", "2048", "-f",

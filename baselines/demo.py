@@ -21,6 +21,7 @@ def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None
     from baselines.collect import CollectionStopped
     from baselines.pipeline import check_run, default_policy, format_table, run_pipeline
     from dexndm_envs.fileio import write_json
+    from dexndm_envs.gap import DEFAULT_HAND
     from real.bus import BusError
 
     if gap is not None and port is not None:
@@ -30,7 +31,7 @@ def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None
     try:
         result = run_pipeline(policy or default_policy(wrist, object, axis, deployable=port is not None),
                               workdir=workdir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S"), size=size,
-                              gap=gap or "leap_xc330", port=port, box_port=box_port, tracker=tracker, wrist=wrist,
+                              gap=gap or DEFAULT_HAND, port=port, box_port=box_port, tracker=tracker, wrist=wrist,
                               object=object, axis=axis, residual=residual, seed=seed, ready=_ask_operator)
     except (BusError, CollectionStopped) as e:
         raise SystemExit(f"dexndm demo: the hand stopped the run: {e}") from None

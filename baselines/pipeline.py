@@ -51,6 +51,7 @@ from baselines.transfer_stats import format_figure, transfer_figures
 from dexndm_envs.dynamics.fitting import fit
 from dexndm_envs.dynamics.residual import fit_residual, residual_form
 from dexndm_envs.fileio import write_json
+from dexndm_envs.gap import DEFAULT_HAND
 from dexndm_envs.metrics import CONTROL_HZ, METRIC_KEYS
 from dexndm_envs.objects import resolve_objects
 from dexndm_envs.poses import WRISTS, parse_axis
@@ -183,7 +184,7 @@ def prepare_workdir(workdir: str | Path) -> Path:
     return workdir
 
 
-def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick", gap: str | None = "leap_xc330",
+def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick", gap: str | None = DEFAULT_HAND,
                  port: str | None = None, box_port: str | None = None, tracker: str | None = None,
                  wrist: str = "palm_up", object: str = "cylinder", axis: str = "+z", residual: str = "gains",
                  seed: int = 0, progress: bool = True, ready: Callable[[str], None] | None = None,

@@ -93,7 +93,7 @@ def main() -> None:
                         help="override sizes, e.g. eval_episodes=2 box_episodes=3 steps=40 (a tiny smoke run)")
     parser.add_argument("--wrists", nargs="+", default=["palm_up", "palm_down"])
     parser.add_argument("--objects", nargs="+", default=["cylinder", "cuboid"])
-    parser.add_argument("--gaps", nargs="+", default=["leap_xc330", "leap_xc330_worn"])
+    parser.add_argument("--gaps", nargs="+", default=["leap_sysid", "leap_xc330"])
     parser.add_argument("--policy", default=None, help="base policy for every cell, where {wrist} and {object} "
                         "stand for the cell's (e.g. runs/oracle_{wrist}_{object}/model.zip); default: the "
                         "pipeline's for the cell's wrist and object, a deployable one with --emulator")

@@ -1,27 +1,48 @@
 """Reality-gap profiles: what differs between the training simulator and a (virtual) real hand, as data.
 
 A profile is a JSON object. Every key is checked by :func:`load_gap`; unknown keys and bad values are
-errors that name the file and the key. Keys:
+errors that name the file and the key. Keys (the servo's are read by the ``xc330`` actuator only):
 
-=======================  ===========================================================================
-``actuator``             ``"xc330"`` (:class:`~dexndm_envs.actuators.DynamixelXC330`) or ``"ideal_pd"``
-``kp``, ``ki``, ``kd``   xc330: the Position P / I / D gain registers; ideal_pd: N m/rad, -, N m s/rad
-``goal_current_ma``      xc330: Goal Current, mA (caps the torque); ideal_pd: torque clip = this x 0.517e-3
-``latency_s``            command latency, s (xc330)
-``backlash_rad``         gear backlash, rad (xc330)
-``coulomb_friction_nm``  gear Coulomb friction, N m (xc330)
-``viscous_friction_nms`` gear viscous friction, N m s/rad (xc330)
-``encoder_noise_rad``    standard deviation of the joint reading noise, rad (xc330)
-``object_friction_scale`` factor on the object's friction coefficient
-``object_mass_scale``    factor on the object's mass
-``name``, ``description`` free text
-=======================  ===========================================================================
+============================  ======================================================================
+``actuator``                  ``"xc330"`` (:class:`~dexndm_envs.actuators.DynamixelXC330`) or ``"ideal_pd"``
+``kp``, ``ki``, ``kd``        xc330: the Position P / I / D gain registers the driver writes (read as
+                              ``pd_units`` says); ideal_pd: N m/rad, -, N m s/rad
+``goal_current_ma``           xc330: Goal Current, mA (caps the torque); ideal_pd: torque clip = this x
+                              the torque constant
+``pd_units``                  how the servo reads P and D: ``"register"`` (default: the registers'
+                              internal scaling, P/128 mA per tick) or ``"current"`` (P in mA/rad, D in
+                              mA s/rad)
+``torque_constant_nm_per_a``  output torque per ampere, N m/A (default 0.517)
+``stiffness_scale``           factor on P per joint: one number or 16 in motor order (default 1)
+``damping_scale``             factor on D per joint: one number or 16 in motor order (default 1)
+``side_gain_scale``           P and D the driver writes on the side joints 0, 4, 8, relative to the
+                              others (default 1; the official client writes 0.75)
+``latency_s``                 command latency, s: a number, or ``[min, max]`` drawn per episode
+``backlash_rad``              gear backlash, rad
+``coulomb_friction_nm``       gear Coulomb friction, N m
+``viscous_friction_nms``      gear viscous friction, N m s/rad
+``encoder_noise_rad``         standard deviation of the joint reading noise, rad
+``object_friction_scale``     factor on the object's friction coefficient
+``object_mass_scale``         factor on the object's mass
+``name``, ``description``     free text (say where the numbers come from)
+============================  ======================================================================
 
-Built-in profiles live in ``dexndm_envs/gaps/``: ``leap_xc330`` (the pseudo-real hand everything is
-developed against) and ``leap_xc330_worn`` (a second hand written once from the references and never
-tuned on: slower bus, worn gears, heavier and more slippery objects; the sim-to-real benchmark's check).
-The in-process gap env and the emulator both turn a profile into physics through
-:meth:`GapProfile.make_actuator` and :meth:`GapProfile.object_params`.
+Built-in profiles live in ``dexndm_envs/gaps/``:
+
+* ``leap_sysid``: the servo as the public system identification of LEAP hand servos reads it
+  (current units, its fitted stiffness and damping factors, 0.53 N m/A, 550 mA, 0-100 ms of latency,
+  Coulomb friction at 10 % of the maximum torque, side joints at 0.75 x the gains); the default hand
+  of ``dexndm demo``.
+* ``leap_xc330``: the register reading of the same registers (P 800 / D 200 through the internal
+  scaling: a stiff servo with little damping), the pseudo-real hand the project was developed against.
+* ``leap_xc330_worn``: a second register-reading hand written once from the references and never tuned
+  on (slower bus, worn gears, heavier and more slippery objects; the sim-to-real benchmark's check).
+
+How a Dynamixel's gain registers turn into torque is not settled in public: the two readings differ
+by 5x in stiffness and 25x in damping for the same register values. The in-process gap env and the
+emulator both turn a profile into physics through :meth:`GapProfile.make_actuator` and
+:meth:`GapProfile.object_params` (on the virtual hand the gain and Goal Current registers then come
+from the driver on the wire).
 """
 
 from __future__ import annotations
@@ -31,12 +52,30 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from dexndm_envs.actuators import TORQUE_CONSTANT, Actuator, DynamixelXC330, IdealPD
+import numpy as np
+
+from dexndm_envs.actuators import (
+    PD_UNITS,
+    TORQUE_CONSTANT,
+    Actuator,
+    DynamixelXC330,
+    IdealPD,
+    joint_values,
+    latency_range,
+)
 
 BUILTIN_DIR = Path(__file__).parent / "gaps"
-_NUMBERS = ("kp", "ki", "kd", "goal_current_ma", "latency_s", "backlash_rad", "coulomb_friction_nm",
+DEFAULT_HAND = "leap_sysid"
+"""The built-in profile a pseudo-real hand uses when none is named (``dexndm demo``, ``dexndm emulate``)."""
+_NUMBERS = ("kp", "ki", "kd", "goal_current_ma", "backlash_rad", "coulomb_friction_nm",
             "viscous_friction_nms", "encoder_noise_rad", "object_friction_scale", "object_mass_scale")
-_POSITIVE = ("goal_current_ma", "object_friction_scale", "object_mass_scale")
+_REQUIRED = ("actuator", "kp", "kd", "goal_current_ma", "latency_s", "backlash_rad", "coulomb_friction_nm",
+             "viscous_friction_nms", "encoder_noise_rad", "object_friction_scale", "object_mass_scale")
+_SERVO_DEFAULTS = {"pd_units": "register", "torque_constant_nm_per_a": TORQUE_CONSTANT, "stiffness_scale": 1.0,
+                   "damping_scale": 1.0, "side_gain_scale": 1.0}
+"""The optional servo keys and their defaults (the register reading, as before they existed)."""
+_POSITIVE = ("goal_current_ma", "object_friction_scale", "object_mass_scale", "torque_constant_nm_per_a",
+             "side_gain_scale")
 
 
 @dataclass(frozen=True)
@@ -48,7 +87,7 @@ class GapProfile:
     kp: float
     kd: float
     goal_current_ma: float
-    latency_s: float
+    latency_s: float | tuple[float, float]
     backlash_rad: float
     coulomb_friction_nm: float
     viscous_friction_nms: float
@@ -56,17 +95,25 @@ class GapProfile:
     object_friction_scale: float
     object_mass_scale: float
     ki: float = 0.0
+    pd_units: str = "register"
+    torque_constant_nm_per_a: float = TORQUE_CONSTANT
+    stiffness_scale: float | tuple[float, ...] = 1.0
+    damping_scale: float | tuple[float, ...] = 1.0
+    side_gain_scale: float = 1.0
     description: str = ""
 
     def make_actuator(self) -> Actuator:
         """The actuator this profile describes."""
         if self.actuator == "ideal_pd":
-            return IdealPD(self.kp, self.kd, TORQUE_CONSTANT * self.goal_current_ma / 1000.0)
+            return IdealPD(self.kp, self.kd, self.torque_constant_nm_per_a * self.goal_current_ma / 1000.0)
         return DynamixelXC330(p_gain=self.kp, i_gain=self.ki, d_gain=self.kd, goal_current_ma=self.goal_current_ma,
                               latency_s=self.latency_s, backlash_rad=self.backlash_rad,
                               coulomb_friction_nm=self.coulomb_friction_nm,
                               viscous_friction_nms=self.viscous_friction_nms,
-                              encoder_noise_rad=self.encoder_noise_rad)
+                              encoder_noise_rad=self.encoder_noise_rad, pd_units=self.pd_units,
+                              torque_constant_nm_per_a=self.torque_constant_nm_per_a,
+                              stiffness_scale=self.stiffness_scale, damping_scale=self.damping_scale,
+                              side_gain_scale=self.side_gain_scale)
 
     def object_params(self, mass: float, friction: float) -> tuple[float, float]:
         """An object's (mass kg, friction) under this profile."""
@@ -98,22 +145,44 @@ def load_gap(spec: str | Path | GapProfile) -> GapProfile:
         raise ValueError(f"gap profile {path}: not valid JSON ({e})") from e
     if not isinstance(data, dict):
         raise ValueError(f"gap profile {path}: expected a JSON object of settings")
-    allowed = {"name", "description", "actuator", *_NUMBERS}
+    allowed = {"name", "description", "latency_s", *_REQUIRED, *_NUMBERS, *_SERVO_DEFAULTS}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValueError(f"gap profile {path}: unknown keys {unknown}; allowed: {', '.join(sorted(allowed))}")
-    missing = sorted({"actuator", *_NUMBERS} - {"ki"} - set(data))
+    missing = sorted(set(_REQUIRED) - set(data))
     if missing:
         raise ValueError(f"gap profile {path}: missing keys {missing}")
     if data["actuator"] not in ("xc330", "ideal_pd"):
         raise ValueError(f"gap profile {path}: actuator {data['actuator']!r} is not one of xc330, ideal_pd")
-    values = {}
-    for key in _NUMBERS:
-        value = data.get(key, 0.0)
+    values: dict = {}
+    for key in (*_NUMBERS, "torque_constant_nm_per_a", "side_gain_scale"):
+        value = data.get(key, _SERVO_DEFAULTS.get(key, 0.0))
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ValueError(f"gap profile {path}: {key} must be a finite number >= 0, got {value!r}")
         if key in _POSITIVE and value == 0:
             raise ValueError(f"gap profile {path}: {key} must be > 0")
         values[key] = float(value)
-    return GapProfile(name=str(data.get("name", path.stem)), actuator=data["actuator"],
+    pd_units = data.get("pd_units", _SERVO_DEFAULTS["pd_units"])
+    if pd_units not in PD_UNITS:
+        raise ValueError(f"gap profile {path}: pd_units must be one of {', '.join(PD_UNITS)}, got {pd_units!r}")
+    latency = _parse(path, "latency_s", data["latency_s"], latency_range,
+                     "a number >= 0 (s) or a range [min, max] with 0 <= min <= max")
+    scales = {key: _parse(path, key, data.get(key, 1.0), joint_values, "a number >= 0 or 16 of them in motor order")
+              for key in ("stiffness_scale", "damping_scale")}
+    values["latency_s"] = latency[0] if latency[0] == latency[1] else latency
+    for key, scale in scales.items():
+        values[key] = float(scale[0]) if np.all(scale == scale[0]) else tuple(float(x) for x in scale)
+    return GapProfile(name=str(data.get("name", path.stem)), actuator=data["actuator"], pd_units=pd_units,
                       description=str(data.get("description", "")), **values)
+
+
+def _parse(path: Path, key: str, value, parse, allowed: str):
+    """``parse(value, key)`` for a number or a list of numbers; a ValueError naming the file, the key,
+    what is allowed and the value otherwise (booleans and strings are not numbers here)."""
+    items = value if isinstance(value, list) else [value]
+    try:
+        if not items or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in items):
+            raise ValueError
+        return parse(value, key)
+    except ValueError:
+        raise ValueError(f"gap profile {path}: {key} must be {allowed}; got {value!r}") from None

@@ -9,8 +9,8 @@ import pytest
 from conftest import OBJECT, make_env
 
 from dexndm_envs.actuators import TORQUE_CONSTANT, DynamixelXC330, IdealPD, make_actuator
-from dexndm_envs.gap import builtin_gaps, load_gap
-from dexndm_envs.hand import NUM_JOINTS, TICKS_PER_RAD
+from dexndm_envs.gap import DEFAULT_HAND, builtin_gaps, load_gap
+from dexndm_envs.hand import NUM_JOINTS, SIDE_JOINTS, TICKS_PER_RAD
 
 ZERO = np.zeros(NUM_JOINTS)
 
@@ -64,11 +64,103 @@ def test_profile_from_a_path_with_the_ideal_actuator(tmp_path):
     ({"kp": "high"}, "kp must be a finite number"),
     ({"goal_current_ma": 0}, "goal_current_ma must be > 0"),
     ({"actuator": "xm430"}, "actuator 'xm430' is not one of"),
+    ({"pd_units": "amps"}, "pd_units must be one of register, current, got 'amps'"),
+    ({"torque_constant_nm_per_a": 0}, "torque_constant_nm_per_a must be > 0"),
+    ({"torque_constant_nm_per_a": True}, "torque_constant_nm_per_a must be a finite number"),
+    ({"side_gain_scale": 0}, "side_gain_scale must be > 0"),
+    ({"stiffness_scale": [1.0, 1.2]}, "stiffness_scale must be a number >= 0 or 16 of them in motor order; "
+                                      "got [1.0, 1.2]"),
+    ({"damping_scale": -0.5}, "damping_scale must be a number >= 0 or 16 of them"),
+    ({"damping_scale": "soft"}, "damping_scale must be a number >= 0 or 16 of them"),
+    ({"latency_s": [0.1, 0.0]}, "latency_s must be a number >= 0 (s) or a range [min, max] with 0 <= min <= max; "
+                                "got [0.1, 0.0]"),
+    ({"latency_s": [0.0, 0.05, 0.1]}, "latency_s must be a number >= 0 (s) or a range [min, max]"),
+    ({"latency_s": -0.01}, "latency_s must be a number >= 0 (s) or a range [min, max]"),
+    ({"latency_s": [0.0, True]}, "latency_s must be a number >= 0 (s) or a range [min, max]"),
 ])
 def test_bad_profiles_name_the_problem(tmp_path, changes, message):
     with pytest.raises(ValueError, match="profile .*profile.json") as err:
         load_gap(_write(tmp_path, **changes))
     assert message in str(err.value)
+
+
+def test_the_identified_hand_reads_the_registers_in_current_units_and_cites_its_sources():
+    sysid, register = load_gap("leap_sysid"), load_gap("leap_xc330")
+    assert "leap_sysid" in builtin_gaps() and DEFAULT_HAND == "leap_sysid"
+    assert (sysid.pd_units, register.pd_units, load_gap("leap_xc330_worn").pd_units) == ("current", "register",
+                                                                                         "register")
+    assert (sysid.kp, sysid.kd) == (register.kp, register.kd) == (800, 200)  # the same registers, read two ways
+    assert "in-hand-rotation-mjlab" in sysid.description and "leap_right_constants.py" in sysid.description
+    assert sysid.latency_s == (0.0, 0.1) and sysid.side_gain_scale == 0.75 and sysid.goal_current_ma == 550
+    stiffness, damping = sysid.make_actuator().pd_gains()
+    side = np.isin(np.arange(NUM_JOINTS), SIDE_JOINTS)
+    # 800 mA/rad x 1.35 x 0.53 N m/A (0.57 N m/rad) and 200 mA s/rad x 0.8 x 0.53 N m/A; side joints at 0.75
+    assert stiffness == pytest.approx(np.where(side, 0.75, 1.0) * 800e-3 * 1.35 * 0.53)
+    assert damping == pytest.approx(np.where(side, 0.75, 1.0) * 200e-3 * 0.8 * 0.53)
+    reg_stiffness, reg_damping = register.make_actuator().pd_gains()  # the register reading of the same values
+    assert reg_stiffness == pytest.approx(np.full(NUM_JOINTS, 800 / 128 * TICKS_PER_RAD * TORQUE_CONSTANT / 1000))
+    assert reg_damping == pytest.approx(np.full(NUM_JOINTS, 200 / 16 * TICKS_PER_RAD / 1000 * TORQUE_CONSTANT / 1000))
+
+
+def test_the_register_reading_is_what_it_was():
+    """The default reading (no new keys) gives the same torques as the model always did: P/128 mA per
+    tick, D/16 mA per tick/ms, 0.517 N m/A."""
+    act, q = xc330(p_gain=800, d_gain=200), ZERO
+    target = np.full(NUM_JOINTS, 20 / TICKS_PER_RAD)
+    first = act.torque(target, q, ZERO)
+    q = np.full(NUM_JOINTS, 2 / TICKS_PER_RAD)  # the error shrinks by 2 ticks in one 1/120 s step
+    second = act.torque(target, q, ZERO)
+    assert first == pytest.approx(np.full(NUM_JOINTS, TORQUE_CONSTANT * 20 * 800 / 128 / 1000), rel=1e-12)
+    d_ma = 200 / 16 * (-2 / (1000 / 120))
+    assert second == pytest.approx(np.full(NUM_JOINTS, TORQUE_CONSTANT * (18 * 800 / 128 + d_ma) / 1000), rel=1e-12)
+
+
+def test_current_units_scales_and_torque_constant():
+    act = xc330(p_gain=800, d_gain=200, pd_units="current", torque_constant_nm_per_a=0.53, goal_current_ma=2000,
+                stiffness_scale=[1.4] * 8 + [1.3] * 8, damping_scale=0.7)
+    error_rad = 40 / TICKS_PER_RAD
+    first = act.torque(np.full(NUM_JOINTS, error_rad), ZERO, ZERO)
+    expected = 0.53e-3 * 800 * np.array([1.4] * 8 + [1.3] * 8) * error_rad  # mA/rad x rad x N m/mA
+    assert first == pytest.approx(expected, rel=1e-9)
+    moved = np.full(NUM_JOINTS, 4 / TICKS_PER_RAD)  # the joints move 4 ticks in 1/120 s: 0.74 rad/s
+    second = act.torque(np.full(NUM_JOINTS, error_rad), moved, ZERO)
+    rate = -(4 / TICKS_PER_RAD) * 120  # rad/s of the error
+    expected = 0.53e-3 * (800 * np.array([1.4] * 8 + [1.3] * 8) * (36 / TICKS_PER_RAD) + 200 * 0.7 * rate)
+    assert second == pytest.approx(expected, rel=1e-9)
+
+
+def test_side_gain_scale_softens_motors_0_4_8_only():
+    soft, even = xc330(side_gain_scale=0.75), xc330()
+    target = np.full(NUM_JOINTS, 20 / TICKS_PER_RAD)
+    ratio = soft.torque(target, ZERO, ZERO) / even.torque(target, ZERO, ZERO)
+    assert ratio == pytest.approx(np.where(np.isin(np.arange(NUM_JOINTS), SIDE_JOINTS), 0.75, 1.0))
+
+
+def test_a_latency_range_is_drawn_per_episode_from_the_given_generator():
+    act = xc330(latency_s=[0.0, 0.1])
+    drawn = []
+    for seed in range(40):
+        act.reset(ZERO, rng=np.random.default_rng(seed))
+        drawn.append(act.delay_steps)
+    assert min(drawn) >= 0 and max(drawn) <= 12 and len(set(drawn)) > 5  # 0-100 ms in 1/120 s steps
+    again = []
+    for seed in range(40):
+        act.reset(ZERO, rng=np.random.default_rng(seed))
+        again.append(act.delay_steps)
+    assert again == drawn
+    act.reset(ZERO, rng=np.random.default_rng(0))
+    steps = act.delay_steps
+    torques = [act.torque(np.full(NUM_JOINTS, 0.5), ZERO, ZERO)[0] for _ in range(steps + 2)]
+    assert all(t == 0.0 for t in torques[:steps]) and torques[steps] > 0.0
+
+
+def test_the_identified_hand_env_is_deterministic_with_its_latency_draw(warm_grasps):
+    a, b = make_env(gap="leap_sysid"), make_env(gap="leap_sysid")
+    try:
+        assert np.array_equal(_joint_trajectory(a, 30), _joint_trajectory(b, 30))
+    finally:
+        a.close()
+        b.close()
 
 
 def test_profile_errors_for_files_and_names(tmp_path):

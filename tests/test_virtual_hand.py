@@ -314,3 +314,18 @@ def test_driver_writes_the_official_clients_side_joint_gains(warm_grasps, tmp_pa
     for bad in (0.0, 1.5, float("nan")):
         with pytest.raises(ValueError, match=r"side_gain_scale must be in \(0, 1\]"):
             LeapHand(str(tmp_path / "nowhere"), side_gain_scale=bad)
+
+
+def test_the_emulator_reads_the_wire_registers_as_its_profile_says(warm_grasps):
+    """The identified hand on the virtual hand: the servos read P and D in current units with the
+    profile's scales, and the side joints get what the driver wrote (0.75 x by default)."""
+    from dexndm_envs.gap import load_gap
+    from real.leap_hand import LeapHand
+
+    expected, _ = load_gap("leap_sysid").make_actuator().pd_gains()
+    with VirtualHand(gap="leap_sysid", wrist="palm_down") as hand, LeapHand(hand.port) as leap:
+        leap.command(leap.read()[0])
+        time.sleep(0.1)  # a few physics steps: the servos have read the registers the driver wrote
+        stiffness, _ = hand.env.actuator.pd_gains()
+        assert hand.env.actuator.pd_units == "current"
+        assert stiffness == pytest.approx(expected, rel=1e-3)  # P 600 on the side joints is 0.75 x 800 exactly

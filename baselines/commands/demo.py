@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         size.add_argument(f"--{name}", dest="size", action="store_const", const=name, help=descriptions.get(name))
     p.set_defaults(size=next(iter(SIZES)))
     p.add_argument("--gap", default=None, help="gap profile of the in-process pseudo-real hand: a built-in name or "
-                   "a JSON file (default: leap_xc330)")
+                   "a JSON file (default: leap_sysid, the servo as the public system identification of LEAP "
+                   "servos reads it)")
     p.add_argument("--port", default=None, help="serial port of a real or virtual hand holding the object, instead "
                    "of the in-process one (needs --tracker)")
     p.add_argument("--box-port", default=None, help="serial port of the hand in its Chaos Box (default: --port; "

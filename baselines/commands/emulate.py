@@ -8,10 +8,12 @@ HELP = "serve a virtual LEAP hand (16 XC330s, Protocol 2.0) on a pseudo-terminal
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from dexndm_envs.gap import DEFAULT_HAND
     from dexndm_envs.poses import WRISTS
     from real.emulator.virtual_hand import SCENES
 
-    p.add_argument("--gap", default="leap_xc330", help="reality-gap profile with an xc330 actuator")
+    p.add_argument("--gap", default=DEFAULT_HAND,
+                   help="reality-gap profile with an xc330 actuator (default: %(default)s)")
     p.add_argument("--scene", choices=SCENES, default=SCENES[0],
                    help="the hand holding an object, or in its Chaos Box (for data collection)")
     p.add_argument("--object", default="cylinder_d55_ar20")

@@ -36,6 +36,7 @@ import numpy as np
 from dexndm_envs.actuators import DynamixelXC330
 from dexndm_envs.envs.leap_chaos_box_v0 import LeapChaosBoxEnv
 from dexndm_envs.envs.leap_rotate_v0 import LeapRotateEnv
+from dexndm_envs.gap import DEFAULT_HAND
 from dexndm_envs.hand import NUM_JOINTS, ticks_to_urdf, urdf_to_ticks
 from dexndm_envs.world import PHYSICS_HZ
 from real.dynamixel import REGISTERS, VELOCITY_UNIT, HardwareError, OperatingMode, TorqueEnable
@@ -62,7 +63,7 @@ class VirtualHand:
         faults: a fault spec (:mod:`real.emulator.faults`) or Faults.
     """
 
-    def __init__(self, gap="leap_xc330", object: str = "cylinder_d55_ar20", wrist: str = "palm_down",
+    def __init__(self, gap=DEFAULT_HAND, object: str = "cylinder_d55_ar20", wrist: str = "palm_down",
                  seed: int = 0, faults: str | Faults | None = None, scene: str = "rotate") -> None:
         if scene not in SCENES:
             raise ValueError(f"unknown scene {scene!r}; allowed: {', '.join(SCENES)}")

@@ -29,6 +29,7 @@ from baselines.policy import load_policy, policy_env_kwargs
 from dexndm_envs.dynamics.dataset import EpisodeWriter
 from dexndm_envs.dynamics.recording import record_episode
 from dexndm_envs.fileio import atomic_write
+from dexndm_envs.interface import missing_members
 from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS, METRIC_KEYS
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,12 @@ def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port:
     kwargs = {**env_kwargs, **({"render_mode": "rgb_array"} if video_dir else {})}
     make_env, meta, _ = env_factory(env_id, kwargs, port)
     env = make_env()
-    if not hasattr(env.unwrapped, "episode_metrics"):
+    missing = missing_members(env.unwrapped, state=False)  # the sim/real contract evaluation relies on
+    if missing:
         env.close()
-        raise ValueError(f"{env_id} has no rotation metrics to evaluate (use DexNDM/LeapRotate-v0 or "
-                         "DexNDM/LeapRotateReal-v0 with a tracker)")
+        raise ValueError(f"{env_id} has no rotation metrics to evaluate (it lacks {', '.join(missing)} of "
+                         "dexndm_envs.interface.RotationEnv): use DexNDM/LeapRotate-v0 or DexNDM/LeapRotateReal-v0 "
+                         "with a tracker")
     if correction is not None:
         from dexndm_envs.wrappers import NDMCorrection
 

@@ -17,6 +17,7 @@ from baselines.transfer_stats import format_figure, transfer_figure, transfer_fi
 from dexndm_envs.dynamics.checkpoint import load_ndm
 from dexndm_envs.dynamics.dataset import EpisodeDataset
 from dexndm_envs.dynamics.residual import load_residual
+from dexndm_envs.gap import DEFAULT_HAND
 from dexndm_envs.metrics import METRIC_KEYS
 
 TOY = Sizes(eval_episodes=2, box_episodes=3, sim_box_episodes=3, policy_episodes=2, steps=30, fit_epochs=3,
@@ -47,7 +48,7 @@ def test_every_stage_leaves_its_artefact(warm_grasps, toy_run):
         assert len(ds) == episodes, name
         assert ds[0]["actions"].shape[1] == 16
     real, sim_box = EpisodeDataset(data / "real_box")[0]["meta"], EpisodeDataset(data / "sim_box")[0]["meta"]
-    assert (real["source"], real["gap"], real["object"]) == ("gap", "leap_xc330", "chaos_box")
+    assert (real["source"], real["gap"], real["object"]) == ("gap", DEFAULT_HAND, "chaos_box")
     assert (sim_box["source"], sim_box["gap"]) == ("sim", None)
     assert sim_box["env_kwargs"]["actuator"] == CAPPED and "actuator" not in real["env_kwargs"]
     for name in ("sim_rollouts", "sim_policy"):
@@ -67,7 +68,7 @@ def test_every_stage_leaves_its_artefact(warm_grasps, toy_run):
         assert (workdir / "eval" / f"{condition}.png").stat().st_size > 1000
     corrected = json.loads((workdir / "eval" / "joint_wise.json").read_text())
     assert corrected["correction"] == str(workdir / "models" / "joint_residual.pt")
-    assert corrected["env_kwargs"]["gap"] == "leap_xc330"
+    assert corrected["env_kwargs"]["gap"] == DEFAULT_HAND
     sim = json.loads((workdir / "eval" / "sim.json").read_text())["env_kwargs"]
     assert sim.get("gap") is None and sim["actuator"] == CAPPED and "actuator" not in corrected["env_kwargs"]
     assert (workdir / "rotation.png").stat().st_size > 1000
@@ -91,7 +92,7 @@ def test_the_result_json(warm_grasps, toy_run):
     for row in result["rows"]:  # the standard error of the mean Rot over the report's episodes
         rot = [e["rot_rad"] for e in json.loads(open(row["report"]).read())["per_episode"]]
         assert row["rot_rad_se"] == pytest.approx(np.std(rot, ddof=1) / np.sqrt(len(rot)))
-    assert result["gap"] == "leap_xc330" and result["hand"]["port"] is None
+    assert result["gap"] == DEFAULT_HAND == "leap_sysid" and result["hand"]["port"] is None
     assert result["sizes"]["steps"] == 30 and result["policy"].endswith("gait.json") and result["obs_mode"] == "proprio"
     assert result["simulator"] == {"actuator": CAPPED}
     assert result["residual"] == "gains"  # the default form: three gains per model, recorded

@@ -30,9 +30,9 @@ errors that name the file and the key. Keys (the servo's are read by the ``xc330
 Built-in profiles live in ``dexndm_envs/gaps/``:
 
 * ``leap_sysid``: the servo as the public system identification of LEAP hand servos reads it
-  (current units, its fitted stiffness and damping factors, 0.53 N m/A, 550 mA, 0-100 ms of latency,
-  Coulomb friction at 10 % of the maximum torque, side joints at 0.75 x the gains); the default hand
-  of ``dexndm demo``.
+  (current units, its fitted stiffness and damping factors, 0.53 N m/A, 550 mA, 50 ms of latency (the
+  middle of the 0-100 ms its simulator draws), Coulomb friction at 10 % of the maximum torque, side
+  joints at 0.75 x the gains); the default hand of ``dexndm demo``.
 * ``leap_xc330``: the register reading of the same registers (P 800 / D 200 through the internal
   scaling: a stiff servo with little damping), the pseudo-real hand the project was developed against.
 * ``leap_xc330_worn``: a second register-reading hand written once from the references and never tuned

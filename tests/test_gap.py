@@ -91,7 +91,7 @@ def test_the_identified_hand_reads_the_registers_in_current_units_and_cites_its_
                                                                                          "register")
     assert (sysid.kp, sysid.kd) == (register.kp, register.kd) == (800, 200)  # the same registers, read two ways
     assert "in-hand-rotation-mjlab" in sysid.description and "leap_right_constants.py" in sysid.description
-    assert sysid.latency_s == (0.0, 0.1) and sysid.side_gain_scale == 0.75 and sysid.goal_current_ma == 550
+    assert sysid.latency_s == 0.05 and sysid.side_gain_scale == 0.75 and sysid.goal_current_ma == 550
     stiffness, damping = sysid.make_actuator().pd_gains()
     side = np.isin(np.arange(NUM_JOINTS), SIDE_JOINTS)
     # 800 mA/rad x 1.35 x 0.53 N m/A (0.57 N m/rad) and 200 mA s/rad x 0.8 x 0.53 N m/A; side joints at 0.75
@@ -154,8 +154,9 @@ def test_a_latency_range_is_drawn_per_episode_from_the_given_generator():
     assert all(t == 0.0 for t in torques[:steps]) and torques[steps] > 0.0
 
 
-def test_the_identified_hand_env_is_deterministic_with_its_latency_draw(warm_grasps):
-    a, b = make_env(gap="leap_sysid"), make_env(gap="leap_sysid")
+def test_an_env_with_a_latency_range_is_deterministic(warm_grasps, tmp_path):
+    profile = _write(tmp_path, latency_s=[0.0, 0.1])
+    a, b = make_env(gap=profile), make_env(gap=profile)
     try:
         assert np.array_equal(_joint_trajectory(a, 30), _joint_trajectory(b, 30))
     finally:

@@ -230,7 +230,7 @@ def test_place_object_puts_the_object_back_where_the_simulators_reset_starts(war
         q_sim = sim.unwrapped.hand.joint_state()[0]
     finally:
         sim.close()
-    with VirtualHand(seed=0, **scene) as hand:
+    with VirtualHand(gap="leap_xc330", seed=0, **scene) as hand:
         real = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="palm_up", tracker=hand.tracker_address)
         try:
             real.reset(seed=0)
@@ -270,7 +270,7 @@ def test_virtual_hand_agrees_with_the_in_process_gap_env(warm_grasps):
     finally:
         gap.close()
         ideal.close()
-    with VirtualHand(seed=0, **scene) as hand:
+    with VirtualHand(gap="leap_xc330", seed=0, **scene) as hand:
         # The driver writes what the in-process hand assumes: leap_xc330's equal gains on every joint.
         real = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="palm_up", side_gain_scale=1.0)
         try:

@@ -37,7 +37,7 @@ DEFAULT_POLICIES = {
     "oracle, palm down": SHIPPED / "oracle_palm_down_cylinder_z" / "model.zip",
     "generalist (distilled)": SHIPPED / "generalist" / "generalist.pt",
 }
-PUBLISHED = [  # reference/paper.md: other simulators and hands, for scale only
+PUBLISHED = [  # the DexNDM paper's tables: other simulators and hands, for scale only
     ("HORA (Allegro, palm up, z, sim)", "222", "0.82"),
     ("HORA with DR only", "176", "0.81"),
     ("DexNDM generalist (LEAP, unseen objects, z, sim)", "314", "0.92"),

@@ -12,7 +12,7 @@ Conventions
 * The palm frame: at q = 0 the fingers point along +x, the thumb along +y, and the palm (grasping) side
   faces -z.
 
-Source: the public LEAP hand description and API, summarised in ``shared/reference/leap-hand.md``.
+Source: the public LEAP hand description (URDF) and its official Python API (leap_hand_utils).
 """
 
 from __future__ import annotations

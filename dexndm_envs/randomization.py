@@ -1,4 +1,4 @@
-"""Domain randomization with the paper's ranges (reference/paper.md), drawn from the env's rng: the
+"""Domain randomization with the DexNDM paper's ranges, drawn from the env's rng: the
 ranges (:class:`Randomization`), one episode's draw (:class:`EpisodeParams`) and the external loads
 that draw puts on the object every physics step (:class:`Perturbation`)."""
 

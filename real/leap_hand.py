@@ -3,10 +3,11 @@
 Policy-side code only ever sees URDF angles in motor order (radians); the conversion to Dynamixel
 ticks (``urdf + pi``) happens here, with :func:`dexndm_envs.hand.urdf_to_ticks`.
 
-Safety rules (design.md): targets are clamped to the joint limits; a NaN or inf target is refused with
-ValueError before anything is sent; communication errors are retried and then raised naming the
-motor (:class:`~real.bus.BusError`); torque is disabled on :meth:`close`, when a command fails, and on
-leaving the context manager (exceptions and Ctrl-C included); Goal Current never exceeds the cap.
+Safety rules (for anything that commands a motor): targets are clamped to the joint limits; a NaN or
+inf target is refused with ValueError before anything is sent; communication errors are retried and
+then raised naming the motor (:class:`~real.bus.BusError`); torque is disabled on :meth:`close`, when
+a command fails, and on leaving the context manager (exceptions and Ctrl-C included); Goal Current
+never exceeds the cap.
 """
 
 from __future__ import annotations

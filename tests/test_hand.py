@@ -1,4 +1,4 @@
-"""The LEAP hand model against the facts in shared/reference/leap-hand.md."""
+"""The LEAP hand model against the public LEAP hand facts (joint order, limits, motor ticks)."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ from baselines.evaluate import evaluate, plot_rotation, rot_standard_error
 from baselines.generalist import generalist_tasks
 from baselines.policy import load_policy, policy_label, policy_obs_mode, policy_simulator
 from baselines.sources import ReplaySource
-from baselines.transfer_stats import format_figure, transfer_figures
+from baselines.transfer_stats import CORRECTIONS, format_figure, transfer_figures
 from dexndm_envs.dynamics.fitting import fit
 from dexndm_envs.dynamics.residual import fit_residual, residual_form
 from dexndm_envs.fileio import write_json
@@ -59,10 +59,10 @@ from dexndm_envs.poses import WRISTS, parse_axis
 log = logging.getLogger(__name__)
 
 ROTATE, BOX, REAL = "DexNDM/LeapRotate-v0", "DexNDM/LeapChaosBox-v0", "DexNDM/LeapRotateReal-v0"
-CONDITIONS = ("sim", "direct", "whole_hand", "joint_wise")
+CONDITIONS = ("sim", "direct", *CORRECTIONS)
 LABELS = {"sim": "sim", "direct": "direct transfer", "whole_hand": "whole-hand NDM",
           "joint_wise": "joint-wise NDM (DexNDM)"}
-MODEL_OF = {"whole_hand": "whole", "joint_wise": "joint"}
+MODEL_OF = dict(zip(CORRECTIONS, ("whole", "joint")))
 CHECKPOINTS = Path(__file__).parent / "checkpoints"
 GAITS = Path(__file__).parent / "gaits"
 

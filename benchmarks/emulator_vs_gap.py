@@ -52,7 +52,7 @@ def main() -> None:
         start = gap_env.unwrapped.target.copy()
         q_ideal = run(ideal_env, actions, seed)
         with VirtualHand(gap=args.gap, seed=seed, **SCENE) as hand:
-            real = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist=SCENE["wrist"], side_gain_scale=1.0)
+            real = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist=SCENE["wrist"], **hand.driver_settings)
             q_emu = run(real, actions, seed, options={"target": start})
             real.close()
         gap_env.close()

@@ -8,13 +8,14 @@ torque PD of the paper's simulator; :class:`DynamixelXC330` models the real hand
 from __future__ import annotations
 
 import inspect
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from dexndm_envs.hand import NUM_JOINTS, TICKS_PER_RAD, side_scaled
+from dexndm_envs.hand import NUM_JOINTS, TICKS_PER_RAD, check_side_gain_scale, side_scaled
 from dexndm_envs.world import PHYSICS_HZ
 
 
@@ -91,7 +92,10 @@ _MA_PER_REGISTER = {
 def joint_values(value: float | Any, name: str) -> np.ndarray:
     """A per-joint parameter (16, motor order) from one number or 16 numbers; ValueError otherwise
     (non-finite or negative entries included)."""
-    arr = np.asarray(value, dtype=np.float64) if not isinstance(value, str) else np.array(np.nan)
+    try:
+        arr = np.asarray(value, dtype=np.float64) if not isinstance(value, str) else np.array(np.nan)
+    except (TypeError, ValueError):
+        arr = np.array(np.nan)
     if arr.shape not in ((), (NUM_JOINTS,)) or not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise ValueError(f"{name} must be a number >= 0 or {NUM_JOINTS} of them in motor order; got {value!r}")
     return np.broadcast_to(arr, (NUM_JOINTS,)).copy()
@@ -100,7 +104,10 @@ def joint_values(value: float | Any, name: str) -> np.ndarray:
 def latency_range(value: float | Any, name: str = "latency_s") -> tuple[float, float]:
     """``latency_s`` as a ``(min, max)`` range in s: a number is a fixed latency, ``[min, max]`` a range
     drawn uniformly per episode; ValueError for anything else."""
-    arr = np.asarray(value, dtype=np.float64) if not isinstance(value, str) else np.array(np.nan)
+    try:
+        arr = np.asarray(value, dtype=np.float64) if not isinstance(value, str) else np.array(np.nan)
+    except (TypeError, ValueError):
+        arr = np.array(np.nan)
     if arr.shape == ():
         arr = np.array([arr, arr])
     if arr.shape != (2,) or not np.all(np.isfinite(arr)) or arr[0] < 0 or arr[1] < arr[0]:
@@ -162,9 +169,12 @@ class DynamixelXC330(Actuator):
                       backlash_rad=backlash_rad, coulomb_friction_nm=coulomb_friction_nm,
                       viscous_friction_nms=viscous_friction_nms, encoder_noise_rad=encoder_noise_rad,
                       torque_constant_nm_per_a=torque_constant_nm_per_a, side_gain_scale=side_gain_scale)
-        bad = [k for k, v in values.items() if not (np.isfinite(v) and v >= 0)]
-        if bad or dt <= 0:
-            raise ValueError(f"DynamixelXC330 parameters must be finite and >= 0 (dt > 0); bad: {bad or ['dt']}")
+        bad = [k for k, v in values.items()
+               if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (np.isfinite(v) and v >= 0)]
+        if bad or dt <= 0 or torque_constant_nm_per_a == 0:
+            raise ValueError(f"DynamixelXC330 parameters must be finite numbers >= 0 (torque_constant_nm_per_a "
+                             f"and dt > 0); bad: {bad or ['torque_constant_nm_per_a or dt']}")
+        check_side_gain_scale(side_gain_scale)
         if pd_units not in PD_UNITS:
             raise ValueError(f"pd_units must be one of {', '.join(PD_UNITS)}; got {pd_units!r}")
         self.latency_range = latency_range(latency_s)
@@ -180,6 +190,8 @@ class DynamixelXC330(Actuator):
         self._dt_ms = self.dt * 1000.0
         self._half_gap = backlash_rad / 2.0
         self._gap_step = NO_LOAD_SPEED * self.dt  # rad the motor crosses of the gear gap per physics step
+        self._torque_constant = float(torque_constant_nm_per_a)
+        self._coulomb, self._viscous = float(coulomb_friction_nm), float(viscous_friction_nms)
         self.set_registers(side_scaled(p_gain, side_gain_scale), i_gain, side_scaled(d_gain, side_gain_scale),
                            goal_current_ma)
         self.current_ma = np.zeros(NUM_JOINTS)
@@ -243,7 +255,7 @@ class DynamixelXC330(Actuator):
         np.minimum(current, self._cap, out=current)
         np.maximum(current, self._neg_cap, out=current)
         self.current_ma = current
-        drive = self.params["torque_constant_nm_per_a"] * current / 1000.0
+        drive = self._torque_constant * current / 1000.0
         # Backlash: the motor crosses the gap at no-load speed before the torque reaches the link. Where
         # the drive is zero, nothing moves (|direction| = 0 zeroes the travel and the slack change).
         direction = np.sign(drive)
@@ -252,8 +264,7 @@ class DynamixelXC330(Actuator):
         engaged = 1.0 - travel / self._gap_step
         np.maximum(engaged, 0.0, out=engaged)  # <= 1 already: the travel is >= 0
         self._slack += direction * np.minimum(travel, self._gap_step)
-        friction = (self.params["coulomb_friction_nm"] * np.tanh(qdot / 0.05)
-                    + self.params["viscous_friction_nms"] * qdot)
+        friction = self._coulomb * np.tanh(qdot / 0.05) + self._viscous * qdot
         return drive * engaged - friction
 
     def measure(self, q: np.ndarray) -> np.ndarray:

@@ -4,7 +4,8 @@ Every file the project writes (datasets, checkpoints, grasp caches, meshes, repo
 through :func:`atomic_write`: the bytes go to a hidden temporary sibling (``.NAME.XXXX.tmp``), are
 flushed and fsynced, and the sibling is renamed onto the target; the directory is fsynced so the
 rename itself survives a power cut. A reader sees the old file or the new one, never a mixture, and
-an interrupted write leaves at most a ``.tmp`` sibling that :func:`is_temporary` recognises.
+an interrupted write leaves at most a hidden ``.NAME.XXXX.tmp`` sibling (the dataset writer removes
+its own on resume).
 """
 from __future__ import annotations
 
@@ -15,9 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["atomic_write", "write_json", "is_temporary", "TMP_SUFFIX"]
-
-TMP_SUFFIX = ".tmp"
+__all__ = ["atomic_write", "write_json"]
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -40,7 +39,7 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[BinaryIO], None
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             if callable(data):
@@ -71,9 +70,3 @@ def _to_builtin(value: Any) -> Any:
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
-
-def is_temporary(name: str, target: str | None = None) -> bool:
-    """Whether ``name`` is a temporary sibling left by :func:`atomic_write` (of ``target`` if given)."""
-    if not (name.startswith(".") and name.endswith(TMP_SUFFIX)):
-        return False
-    return target is None or name.startswith(f".{target}.")

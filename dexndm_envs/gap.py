@@ -63,6 +63,7 @@ from dexndm_envs.actuators import (
     joint_values,
     latency_range,
 )
+from dexndm_envs.hand import check_side_gain_scale
 
 BUILTIN_DIR = Path(__file__).parent / "gaps"
 DEFAULT_HAND = "leap_sysid"
@@ -162,6 +163,10 @@ def load_gap(spec: str | Path | GapProfile) -> GapProfile:
         if key in _POSITIVE and value == 0:
             raise ValueError(f"gap profile {path}: {key} must be > 0")
         values[key] = float(value)
+    try:
+        check_side_gain_scale(values["side_gain_scale"])
+    except ValueError as e:
+        raise ValueError(f"gap profile {path}: {e}") from None
     pd_units = data.get("pd_units", _SERVO_DEFAULTS["pd_units"])
     if pd_units not in PD_UNITS:
         raise ValueError(f"gap profile {path}: pd_units must be one of {', '.join(PD_UNITS)}, got {pd_units!r}")

@@ -17,6 +17,7 @@ Source: the public LEAP hand description (URDF) and its official Python API (lea
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,9 +42,20 @@ SIDE_GAIN_SCALE = 0.75
 """The official LEAP client's P and D gains on :data:`SIDE_JOINTS` relative to the other joints."""
 
 
+def check_side_gain_scale(side_gain_scale: float) -> float:
+    """``side_gain_scale`` as a float; ValueError unless it is a number in (0, 1] (the side joints'
+    gains relative to the others: softer or equal, never off)."""
+    if isinstance(side_gain_scale, bool) or not isinstance(side_gain_scale, numbers.Real) \
+            or not 0 < side_gain_scale <= 1:
+        raise ValueError(f"side_gain_scale must be in (0, 1] (the side joints' P and D relative to the "
+                         f"others), got {side_gain_scale!r}")
+    return float(side_gain_scale)
+
+
 def side_scaled(gain: float, side_gain_scale: float) -> np.ndarray:
     """A per-motor gain (16, motor order): ``gain`` on every joint, ``gain * side_gain_scale`` on the
-    side joints (:data:`SIDE_JOINTS`)."""
+    side joints (:data:`SIDE_JOINTS`); ValueError for a scale outside (0, 1]."""
+    side_gain_scale = check_side_gain_scale(side_gain_scale)
     out = np.full(NUM_JOINTS, float(gain))
     out[list(SIDE_JOINTS)] *= side_gain_scale
     return out

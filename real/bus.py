@@ -17,7 +17,7 @@ import dynamixel_sdk as dxl
 import numpy as np
 import serial
 
-from real.dynamixel import REGISTERS, Register, decode, describe_error, encode, register
+from real.dynamixel import REGISTERS, Register, check_fits, decode, describe_error, encode, register, to_bytes
 
 SETTLE_S = 0.08
 """Pause before a retry, s: longer than a late reply takes, so it is discarded rather than misread."""
@@ -102,10 +102,10 @@ class DynamixelBus:
         reg = register(name)
         if len(values) != len(self.ids):
             raise ValueError(f"sync write {name}: {len(values)} values for motors {self.ids}")
-        raw = encode(reg, values)
+        values = check_fits(reg, values)  # every value, before anything is sent
         group = dxl.GroupSyncWrite(self.port, self.packets, reg.address, reg.size)
-        for motor, value in zip(self.ids, raw):
-            group.addParam(motor, list(int(value).to_bytes(reg.size, "little")))
+        for motor, value in zip(self.ids, values):
+            group.addParam(motor, list(to_bytes(reg, int(value))))
         self._retry(f"sync write {name}", self.ids, lambda: (group.txPacket(),))
 
     def _column(self, group: dxl.GroupSyncRead, reg: Register) -> np.ndarray:

@@ -38,9 +38,7 @@ class LeapHand:
                  side_gain_scale: float = hand.SIDE_GAIN_SCALE, baudrate: int = 4_000_000, retries: int = 3) -> None:
         if not 0 < goal_current_ma <= MAX_GOAL_CURRENT_MA:
             raise ValueError(f"goal_current_ma must be in (0, {MAX_GOAL_CURRENT_MA}] mA, got {goal_current_ma}")
-        if not (np.isfinite(side_gain_scale) and 0 < side_gain_scale <= 1):
-            raise ValueError(f"side_gain_scale must be in (0, 1] (the side joints' gains relative to the others), "
-                             f"got {side_gain_scale}")
+        hand.check_side_gain_scale(side_gain_scale)
         self.bus = DynamixelBus(port, range(hand.NUM_JOINTS), baudrate=baudrate, retries=retries)
         self._torque_on = False
         try:

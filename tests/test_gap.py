@@ -68,6 +68,7 @@ def test_profile_from_a_path_with_the_ideal_actuator(tmp_path):
     ({"torque_constant_nm_per_a": 0}, "torque_constant_nm_per_a must be > 0"),
     ({"torque_constant_nm_per_a": True}, "torque_constant_nm_per_a must be a finite number"),
     ({"side_gain_scale": 0}, "side_gain_scale must be > 0"),
+    ({"side_gain_scale": 1.5}, "side_gain_scale must be in (0, 1]"),
     ({"stiffness_scale": [1.0, 1.2]}, "stiffness_scale must be a number >= 0 or 16 of them in motor order; "
                                       "got [1.0, 1.2]"),
     ({"damping_scale": -0.5}, "damping_scale must be a number >= 0 or 16 of them"),
@@ -295,3 +296,16 @@ def test_every_actuator_starts_a_seed_from_the_same_grasp(warm_grasps):
             env.close()
     for index, q, pos in starts[1:]:
         assert index == starts[0][0] and np.array_equal(q, starts[0][1]) and np.allclose(pos, starts[0][2])
+
+
+def test_the_servo_model_refuses_bad_parameters_with_its_own_message():
+    with pytest.raises(ValueError, match=r"latency_s must be a number >= 0 \(s\) or a range"):
+        make_actuator({"name": "xc330", "latency_s": ["a"]})
+    with pytest.raises(ValueError, match="stiffness_scale must be a number >= 0 or 16 of them"):
+        make_actuator({"name": "xc330", "stiffness_scale": [[1.0]]})
+    with pytest.raises(ValueError, match=r"side_gain_scale must be in \(0, 1\]"):
+        make_actuator({"name": "xc330", "side_gain_scale": 2.0})
+    with pytest.raises(ValueError, match="torque_constant_nm_per_a and dt > 0"):
+        make_actuator({"name": "xc330", "torque_constant_nm_per_a": 0.0})
+    with pytest.raises(ValueError, match="pd_units must be one of register, current"):
+        make_actuator({"name": "xc330", "pd_units": "volts"})

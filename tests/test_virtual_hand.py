@@ -271,8 +271,8 @@ def test_virtual_hand_agrees_with_the_in_process_gap_env(warm_grasps):
         gap.close()
         ideal.close()
     with VirtualHand(gap="leap_xc330", seed=0, **scene) as hand:
-        # The driver writes what the in-process hand assumes: leap_xc330's equal gains on every joint.
-        real = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="palm_up", side_gain_scale=1.0)
+        # The driver writes what the in-process hand assumes (leap_xc330: equal gains on every joint).
+        real = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist="palm_up", **hand.driver_settings)
         try:
             q_emu = run(real, {"target": start})
         finally:
@@ -323,9 +323,12 @@ def test_the_emulator_reads_the_wire_registers_as_its_profile_says(warm_grasps):
     from real.leap_hand import LeapHand
 
     expected, _ = load_gap("leap_sysid").make_actuator().pd_gains()
-    with VirtualHand(gap="leap_sysid", wrist="palm_down") as hand, LeapHand(hand.port) as leap:
-        leap.command(leap.read()[0])
-        time.sleep(0.1)  # a few physics steps: the servos have read the registers the driver wrote
-        stiffness, _ = hand.env.actuator.pd_gains()
-        assert hand.env.actuator.pd_units == "current"
-        assert stiffness == pytest.approx(expected, rel=1e-3)  # P 600 on the side joints is 0.75 x 800 exactly
+    with VirtualHand(gap="leap_sysid", wrist="palm_down") as hand:
+        assert hand.driver_settings == {"goal_current_ma": 550, "p_gain": 800, "d_gain": 200, "side_gain_scale": 0.75}
+        with LeapHand(hand.port, **hand.driver_settings) as leap:
+            leap.command(leap.read()[0])
+            time.sleep(0.1)  # a few physics steps: the servos have read the registers the driver wrote
+            stiffness, _ = hand.env.actuator.pd_gains()
+            assert hand.env.actuator.pd_units == "current"
+            assert stiffness == pytest.approx(expected, rel=1e-3)  # P 600 on the side joints is 0.75 x 800 exactly
+            assert np.array_equal(hand.bus.get("goal_current"), np.full(16, 550))

@@ -13,6 +13,7 @@ HELP = ("the DexNDM pipeline end to end: direct transfer, Chaos Box data, dynami
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from baselines.pipeline import SIZES
     from dexndm_envs.dynamics.residual import RESIDUALS
+    from dexndm_envs.gap import DEFAULT_HAND
     from dexndm_envs.poses import WRISTS
 
     size = p.add_mutually_exclusive_group()
@@ -22,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         size.add_argument(f"--{name}", dest="size", action="store_const", const=name, help=descriptions.get(name))
     p.set_defaults(size=next(iter(SIZES)))
     p.add_argument("--gap", default=None, help="gap profile of the in-process pseudo-real hand: a built-in name or "
-                   "a JSON file (default: leap_sysid, the servo as the public system identification of LEAP "
+                   f"a JSON file (default: {DEFAULT_HAND}, the servo as the public system identification of LEAP "
                    "servos reads it)")
     p.add_argument("--port", default=None, help="serial port of a real or virtual hand holding the object, instead "
                    "of the in-process one (needs --tracker)")

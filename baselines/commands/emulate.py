@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> None:
                                              faults=args.faults, scene=args.scene) as hand:
         print(f"port: {hand.port}", flush=True)
         print(f"tracker: {hand.tracker_address}", flush=True)
+        settings = " ".join(f"{k}={v}" for k, v in hand.driver_settings.items())
+        print(f"driver: {settings} (what this hand's profile assumes the driver writes)", flush=True)
         try:
             while True:
                 signal.pause()

@@ -89,6 +89,16 @@ class VirtualHand:
         self._busy_s, self._steps = 0.0, 0
         self._threads: list[threading.Thread] = []
 
+    @property
+    def driver_settings(self) -> dict:
+        """The driver keyword arguments (:class:`real.leap_hand.LeapHand`, ``DexNDM/LeapRotateReal-v0``)
+        that write the registers this hand's gap profile assumes: Goal Current (mA), the P and D
+        registers and the side joints' scale. As on a real hand, the servos run whatever the driver
+        writes; with these the virtual hand is the in-process gap env's hand."""
+        gap = self.env.gap
+        return {"goal_current_ma": int(round(gap.goal_current_ma)), "p_gain": int(round(gap.kp)),
+                "d_gain": int(round(gap.kd)), "side_gain_scale": gap.side_gain_scale}
+
     # -- physics ----------------------------------------------------------------------------------------
     def _publish(self, q: np.ndarray, qdot: np.ndarray) -> None:
         """Write Present Position / Velocity / Current of every servo (joint angles q in rad, URDF, and

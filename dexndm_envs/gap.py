@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -72,9 +72,9 @@ _NUMBERS = ("kp", "ki", "kd", "goal_current_ma", "backlash_rad", "coulomb_fricti
             "viscous_friction_nms", "encoder_noise_rad", "object_friction_scale", "object_mass_scale")
 _REQUIRED = ("actuator", "kp", "kd", "goal_current_ma", "latency_s", "backlash_rad", "coulomb_friction_nm",
              "viscous_friction_nms", "encoder_noise_rad", "object_friction_scale", "object_mass_scale")
-_SERVO_DEFAULTS = {"pd_units": "register", "torque_constant_nm_per_a": TORQUE_CONSTANT, "stiffness_scale": 1.0,
-                   "damping_scale": 1.0, "side_gain_scale": 1.0}
-"""The optional servo keys and their defaults (the register reading, as before they existed)."""
+_SERVO_KEYS = ("pd_units", "torque_constant_nm_per_a", "stiffness_scale", "damping_scale", "side_gain_scale")
+"""The optional servo keys; their defaults (the register reading, as before they existed) are
+:class:`GapProfile`'s."""
 _POSITIVE = ("goal_current_ma", "object_friction_scale", "object_mass_scale", "torque_constant_nm_per_a",
              "side_gain_scale")
 
@@ -121,6 +121,9 @@ class GapProfile:
         return mass * self.object_mass_scale, friction * self.object_friction_scale
 
 
+_SERVO_DEFAULTS = {f.name: f.default for f in fields(GapProfile) if f.name in _SERVO_KEYS}
+
+
 def builtin_gaps() -> list[str]:
     """Names of the built-in profiles."""
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.json"))
@@ -146,7 +149,7 @@ def load_gap(spec: str | Path | GapProfile) -> GapProfile:
         raise ValueError(f"gap profile {path}: not valid JSON ({e})") from e
     if not isinstance(data, dict):
         raise ValueError(f"gap profile {path}: expected a JSON object of settings")
-    allowed = {"name", "description", "latency_s", *_REQUIRED, *_NUMBERS, *_SERVO_DEFAULTS}
+    allowed = {"name", "description", *_REQUIRED, *_NUMBERS, *_SERVO_KEYS}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValueError(f"gap profile {path}: unknown keys {unknown}; allowed: {', '.join(sorted(allowed))}")
@@ -172,7 +175,8 @@ def load_gap(spec: str | Path | GapProfile) -> GapProfile:
         raise ValueError(f"gap profile {path}: pd_units must be one of {', '.join(PD_UNITS)}, got {pd_units!r}")
     latency = _parse(path, "latency_s", data["latency_s"], latency_range,
                      "a number >= 0 (s) or a range [min, max] with 0 <= min <= max")
-    scales = {key: _parse(path, key, data.get(key, 1.0), joint_values, "a number >= 0 or 16 of them in motor order")
+    scales = {key: _parse(path, key, data.get(key, _SERVO_DEFAULTS[key]), joint_values,
+                          "a number >= 0 or 16 of them in motor order")
               for key in ("stiffness_scale", "damping_scale")}
     values["latency_s"] = latency[0] if latency[0] == latency[1] else latency
     for key, scale in scales.items():

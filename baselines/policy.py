@@ -41,7 +41,22 @@ OBS_DIMS = {"proprio": PROPRIO_DIM, "privileged": PRIVILEGED_DIM}
 """Floats per observation of LeapRotate's ``obs_mode``s."""
 RUN_RECORD = "train.json"
 """The run record ``dexndm train`` writes beside ``model.zip``."""
-SB3_ALGOS = ("ppo", "sac", "td3", "a2c")
+ALGOS = ("ppo", "sac", "tqc", "crossq")
+"""The learners ``dexndm train`` offers and an SB3 checkpoint may hold: SB3's PPO and SAC, sb3-contrib's
+TQC and CrossQ."""
+
+
+def algo_class(algo: str):
+    """The SB3 / sb3-contrib class for an :data:`ALGOS` name (a ValueError lists the allowed ones)."""
+    if algo not in ALGOS:
+        raise ValueError(f"unknown algorithm {algo!r}; allowed: {', '.join(ALGOS)}")
+    if algo in ("ppo", "sac"):
+        import stable_baselines3
+
+        return getattr(stable_baselines3, algo.upper())
+    import sb3_contrib
+
+    return {"tqc": sb3_contrib.TQC, "crossq": sb3_contrib.CrossQ}[algo]
 
 
 def policy_kind(spec: str | Path) -> str:
@@ -106,16 +121,15 @@ class PolicySource:
     (:mod:`baselines.residual_gait`), so it acts on the plain env like any other policy.
     """
 
-    def __init__(self, path: str | Path, algo: str = "ppo") -> None:
-        import stable_baselines3 as sb3
-
+    def __init__(self, path: str | Path, algo: str | None = None) -> None:
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"no policy checkpoint at {path}")
-        if algo not in SB3_ALGOS:
-            raise ValueError(f"unknown algorithm {algo!r}; allowed: {', '.join(SB3_ALGOS)}")
+        self.record = read_run_record(path.parent)
+        algo = algo or (self.record.info.get("algo", "ppo") if self.record else "ppo")
+        model_cls = algo_class(algo)
         try:
-            self.model = getattr(sb3, algo.upper()).load(path, device="cpu")
+            self.model = model_cls.load(path, device="cpu")
         except Exception as e:  # SB3 raises anything from ValueError to pickle errors for a bad file
             cause = "not a zip file" if not zipfile.is_zipfile(path) else f"{type(e).__name__}: {e}"
             raise ValueError(f"{path} is not a readable policy checkpoint ({cause}); an SB3 policy is the "
@@ -130,7 +144,6 @@ class PolicySource:
             except Exception as e:
                 raise ValueError(f"{stats} is not readable VecNormalize statistics ({type(e).__name__}: {e}); "
                                  "`dexndm train` writes it beside model.zip") from None
-        self.record = read_run_record(path.parent)
         residual = self.record.residual if self.record else None
         self.residual = GaitResidual(**residual) if residual else None
         self.name = f"policy:{path.name}"

@@ -1,38 +1,52 @@
 """``dexndm train``: Stable-Baselines3 training on the DexNDM envs, CleanRL-style, top to bottom.
 
-Hyperparameters come from a file in the rl-baselines3-zoo format (``baselines/configs/ppo.yml``, keyed
-by env id), so ``python -m rl_zoo3.train ... --conf-file baselines/configs/ppo.yml`` reads the same
-settings. The output directory holds ``model.zip`` with ``vecnormalize.pkl`` beside it (what
-``dexndm eval`` and ``dexndm collect --policy`` load), ``best_model.zip`` from the EvalCallback (after
-its first evaluation, every ``eval_every`` steps), ``checkpoints/`` (every five evaluations),
-tensorboard logs in ``tb/``, the run record ``train.json`` (env, kwargs, steps and wall time;
-:func:`baselines.policy.read_run_record` reads it) and the learning curve (``curve.csv``: mean
-rotation and TTF of the last 100 training episodes after every rollout; ``curve.png``).
-PPO collects whole rollouts of ``n_steps x n_envs`` steps, so the steps asked for are rounded up to
-a whole number of them (and a warning says so). ``--resume`` continues from ``model.zip`` and its
-statistics.
+Algorithms (:data:`~baselines.policy.ALGOS`): PPO and SAC from Stable-Baselines3, TQC and CrossQ from
+sb3-contrib, each with generalized state-dependent exploration (gSDE, ``use_sde``) where its config
+asks for it. Hyperparameters come from a file in the rl-baselines3-zoo format
+(``baselines/configs/<algo>.yml``, keyed by env id), so ``python -m rl_zoo3.train --algo <algo> ...
+--conf-file baselines/configs/<algo>.yml`` reads the same settings. The environments run ``n_envs /
+n_workers`` to a worker process (:class:`baselines.vec_env.MultiEnvSubprocVecEnv`, one worker per
+core by default), so the policy acts on a batch of all of them at once.
+
+The output directory holds ``model.zip`` with ``vecnormalize.pkl`` beside it (what ``dexndm eval`` and
+``dexndm collect --policy`` load), ``best_model.zip`` from the EvalCallback (after its first
+evaluation, every ``eval_every`` steps), ``checkpoints/`` (every five evaluations),
+``replay_buffer.pkl`` for the off-policy learners (what ``--resume`` needs to continue them),
+tensorboard logs in ``tb/``, the run record ``train.json`` (env, kwargs, algorithm, steps, wall time
+and CPU hours, the totals summed over resumed parts; :func:`baselines.policy.read_run_record` reads
+it) and the learning curve (``curve.csv``: mean rotation and TTF of the last 100 training episodes
+after every PPO rollout or every ~2k off-policy steps, with the wall time; ``curve.png``).
+
+PPO collects whole rollouts of ``n_steps x n_envs`` steps and the off-policy learners whole chunks of
+``train_freq x n_envs``, so the steps asked for are rounded up to a whole number of them (and a
+warning says so). ``--resume`` continues from ``model.zip``, its statistics and (off-policy) its
+replay buffer; ``--steps`` then counts the steps still to run, so a long training runs in parts.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import pickle
+import resource
 import time
 from pathlib import Path
 
 import yaml
 
-from baselines.policy import RUN_RECORD, read_run_record
+from baselines.policy import RUN_RECORD, algo_class, read_run_record
 from baselines.residual_gait import DEFAULT_SCALE, GaitResidual, GaitResidualWrapper
 from dexndm_envs.fileio import atomic_write, write_json
 from dexndm_envs.metrics import EPISODE_STEPS
 
 log = logging.getLogger(__name__)
-ALGOS = ("ppo",)
+ON_POLICY = ("ppo",)
+REPLAY_BUFFER = "replay_buffer.pkl"
 _ZOO_ONLY = ("n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack", "callback", "env_kwargs")
 CURVE_FILE = "curve.csv"
-OUTPUTS = ("model.zip", "vecnormalize.pkl", "best_model.zip", "checkpoints", "tb", RUN_RECORD, CURVE_FILE, "curve.png")
+OUTPUTS = ("model.zip", "vecnormalize.pkl", REPLAY_BUFFER, "best_model.zip", "checkpoints", "tb", RUN_RECORD,
+           CURVE_FILE, "curve.png")
 """What a run directory may hold (``best_model.zip`` and ``checkpoints`` only once an evaluation or a
 checkpoint was due)."""
 
@@ -50,31 +64,68 @@ def make_env(env_id: str, residual: dict | None = None, **kwargs):
     return GaitResidualWrapper(env, residual["gait"], residual["scale"]) if residual else env
 
 
-def rotation_curve_callback(path: Path, resume: bool = False):
-    """A callback that, after every rollout, logs the mean rotation (rad per episode, from the env's
-    cumulative ``info["rot"]`` that Monitor keeps at episode end) and TTF (episode length / 400 steps)
-    of the last 100 training episodes to tensorboard (``rollout/rot_rad``, ``rollout/ttf``) and writes
-    them to ``path`` as CSV rows ``env_steps,rot_rad,ttf,episodes`` (the learning curve; a resumed run
-    appends to it, a new one starts it afresh)."""
+def cpu_seconds() -> float:
+    """CPU time (user + system, s) of this process and of its finished child processes."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def make_training_env(factory, n_envs: int, n_workers: int, seed: int, env_kwargs: dict | None = None,
+                      monitor_kwargs: dict | None = None):
+    """``n_envs`` Monitor-wrapped copies of ``factory(**env_kwargs)``, seeded ``seed + i``, in
+    ``n_workers`` processes (:class:`~baselines.vec_env.MultiEnvSubprocVecEnv`; in this process when
+    ``n_workers`` is 1). The vec env of ``dexndm train`` and of ``benchmarks/training.py``."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from baselines.vec_env import MultiEnvSubprocVecEnv
+
+    if n_workers > 1:
+        vec_cls, vec_kwargs = MultiEnvSubprocVecEnv, {"n_workers": n_workers}
+    else:
+        vec_cls, vec_kwargs = DummyVecEnv, None
+    return make_vec_env(factory, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=vec_cls,
+                        vec_env_kwargs=vec_kwargs, monitor_kwargs=monitor_kwargs)
+
+
+def rotation_curve_callback(path: Path, resume: bool = False, every: int = 2048):
+    """A callback that, after a rollout that ends at least ``every`` env steps after the last row (every
+    PPO rollout; every ``train_freq`` chunk of an off-policy learner, thinned), logs the mean rotation
+    (rad per episode, from the env's cumulative ``info["rot"]`` that Monitor keeps at episode end) and
+    TTF (episode length / 400 steps) of the last 100 training episodes to tensorboard
+    (``rollout/rot_rad``, ``rollout/ttf``) and appends them to ``path`` as CSV rows
+    ``env_steps,rot_rad,ttf,episodes,wall_s`` (the learning curve, wall time since the run's first
+    start; a resumed run appends to it, a new one starts it afresh)."""
     from stable_baselines3.common.callbacks import BaseCallback
+
+    columns = "env_steps,rot_rad,ttf,episodes,wall_s\n"
 
     class RotationCurve(BaseCallback):
         def _on_training_start(self) -> None:
-            if not (resume and path.is_file()):
-                atomic_write(path, "env_steps,rot_rad,ttf,episodes\n")
+            self.last_row, self.wall0 = -every, 0.0
+            if resume and path.is_file() and path.read_text().startswith(columns):
+                rows = path.read_text().splitlines()[1:]
+                if rows:
+                    self.wall0 = float(rows[-1].split(",")[-1])
+            else:
+                atomic_write(path, columns)
+            self.start = time.perf_counter()
 
         def _on_step(self) -> bool:
             return True
 
         def _on_rollout_end(self) -> None:
             infos = self.model.ep_info_buffer  # Monitor(info_keywords=("rot",)) adds "rot" to each
-            if not infos:
+            if not infos or self.model.num_timesteps - self.last_row < every:
                 return
+            self.last_row = self.model.num_timesteps
             rot = sum(i["rot"] for i in infos) / len(infos)
             ttf = sum(min(i["l"] / EPISODE_STEPS, 1.0) for i in infos) / len(infos)
             self.logger.record("rollout/rot_rad", rot)
             self.logger.record("rollout/ttf", ttf)
-            atomic_write(path, path.read_text() + f"{self.model.num_timesteps},{rot:.4f},{ttf:.4f},{len(infos)}\n")
+            wall = self.wall0 + time.perf_counter() - self.start
+            atomic_write(path, path.read_text()
+                         + f"{self.model.num_timesteps},{rot:.4f},{ttf:.4f},{len(infos)},{wall:.1f}\n")
 
     return RotationCurve()
 
@@ -122,23 +173,28 @@ def load_hyperparams(path: str | Path, env_id: str) -> dict:
 
 
 def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", config: str | Path | None = None,
-          steps: int | None = None, n_envs: int | None = None, resume: bool = False, seed: int = 0,
-          warm_start: str | None = None, warm_start_episodes: int = 20, residual_over: str | None = None,
-          residual_scale: float | None = None, eval_every: int = 20_000, progress: bool = True) -> dict:
-    """Train and save; returns the run summary written to ``train.json``. ``warm_start`` (anything
-    ``--policy`` accepts) is cloned into a new model first (:mod:`baselines.warm_start`);
-    ``residual_over`` (a gait file) makes the model a residual over that gait, moving its wanted targets
-    by up to ``residual_scale`` rad (:mod:`baselines.residual_gait`; the gait is copied into ``out``)."""
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
+          steps: int | None = None, n_envs: int | None = None, n_workers: int | None = None, resume: bool = False,
+          seed: int = 0, warm_start: str | None = None, warm_start_episodes: int = 20,
+          residual_over: str | None = None, residual_scale: float | None = None, eval_every: int = 20_000,
+          progress: bool = True) -> dict:
+    """Train and save; returns the run summary written to ``train.json``.
 
-    if algo not in ALGOS:
-        raise ValueError(f"unknown algorithm {algo!r}; allowed: {', '.join(ALGOS)}")
+    ``n_envs`` environments (default: the config's) run in ``n_workers`` processes (default: one per
+    core, at most ``n_envs``). ``warm_start`` (anything ``--policy`` accepts) is cloned into a new PPO
+    model first (:mod:`baselines.warm_start`); ``residual_over`` (a gait file) makes the model a
+    residual over that gait, moving its wanted targets by up to ``residual_scale`` rad
+    (:mod:`baselines.residual_gait`; the gait is copied into ``out``)."""
+    import torch
+    from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    model_cls = algo_class(algo)
     config = Path(config) if config else Path(__file__).parent / "configs" / f"{algo}.yml"
     hp = load_hyperparams(config, env_id)
     n_envs = n_envs or hp.get("n_envs", 1)
+    n_workers = n_workers or min(n_envs, os.cpu_count() or 1)
+    if not 1 <= n_workers <= n_envs:
+        raise ValueError(f"n_workers must be between 1 and n_envs ({n_envs}); got {n_workers}")
     steps = steps or int(hp.get("n_timesteps", 1_000_000))
     normalize = hp.get("normalize", False)
     normalize = {} if normalize is True else (normalize or None)
@@ -147,17 +203,21 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     env_kwargs = {**hp.get("env_kwargs", {}), **env_kwargs}  # the command line wins over the config
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model_path, stats_path = out / "model.zip", out / "vecnormalize.pkl"
+    model_path, stats_path, buffer_path = out / "model.zip", out / "vecnormalize.pkl", out / REPLAY_BUFFER
     if resume and not model_path.is_file():
         raise ValueError(f"--resume: no {model_path} to continue from")
     if resume and warm_start:
         raise ValueError("--warm-start starts a new model; it cannot be combined with --resume")
+    if warm_start and algo not in ON_POLICY:
+        raise ValueError(f"--warm-start clones into a PPO model; it is not available with --algo {algo}")
     if not resume and model_path.is_file():
         raise FileExistsError(f"{out} already holds a model; pass --resume to continue it or choose another --out")
     if residual_over and (resume or warm_start):
         raise ValueError("--residual-over starts a new model (a resumed run keeps its own gait); it cannot be "
                          "combined with --resume or --warm-start")
     record = read_run_record(out) if resume else None
+    if record and record.info.get("algo", "ppo") != algo:
+        raise ValueError(f"--resume: {out} was trained with --algo {record.info.get('algo', 'ppo')}, not {algo}")
     residual = record.residual if record else None  # a resumed run keeps its gait
     if residual_over:
         scale = DEFAULT_SCALE if residual_scale is None else residual_scale
@@ -165,17 +225,18 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
         atomic_write(out / "gait.json", Path(residual_over).read_bytes())
         residual = {"gait": str(out / "gait.json"), "scale": float(scale)}
         # say so at once: the checkpoints written during the run only make sense with their gait
-        write_json(out / RUN_RECORD, {"env": env_id, "env_kwargs": env_kwargs,
+        write_json(out / RUN_RECORD, {"env": env_id, "env_kwargs": env_kwargs, "algo": algo,
                                       "residual": {"gait": "gait.json", "scale": float(scale)}})
 
-    start = time.perf_counter()  # wall time includes the warm start
-    # Each worker creates its own PyBullet client: gym.make runs in the worker process.
-    vec_cls = SubprocVecEnv if n_envs > 1 else DummyVecEnv
+    start, cpu_start = time.perf_counter(), cpu_seconds()  # both include the warm start
+    # The workers step the envs while this process infers and learns: one torch thread keeps it
+    # off their cores (benchmarks/training.py).
+    torch.set_num_threads(1)
+    # Each worker creates its own PyBullet clients: gym.make runs in the worker process.
     factory = functools.partial(make_env, env_id, residual=residual)
     monitor = {"info_keywords": ("rot",)}  # the episode's rotation, for the learning curve
-    env = make_vec_env(factory, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=vec_cls,
-                       monitor_kwargs=monitor)
-    eval_env = make_vec_env(factory, n_envs=1, seed=seed + 10_000, env_kwargs=env_kwargs, monitor_kwargs=monitor)
+    env = make_training_env(factory, n_envs, n_workers, seed, env_kwargs, monitor)
+    eval_env = make_training_env(factory, 1, 1, seed + 10_000, env_kwargs, monitor)
     if normalize is not None:
         env = VecNormalize.load(str(stats_path), env) if resume else VecNormalize(env, **normalize)
         eval_env = VecNormalize(eval_env, training=False, norm_reward=False, **{k: v for k, v in normalize.items()
@@ -183,9 +244,15 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     warm = None
     try:  # the envs hold worker processes: close them if the model cannot be built or warm-started
         if resume:
-            model = PPO.load(model_path, env=env, device="cpu", tensorboard_log=str(out / "tb"))
+            model = model_cls.load(model_path, env=env, device="cpu", tensorboard_log=str(out / "tb"))
+            if algo not in ON_POLICY and buffer_path.is_file():
+                model.load_replay_buffer(buffer_path)
+            elif algo not in ON_POLICY:
+                log.warning("--resume: no %s in %s; the learner continues with an empty replay buffer",
+                            REPLAY_BUFFER, out)
         else:
-            model = PPO(policy, env, seed=seed, device="cpu", tensorboard_log=str(out / "tb"), verbose=0, **kwargs)
+            model = model_cls(policy, env, seed=seed, device="cpu", tensorboard_log=str(out / "tb"), verbose=0,
+                              **kwargs)
         if warm_start:
             from baselines.warm_start import warm_start as clone
 
@@ -201,26 +268,41 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
                      eval_freq=max(eval_every // n_envs, 1), n_eval_episodes=5, deterministic=True, verbose=0),
         CheckpointCallback(save_freq=max(5 * eval_every // n_envs, 1), save_path=str(out / "checkpoints"),
                            save_vecnormalize=normalize is not None, verbose=0),
-        rotation_curve_callback(out / CURVE_FILE, resume),
+        rotation_curve_callback(out / CURVE_FILE, resume, every=1 if algo in ON_POLICY else 2048),
     ]
-    rollout = model.n_steps * model.n_envs
-    if steps % rollout:  # learn() runs whole rollouts: say what will run, and let the progress bar count it
-        rounded = -(-steps // rollout) * rollout
-        log.warning("%d steps rounded up to %d: PPO collects whole rollouts of n_steps x n_envs = %d x %d steps",
-                    steps, rounded, model.n_steps, model.n_envs)
+    # learn() runs whole rollouts (PPO: n_steps per env) or whole train_freq chunks (off-policy, per env):
+    # say what will run, and let the progress bar count it
+    per_env = model.n_steps if algo in ON_POLICY else model.train_freq.frequency
+    chunk = per_env * model.n_envs
+    if steps % chunk:
+        rounded = -(-steps // chunk) * chunk
+        what = "rollouts of n_steps" if algo in ON_POLICY else "chunks of train_freq"
+        log.warning("%d steps rounded up to %d: %s collects whole %s x n_envs = %d x %d steps",
+                    steps, rounded, algo.upper(), what, per_env, model.n_envs)
         steps = rounded
+    before = model.num_timesteps
+    learn_start = time.perf_counter()
     try:
         model.learn(total_timesteps=steps, callback=callbacks, progress_bar=progress, reset_num_timesteps=not resume,
                     tb_log_name=algo)
-    finally:
+    finally:  # an interrupted run keeps what it learned, so --resume can continue it
+        learn_s = time.perf_counter() - learn_start
         atomic_write(model_path, model.save)
         if normalize is not None:
             atomic_write(stats_path, lambda f: pickle.dump(env, f))  # what VecNormalize.save writes
+        if algo not in ON_POLICY:
+            atomic_write(buffer_path, model.save_replay_buffer)
         env.close()
         eval_env.close()
+    wall, cpu_s = time.perf_counter() - start, cpu_seconds() - cpu_start  # the workers were joined by close()
+    earlier = record.info if record else {}
     summary = {"env": env_id, "env_kwargs": env_kwargs, "algo": algo, "config": str(config), "seed": seed,
-               "n_envs": n_envs, "steps_this_run": steps, "total_env_steps": int(model.num_timesteps),
-               "wall_s": time.perf_counter() - start, "resumed": resume, "warm_start": warm,
+               "n_envs": n_envs, "n_workers": n_workers, "steps_this_run": int(model.num_timesteps - before),
+               "total_env_steps": int(model.num_timesteps), "wall_s": wall, "learn_s": learn_s,
+               "cpu_hours_this_run": cpu_s / 3600,
+               "total_wall_s": earlier.get("total_wall_s", earlier.get("wall_s", 0.0)) + wall,
+               "total_cpu_hours": earlier.get("total_cpu_hours", 0.0) + cpu_s / 3600,
+               "resumed": resume, "warm_start": warm,
                "residual": residual and {"gait": "gait.json", "scale": residual["scale"]}}
     write_json(out / RUN_RECORD, summary)
     if (out / CURVE_FILE).read_text().count("\n") > 1:  # at least one rollout with finished episodes

@@ -65,7 +65,8 @@ def _discounted(rewards: np.ndarray, gamma: float, backward: bool) -> np.ndarray
 def warm_start(model, venv, make_env: Callable[[], gym.Env], spec: str, *, episodes: int = 20, seed: int = 0,
                epochs: int = 200, batch_size: int = 512, lr: float = 1e-3, log_std: float = -1.5) -> dict:
     """Clone ``spec`` into ``model``'s actor and critic (and ``venv``'s statistics when it is a
-    VecNormalize); returns what was done (episodes, the demonstrator's rotation, final losses)."""
+    VecNormalize), with exploration noise of std ``e^log_std`` on the demonstrator's states (gSDE's
+    noise scaled to match); returns what was done (episodes, the demonstrator's rotation, final losses)."""
     demos = demonstrations(make_env, spec, episodes, seed)
     obs = np.concatenate([d["obs"] for d in demos])
     actions = np.concatenate([d["actions"] for d in demos])
@@ -95,8 +96,10 @@ def warm_start(model, venv, make_env: Callable[[], gym.Env], spec: str, *, episo
             opt.step()
     policy.set_training_mode(False)
     with torch.no_grad():
-        policy.log_std.fill_(log_std)
         latent_pi, latent_vf = policy.mlp_extractor(policy.extract_features(x))
+        # gSDE's noise on action i is N(0, sum_j (latent_j sigma_ij)^2): with one sigma for all, it is
+        # sigma |latent|, so sigma = e^log_std / mean |latent| gives the asked-for noise on the demos' states
+        policy.log_std.fill_(log_std - float(torch.log(latent_pi.norm(dim=1).mean())) if model.use_sde else log_std)
         action_mse = float(((policy.action_net(latent_pi).clamp(-1, 1) - y) ** 2).mean())
         value_mse = float(((policy.value_net(latent_vf).squeeze(-1) - v) ** 2).mean())
     report = {"demonstrator": str(spec), "episodes": episodes, "samples": len(x),

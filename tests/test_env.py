@@ -272,7 +272,8 @@ def test_step_info_keys_and_reward_terms(env):
 def test_reward_settings_are_attributes_under_their_argument_names(env_factory, warm_grasps):
     settings = dict(rotate_reward_weight=1.5, rotate_reward_clip=0.7, rotate_reward_rate="step_mean",
                     rotp_penalty_weight=0.2, linvel_penalty_weight=0.4, pose_penalty_weight=0.5,
-                    work_penalty_weight=2.5, torque_penalty_weight=0.3, fall_distance=0.05)
+                    work_penalty_weight=2.5, torque_penalty_weight=0.3, action_rate_penalty_weight=0.2,
+                    fall_penalty_weight=10.0, fall_distance=0.05)
     u = env_factory(**settings).unwrapped
     assert {name: getattr(u, name) for name in settings} == settings
     reward_arguments = [name for name in inspect.signature(LeapRotateEnv).parameters
@@ -288,6 +289,30 @@ def test_reward_weights_are_used(env_factory, warm_grasps):
     assert reward == info["reward_pose"]
     assert info["reward_pose"] < 0.0
     assert all(info[key] == 0.0 for key in REWARD_TERMS if key != "reward_pose")
+
+
+def test_the_action_rate_term_charges_the_change_of_action(env_factory, warm_grasps):
+    """-w |a_t - a_{t-1}|^2, with a_{-1} = 0 after every reset: a steady action costs nothing after its
+    first step, a reversal costs four times its square."""
+    env = env_factory(action_rate_penalty_weight=0.5)
+    a = np.full(16, 0.25, np.float32)
+    for _ in range(2):  # the second reset starts from a zero previous action again
+        env.reset(seed=0)
+        assert env.step(a)[4]["reward_action_rate"] == pytest.approx(-0.5 * 16 * 0.25**2)
+    assert env.step(a)[4]["reward_action_rate"] == 0.0
+    assert env.step(-a)[4]["reward_action_rate"] == pytest.approx(-0.5 * 16 * 0.5**2)
+
+
+def test_the_fall_penalty_is_paid_once_on_the_step_the_object_falls(env_factory, warm_grasps):
+    env = env_factory(fall_penalty_weight=10.0, wrist="palm_down")
+    env.reset(seed=0)
+    opening = -np.ones(16, np.float32)  # open every joint: palm down, the object drops out
+    for _ in range(200):
+        _, reward, terminated, _, info = env.step(opening)
+        assert info["reward_fall"] == (-10.0 if terminated else 0.0)
+        if terminated:
+            break
+    assert terminated and info["fell"], "the opened palm-down hand should drop the object"
 
 
 def test_rotation_metrics_follow_the_object_velocity(env):

@@ -101,3 +101,63 @@ def test_rl_zoo3_finds_the_env_with_the_shipped_config(warm_grasps, tmp_path):
                           cwd=tmp_path, env=dict(os.environ), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert list(tmp_path.rglob("DexNDM-LeapRotate-v0.zip"))
+
+
+def tiny_config(tmp_path: Path, algo: str) -> Path:
+    """The shipped config of ``algo`` shrunk to a seconds-long run (small buffer, early learning)."""
+    import yaml
+
+    table = yaml.safe_load((ROOT / "baselines" / "configs" / f"{algo}.yml").read_text())
+    table["DexNDM/LeapRotate-v0"].update(buffer_size=2000, learning_starts=64, batch_size=32, train_freq=4,
+                                         gradient_steps=2)
+    config = tmp_path / f"{algo}.yml"
+    config.write_text(yaml.safe_dump(table))
+    return config
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["sac", "tqc", "crossq"])
+def test_an_off_policy_learner_trains_resumes_with_its_replay_buffer_and_runs_as_a_policy(warm_grasps, tmp_path,
+                                                                                         algo):
+    from baselines.policy import algo_class, load_policy
+
+    out, config = tmp_path / "run", tiny_config(tmp_path, algo)
+    train(out, "--algo", algo, "--config", str(config), "--steps", "200", "--n-envs", "2")
+    record = json.loads((out / "train.json").read_text())
+    assert record["algo"] == algo and record["total_env_steps"] == 200 and record["n_workers"] == 2
+    assert record["total_cpu_hours"] > 0 and record["learn_s"] > 0
+    model = algo_class(algo).load(out / "model.zip", device="cpu")
+    assert model.use_sde, "the shipped configs explore with gSDE"
+    assert (out / "replay_buffer.pkl").stat().st_size > 0
+    train(out, "--algo", algo, "--config", str(config), "--steps", "100", "--n-envs", "2", "--resume")
+    again = json.loads((out / "train.json").read_text())  # chunks of train_freq 4 x 2 envs: 100 -> 104
+    assert again["total_env_steps"] == 304 and again["steps_this_run"] == 104
+    assert again["total_cpu_hours"] > record["total_cpu_hours"]
+    assert again["total_wall_s"] > record["total_wall_s"]
+    resumed = algo_class(algo).load(out / "model.zip", device="cpu")
+    resumed.load_replay_buffer(out / "replay_buffer.pkl")
+    assert resumed.replay_buffer.size() * 2 == 304  # 2 envs: every transition of both runs is kept
+    policy = load_policy(str(out / "model.zip"))  # the run record says which class to load
+    assert type(policy.model) is algo_class(algo)
+    assert policy(np.zeros(364, np.float32)).shape == (16,)
+
+
+def test_resume_and_warm_start_refuse_what_they_cannot_do(warm_grasps, tmp_path):
+    (tmp_path / "model.zip").write_bytes(b"an earlier model")
+    (tmp_path / "train.json").write_text(json.dumps({"env": "DexNDM/LeapRotate-v0", "env_kwargs": {}, "algo": "ppo"}))
+    with pytest.raises(SystemExit, match="trained with --algo ppo, not sac"):
+        train(tmp_path, "--algo", "sac", "--resume")
+    with pytest.raises(SystemExit, match="clones into a PPO model; it is not available with --algo tqc"):
+        train(tmp_path / "new", "--algo", "tqc", "--warm-start", "scripted")
+    with pytest.raises(SystemExit, match="n_workers must be between 1 and n_envs \\(2\\); got 3"):
+        train(tmp_path / "new", "--n-workers", "3")
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac", "tqc", "crossq"])
+def test_every_algorithm_has_a_zoo_config_exploring_with_gsde(algo):
+    from baselines.policy import ALGOS
+
+    assert algo in ALGOS
+    hp = load_hyperparams(ROOT / "baselines" / "configs" / f"{algo}.yml", "DexNDM/LeapRotate-v0")
+    assert hp["use_sde"] is True and hp["sde_sample_freq"] > 0
+    assert hp["n_envs"] % 2 == 0, "the envs split evenly over two workers"

@@ -9,16 +9,19 @@ HELP = "train an SB3 policy (zoo-format hyperparameters, VecNormalize, eval and 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from baselines.train import ALGOS
+    from baselines.policy import ALGOS
 
     p.add_argument("--env", default="DexNDM/LeapRotate-v0")
     p.add_argument("--env-kwargs", default=None,
                    help='JSON object, e.g. \'{"object": "cylinder", "obs_mode": "privileged"}\'')
     p.add_argument("--algo", choices=ALGOS, default=ALGOS[0])
-    p.add_argument("--config", type=Path, default=None, help="zoo-format YAML (default: baselines/configs/ppo.yml)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="zoo-format YAML (default: baselines/configs/<algo>.yml)")
     p.add_argument("--steps", type=int, default=None, help="env steps (default: the config's n_timesteps); rounded up "
                    "to whole rollouts of n_steps x n_envs")
-    p.add_argument("--n-envs", type=int, default=None, help="parallel envs, one process each (default: the config's)")
+    p.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: the config's)")
+    p.add_argument("--n-workers", type=int, default=None,
+                   help="processes the envs run in, n-envs / n-workers each (default: one per core, at most n-envs)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--resume", action="store_true", help="continue the model in --out")
     p.add_argument("--warm-start", default=None, metavar="POLICY",
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> None:
 
     kwargs = parse_env_kwargs(args.env_kwargs)
     s = train(args.env, kwargs, args.out, algo=args.algo, config=args.config, steps=args.steps, n_envs=args.n_envs,
-              resume=args.resume, seed=args.seed, warm_start=args.warm_start,
+              n_workers=args.n_workers, resume=args.resume, seed=args.seed, warm_start=args.warm_start,
               warm_start_episodes=args.warm_start_episodes, residual_over=args.residual_over,
               residual_scale=args.residual_scale)
     written = [name + ("/" if (args.out / name).is_dir() else "") for name in OUTPUTS if (args.out / name).exists()]

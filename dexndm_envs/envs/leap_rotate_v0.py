@@ -21,7 +21,8 @@ from dexndm_envs.robot import SimHand
 from dexndm_envs.rotations import quat_multiply, quat_to_matrix
 from dexndm_envs.world import World
 
-REWARD_TERMS = ("reward_rotate", "reward_rotp", "reward_linvel", "reward_pose", "reward_work", "reward_torque")
+REWARD_TERMS = ("reward_rotate", "reward_rotp", "reward_linvel", "reward_pose", "reward_work", "reward_torque",
+                "reward_action_rate", "reward_fall")
 """The ``info`` keys of the signed, weighted reward terms, whose sum is the reward."""
 
 
@@ -50,14 +51,20 @@ class LeapRotateEnv(LeapHandEnv):
 
     ## Rewards
     ``r = w_rot clip(omega . k, -c, c) - w_rotp |omega x k|_1 - w_linvel |v|^2 - w_pose |q - q_0|^2
-    - w_work sum |tau * qdot| - w_torque |tau|^2`` with omega, v the object's angular / linear velocity,
-    k the axis, q_0 the grasp's joint positions, tau and qdot from the last physics step. The paper writes
+    - w_work sum |tau * qdot| - w_torque |tau|^2 - w_rate |a_t - a_{t-1}|^2 - w_fall [fell]`` with omega, v
+    the object's angular / linear velocity, k the axis, q_0 the grasp's joint positions, tau and qdot from
+    the last physics step, a the action (a_{-1} = 0) and [fell] 1 on the step the object falls. The last
+    two are not the paper's (their weights default to 0): the action-rate term asks for steady target
+    motion (a is the target's velocity, so it penalises the target's acceleration), and the fall term
+    makes a drop cost more than the reward it forgoes (the public LEAP sim charges 10 for it, MuJoCo
+    Playground 100). The paper writes
     the work term as tau . qdot; we penalise its magnitude so negative work is not rewarded.
     ``rotate_reward_rate="step_mean"`` replaces omega . k in the first term by the step's mean rate about
     the axis (the step's rotation increment, the one Rot sums, times 20 Hz): the velocity sampled at the
     end of a 50 ms step misses rotation that comes in jerks within the step (docs/decisions.md).
-    Each signed, weighted term is in ``info`` (``reward_rotate``, ``reward_rotp``, ``reward_linvel``,
-    ``reward_pose``, ``reward_work``, ``reward_torque``; penalties are <= 0); the reward is their sum.
+    Each signed, weighted term is in ``info`` (:data:`REWARD_TERMS`: ``reward_rotate``, ``reward_rotp``,
+    ``reward_linvel``, ``reward_pose``, ``reward_work``, ``reward_torque``, ``reward_action_rate``,
+    ``reward_fall``; penalties are <= 0); the reward is their sum.
     The weights are attributes of the env under their argument names (``env.rotate_reward_weight``...).
 
     ## Starting State
@@ -103,6 +110,8 @@ class LeapRotateEnv(LeapHandEnv):
         pose_penalty_weight: float = 0.3,
         work_penalty_weight: float = 2.0,
         torque_penalty_weight: float = 0.1,
+        action_rate_penalty_weight: float = 0.0,
+        fall_penalty_weight: float = 0.0,
         fall_distance: float = 0.06,
         grasp_config: GraspConfig | None = None,
         render_mode: str | None = None,
@@ -132,6 +141,9 @@ class LeapRotateEnv(LeapHandEnv):
         self.pose_penalty_weight = pose_penalty_weight
         self.work_penalty_weight = work_penalty_weight
         self.torque_penalty_weight = torque_penalty_weight
+        self.action_rate_penalty_weight = action_rate_penalty_weight
+        self.fall_penalty_weight = fall_penalty_weight
+        self._last_action = np.zeros(hand.NUM_JOINTS)
         self.fall_distance = fall_distance
         self.grasp_config = grasp_config or GraspConfig()
 
@@ -215,6 +227,7 @@ class LeapRotateEnv(LeapHandEnv):
         pose = self.objects.pose()
         self._metrics = EpisodeMetrics(self.axis, reward_clip=self.rotate_reward_clip)
         self._metrics.reset(pose[1])
+        self._last_action = np.zeros(hand.NUM_JOINTS)
         if self.render_mode == "human":
             self.render()
         info = {"object": spec.name, "wrist": wrist_name, "axis": self.axis.copy(), "grasp_index": index}
@@ -247,7 +260,9 @@ class LeapRotateEnv(LeapHandEnv):
         rel = self._wrist_rot.T @ (obj_pos - HAND_POSITION) - self._grasp_pos_local
         fell = bool(rel @ rel > self.fall_distance**2)
         step_metrics = self._metrics.update(obj_quat, angvel, fell)
-        terms = self._reward_terms(step_metrics, angvel, linvel, q, tau, qdot)
+        action = np.asarray(action, dtype=float)  # finite and in shape: _advance checked it
+        terms = self._reward_terms(step_metrics, angvel, linvel, q, tau, qdot, action - self._last_action, fell)
+        self._last_action = action
         reward = 0.0
         for value in terms.values():
             reward += value
@@ -261,13 +276,14 @@ class LeapRotateEnv(LeapHandEnv):
         return self._observation(pose, velocity), float(reward), fell, False, info
 
     def _reward_terms(self, step_metrics: dict[str, float], angvel: np.ndarray, linvel: np.ndarray, q: np.ndarray,
-                      tau: np.ndarray, qdot: np.ndarray) -> dict[str, float]:
+                      tau: np.ndarray, qdot: np.ndarray, action_change: np.ndarray, fell: bool) -> dict[str, float]:
         """The signed, weighted reward terms of a step (``REWARD_TERMS``; the reward is their sum, in
-        that order): the rotation reward (>= 0 when turning the right way) and five penalties (<= 0).
+        that order): the rotation reward (>= 0 when turning the right way) and seven penalties (<= 0).
 
         ``angvel`` (rad/s) and ``linvel`` (m/s): the object's velocities at the end of the step (world
         frame); ``q`` (rad), ``qdot`` (rad/s), ``tau`` (N m): the joints and torques of the last physics
-        step (motor order). Formulas in the class docstring (Rewards).
+        step (motor order); ``action_change``: a_t - a_{t-1} (motor order); ``fell``: the object fell
+        this step. Formulas in the class docstring (Rewards).
         """
         if self.rotate_reward_rate == "instant":
             rate = step_metrics["rotr_step"]
@@ -282,6 +298,8 @@ class LeapRotateEnv(LeapHandEnv):
             "reward_pose": -(self.pose_penalty_weight * float(pose_error @ pose_error)),
             "reward_work": -(self.work_penalty_weight * float(np.abs(tau * qdot).sum())),
             "reward_torque": -(self.torque_penalty_weight * float(tau @ tau)),
+            "reward_action_rate": -(self.action_rate_penalty_weight * float(action_change @ action_change)),
+            "reward_fall": -self.fall_penalty_weight if fell else 0.0,
         }
 
     def episode_metrics(self) -> dict[str, float]:

@@ -10,7 +10,7 @@ core by default), so the policy acts on a batch of all of them at once.
 
 The output directory holds ``model.zip`` with ``vecnormalize.pkl`` beside it (what ``dexndm eval`` and
 ``dexndm collect --policy`` load), ``best_model.zip`` from the EvalCallback (after its first
-evaluation, every ``eval_every`` steps), ``checkpoints/`` (every five evaluations),
+evaluation, every ``eval_every`` steps), ``checkpoints/`` (at every evaluation),
 ``replay_buffer.pkl`` for the off-policy learners (what ``--resume`` needs to continue them),
 tensorboard logs in ``tb/``, the run record ``train.json`` (env, kwargs, algorithm, steps, wall time
 and CPU hours, the totals summed over resumed parts; :func:`baselines.policy.read_run_record` reads
@@ -130,6 +130,29 @@ def rotation_curve_callback(path: Path, resume: bool = False, every: int = 2048)
     return RotationCurve()
 
 
+def torch_threads_callback(updating: int):
+    """A callback giving torch one thread while the workers step the envs (this process only infers,
+    and must not take their cores) and ``updating`` threads for the gradient updates between rollouts,
+    when the workers wait."""
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class TorchThreads(BaseCallback):
+        def _on_rollout_start(self) -> None:
+            torch.set_num_threads(1)
+
+        def _on_rollout_end(self) -> None:
+            torch.set_num_threads(updating)
+
+        def _on_step(self) -> bool:
+            return True
+
+        def _on_training_end(self) -> None:
+            torch.set_num_threads(updating)
+
+    return TorchThreads()
+
+
 def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str = "") -> Path:
     """Rotation (rad per 20 s episode) and TTF against env steps, from a run's ``curve.csv``."""
     import numpy as np
@@ -175,7 +198,7 @@ def load_hyperparams(path: str | Path, env_id: str) -> dict:
 def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", config: str | Path | None = None,
           steps: int | None = None, n_envs: int | None = None, n_workers: int | None = None, resume: bool = False,
           seed: int = 0, warm_start: str | None = None, warm_start_episodes: int = 20,
-          residual_over: str | None = None, residual_scale: float | None = None, eval_every: int = 20_000,
+          residual_over: str | None = None, residual_scale: float | None = None, eval_every: int = 100_000,
           progress: bool = True) -> dict:
     """Train and save; returns the run summary written to ``train.json``.
 
@@ -229,9 +252,6 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
                                       "residual": {"gait": "gait.json", "scale": float(scale)}})
 
     start, cpu_start = time.perf_counter(), cpu_seconds()  # both include the warm start
-    # The workers step the envs while this process infers and learns: one torch thread keeps it
-    # off their cores (benchmarks/training.py).
-    torch.set_num_threads(1)
     # Each worker creates its own PyBullet clients: gym.make runs in the worker process.
     factory = functools.partial(make_env, env_id, residual=residual)
     monitor = {"info_keywords": ("rot",)}  # the episode's rotation, for the learning curve
@@ -266,9 +286,10 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     callbacks = [
         EvalCallback(eval_env, best_model_save_path=str(out), log_path=str(out / "eval"),
                      eval_freq=max(eval_every // n_envs, 1), n_eval_episodes=5, deterministic=True, verbose=0),
-        CheckpointCallback(save_freq=max(5 * eval_every // n_envs, 1), save_path=str(out / "checkpoints"),
+        CheckpointCallback(save_freq=max(eval_every // n_envs, 1), save_path=str(out / "checkpoints"),
                            save_vecnormalize=normalize is not None, verbose=0),
         rotation_curve_callback(out / CURVE_FILE, resume, every=1 if algo in ON_POLICY else 2048),
+        torch_threads_callback(updating=torch.get_num_threads()),  # benchmarks/training.py measures it
     ]
     # learn() runs whole rollouts (PPO: n_steps per env) or whole train_freq chunks (off-policy, per env):
     # say what will run, and let the progress bar count it

@@ -8,10 +8,12 @@ Measured in one run on this machine, each row for about ``--seconds`` of wall ti
   hyperparameters of ``baselines/configs/ppo.yml`` (``n_steps`` per env, batch, epochs, network,
   VecNormalize), ``--workers`` worker processes holding ``envs-per-worker`` envs each
   (:class:`baselines.vec_env.MultiEnvSubprocVecEnv`; one env per worker is SB3's ``SubprocVecEnv``
-  layout) and the main process's torch at one thread, as ``dexndm train`` runs it; ``n_steps`` is
+  layout) and the main process's torch at one thread while the workers step (all threads for the
+  updates), as ``dexndm train`` runs it; ``n_steps`` is
   scaled so that one rollout is ``--rollout`` steps whatever the number of envs.
-* **dexndm train**: the same through ``baselines.train.train`` with its callbacks (evaluation every
-  20k steps, checkpoints, learning curve) at the default layout: what a user gets.
+* **dexndm train**: the same through ``baselines.train.train`` with its callbacks (learning curve;
+  the evaluation and checkpoint every 100k steps fall outside the timed steps, and add ~2000
+  single-env steps per 100k) at the largest layout: what a user gets.
 * **the peer**: the same two measurements for Gymnasium-Robotics' ``HandManipulateBlockRotateZ-v1``
   (the Shadow hand in MuJoCo; observations flattened for the MlpPolicy) with the same settings and
   layout (skipped with a message when ``gymnasium-robotics`` is not installed: ``pip install -e .[bench]``).
@@ -19,19 +21,21 @@ Measured in one run on this machine, each row for about ``--seconds`` of wall ti
 The ratio training / raw is the issue's figure (target >= 0.6 for PPO).
 
     python benchmarks/training.py [--seconds 30] [--workers 2] [--envs-per-worker 1 4 8] [--rollout 8192]
+        [--rollouts 2] [--repeats 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from report import header
 
-from baselines.train import load_hyperparams, make_env, make_training_env, train
+from baselines.train import load_hyperparams, make_env, make_training_env, torch_threads_callback, train
 
 ENV = "DexNDM/LeapRotate-v0"
 PEER = "HandManipulateBlockRotateZ-v1"
@@ -93,15 +97,16 @@ def learn_rate(factory, workers: int, envs_per_worker: int, rollout: int, rollou
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
-    torch.set_num_threads(1)
+    threads = torch_threads_callback(updating=torch.get_num_threads())
     n_envs = workers * envs_per_worker
     kwargs, normalize = ppo_settings(rollout, n_envs)
     env = VecNormalize(make_training_env(factory, n_envs, workers, seed=0), **normalize)
     try:
         model = PPO("MlpPolicy", env, seed=0, device="cpu", verbose=0, **kwargs)
-        model.learn(total_timesteps=kwargs["n_steps"] * n_envs)  # start-up: first resets, first update
+        model.learn(total_timesteps=kwargs["n_steps"] * n_envs, callback=threads)  # start-up, untimed
         start = time.perf_counter()
-        model.learn(total_timesteps=rollouts * kwargs["n_steps"] * n_envs, reset_num_timesteps=False)
+        model.learn(total_timesteps=rollouts * kwargs["n_steps"] * n_envs, reset_num_timesteps=False,
+                    callback=threads)
         return rollouts * kwargs["n_steps"] * n_envs / (time.perf_counter() - start)
     finally:
         env.close()
@@ -122,27 +127,34 @@ def main() -> None:
     parser.add_argument("--envs-per-worker", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--rollout", type=int, default=8192, help="env steps per PPO rollout (all envs together)")
     parser.add_argument("--rollouts", type=int, default=2, help="timed rollouts per PPO measurement")
+    parser.add_argument("--no-peer", action="store_true", help="measure LeapRotate only")
+    parser.add_argument("--repeats", type=int, default=1, help="measure every row this often; report the median")
     args = parser.parse_args()
     header()
+    envs = {"LeapRotate (ours)": ours_env}
     try:
         import gymnasium_robotics  # noqa: F401
 
-        envs = {"LeapRotate (ours)": ours_env, f"{PEER} (peer)": peer_env}
+        if not args.no_peer:
+            envs[f"{PEER} (peer)"] = peer_env
     except ImportError:
         print(f"({PEER} skipped: gymnasium-robotics is not installed; pip install -e .[bench])")
-        envs = {"LeapRotate (ours)": ours_env}
     print(f"{args.workers} worker processes; PPO with baselines/configs/ppo.yml, {args.rollout} steps per rollout")
     print("| env | loop | envs per worker | env steps/s | / raw |")
     print("|---|---|---:|---:|---:|")
     best = max(args.envs_per_worker)
+
+    def measure(fn, *a) -> float:
+        return statistics.median(fn(*a) for _ in range(args.repeats))
+
     for name, factory in envs.items():
-        raw = raw_rate(factory, args.workers, args.seconds)
+        raw = measure(raw_rate, factory, args.workers, args.seconds)
         print(f"| {name} | raw env steps ({args.workers} processes) | 1 | {raw:.0f} | 1.00 |", flush=True)
         for k in args.envs_per_worker if factory is ours_env else [1, best]:
-            rate = learn_rate(factory, args.workers, k, args.rollout, args.rollouts)
+            rate = measure(learn_rate, factory, args.workers, k, args.rollout, args.rollouts)
             print(f"| {name} | PPO learn | {k} | {rate:.0f} | {rate / raw:.2f} |", flush=True)
         if factory is ours_env:
-            rate = dexndm_train_rate(args.workers, best, args.rollout * (args.rollouts + 1))
+            rate = measure(dexndm_train_rate, args.workers, best, args.rollout * (args.rollouts + 1))
             print(f"| {name} | dexndm train (callbacks included) | {best} | {rate:.0f} | {rate / raw:.2f} |",
                   flush=True)
 

@@ -152,7 +152,11 @@ class PolicySource:
 
     @property
     def observation_dim(self) -> int:
-        """Floats of env observation the policy reads (a residual model's own input adds the gait phase)."""
+        """Floats of env observation the policy reads (a residual model's own input adds the gait phase;
+        an asymmetric actor-critic's actor reads only the proprioceptive prefix, :mod:`baselines.asymmetric`)."""
+        actor = getattr(self.model.policy, "actor_obs_dim", None)
+        if actor is not None:
+            return actor
         dim = self.model.observation_space.shape[0]
         return dim - PHASE_DIM if self.residual is not None else dim
 
@@ -162,6 +166,8 @@ class PolicySource:
         another env)."""
         dim = self.observation_dim
         recorded = self.record.obs_mode if self.record else None
+        if getattr(self.model.policy, "actor_obs_dim", None) is not None:
+            recorded = None  # trained on the privileged observation, but its actor reads only the proprio part
         if recorded is not None:
             if OBS_DIMS.get(recorded) != dim:
                 raise ValueError(f"{path} reads {dim} floats per observation, but {self.record.path} says it was "
@@ -186,6 +192,9 @@ class PolicySource:
                 self.residual.reset(observation)
             obs = self.residual.augment(observation)
         self.t += 1
+        full = self.model.observation_space.shape[0]
+        if len(obs) < full:  # an asymmetric actor-critic: the critic's part, which the actor never reads
+            obs = np.concatenate([obs, np.zeros(full - len(obs), obs.dtype)])
         if self.obs_rms is not None:
             obs = np.clip((obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + self.eps), -self.clip, self.clip)
         action, _ = self.model.predict(obs.astype(np.float32), deterministic=True)

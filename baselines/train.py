@@ -153,6 +153,36 @@ def torch_threads_callback(updating: int):
     return TorchThreads()
 
 
+def penalty_curriculum_callback(steps: int):
+    """A callback scaling the env's motion penalties (every ``*_penalty_weight`` but the fall penalty)
+    by ``min(1, t / steps)`` at the start of each rollout, t the env steps so far: the policy first
+    learns to turn the object, then to do it economically. The weights it scales to are the envs'
+    own at the start of training (the config's, or the command line's)."""
+    import inspect
+
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from dexndm_envs.envs.leap_rotate_v0 import LeapRotateEnv
+
+    names = [n for n in inspect.signature(LeapRotateEnv).parameters
+             if n.endswith("_penalty_weight") and n != "fall_penalty_weight"]
+
+    class PenaltyCurriculum(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.full = {n: self.training_env.get_attr(n, [0])[0] for n in names}
+
+        def _on_rollout_start(self) -> None:
+            factor = min(1.0, self.model.num_timesteps / steps)
+            for name, weight in self.full.items():
+                self.training_env.set_attr(name, weight * factor)
+            self.logger.record("train/penalty_factor", factor)
+
+        def _on_step(self) -> bool:
+            return True
+
+    return PenaltyCurriculum()
+
+
 def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str = "") -> Path:
     """Rotation (rad per 20 s episode) and TTF against env steps, from a run's ``curve.csv``."""
     import numpy as np
@@ -198,15 +228,18 @@ def load_hyperparams(path: str | Path, env_id: str) -> dict:
 def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", config: str | Path | None = None,
           steps: int | None = None, n_envs: int | None = None, n_workers: int | None = None, resume: bool = False,
           seed: int = 0, warm_start: str | None = None, warm_start_episodes: int = 20,
-          residual_over: str | None = None, residual_scale: float | None = None, eval_every: int = 100_000,
-          progress: bool = True) -> dict:
+          residual_over: str | None = None, residual_scale: float | None = None, asymmetric: bool = False,
+          penalty_curriculum: int = 0, eval_every: int = 100_000, progress: bool = True) -> dict:
     """Train and save; returns the run summary written to ``train.json``.
 
     ``n_envs`` environments (default: the config's) run in ``n_workers`` processes (default: one per
     core, at most ``n_envs``). ``warm_start`` (anything ``--policy`` accepts) is cloned into a new PPO
     model first (:mod:`baselines.warm_start`); ``residual_over`` (a gait file) makes the model a
     residual over that gait, moving its wanted targets by up to ``residual_scale`` rad
-    (:mod:`baselines.residual_gait`; the gait is copied into ``out``)."""
+    (:mod:`baselines.residual_gait`; the gait is copied into ``out``). ``asymmetric`` trains PPO's actor on
+    the proprioceptive part of the privileged observation only (:mod:`baselines.asymmetric`).
+    ``penalty_curriculum`` (env steps) ramps the motion penalties from 0 to their weights over that many
+    steps (:func:`penalty_curriculum_callback`)."""
     import torch
     from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
     from stable_baselines3.common.vec_env import VecNormalize
@@ -238,6 +271,11 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     if residual_over and (resume or warm_start):
         raise ValueError("--residual-over starts a new model (a resumed run keeps its own gait); it cannot be "
                          "combined with --resume or --warm-start")
+    if asymmetric and (algo not in ON_POLICY or env_kwargs.get("obs_mode") != "privileged" or residual_over):
+        raise ValueError("--asymmetric trains PPO's critic on the privileged observation: it needs --algo ppo, "
+                         "obs_mode 'privileged' in the env kwargs, and no --residual-over")
+    if penalty_curriculum < 0:
+        raise ValueError(f"--penalty-curriculum is a number of env steps >= 0; got {penalty_curriculum}")
     record = read_run_record(out) if resume else None
     if record and record.info.get("algo", "ppo") != algo:
         raise ValueError(f"--resume: {out} was trained with --algo {record.info.get('algo', 'ppo')}, not {algo}")
@@ -271,6 +309,10 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
                 log.warning("--resume: no %s in %s; the learner continues with an empty replay buffer",
                             REPLAY_BUFFER, out)
         else:
+            if asymmetric:
+                from baselines.asymmetric import AsymmetricActorCriticPolicy
+
+                policy = AsymmetricActorCriticPolicy
             model = model_cls(policy, env, seed=seed, device="cpu", tensorboard_log=str(out / "tb"), verbose=0,
                               **kwargs)
         if warm_start:
@@ -291,6 +333,8 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
         rotation_curve_callback(out / CURVE_FILE, resume, every=1 if algo in ON_POLICY else 2048),
         torch_threads_callback(updating=torch.get_num_threads()),  # benchmarks/training.py measures it
     ]
+    if penalty_curriculum:
+        callbacks.append(penalty_curriculum_callback(penalty_curriculum))
     # learn() runs whole rollouts (PPO: n_steps per env) or whole train_freq chunks (off-policy, per env):
     # say what will run, and let the progress bar count it
     per_env = model.n_steps if algo in ON_POLICY else model.train_freq.frequency
@@ -323,7 +367,8 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
                "cpu_hours_this_run": cpu_s / 3600,
                "total_wall_s": earlier.get("total_wall_s", earlier.get("wall_s", 0.0)) + wall,
                "total_cpu_hours": earlier.get("total_cpu_hours", 0.0) + cpu_s / 3600,
-               "resumed": resume, "warm_start": warm,
+               "resumed": resume, "warm_start": warm, "asymmetric": asymmetric or earlier.get("asymmetric", False),
+               "penalty_curriculum": penalty_curriculum or earlier.get("penalty_curriculum", 0),
                "residual": residual and {"gait": "gait.json", "scale": residual["scale"]}}
     write_json(out / RUN_RECORD, summary)
     if (out / CURVE_FILE).read_text().count("\n") > 1:  # at least one rollout with finished episodes

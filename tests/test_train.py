@@ -162,3 +162,72 @@ def test_every_algorithm_has_a_zoo_config_exploring_with_gsde(algo):
     hp = load_hyperparams(ROOT / "baselines" / "configs" / f"{algo}.yml", "DexNDM/LeapRotate-v0")
     assert hp["use_sde"] is True and hp["sde_sample_freq"] > 0
     assert hp["n_envs"] % 2 == 0, "the envs split evenly over two workers"
+
+
+@pytest.mark.slow
+def test_an_asymmetric_actor_critic_trains_on_privileged_and_runs_on_proprio(warm_grasps, tmp_path):
+    """--asymmetric: the critic reads the privileged observation, the actor only its proprioceptive
+    prefix, so the trained model runs on the deployable observation with no distillation."""
+    from baselines.asymmetric import AsymmetricActorCriticPolicy
+    from baselines.policy import load_policy
+    from dexndm_envs.interface import PROPRIO_DIM
+
+    out = tmp_path / "run"
+    train(out, "--asymmetric", "--config", str(tiny_ppo_config(tmp_path)), "--steps", "128")
+    model = PPO.load(out / "model.zip", device="cpu")
+    assert isinstance(model.policy, AsymmetricActorCriticPolicy) and model.observation_space.shape == (364,)
+    obs = np.random.default_rng(0).normal(size=(1, 364)).astype(np.float32)
+    changed = obs.copy()
+    changed[:, PROPRIO_DIM:] += 5.0  # the object's state and the physics: only the critic may notice
+    act = [model.policy.predict(o, deterministic=True)[0] for o in (obs, changed)]
+    np.testing.assert_array_equal(act[0], act[1])
+    values = [model.policy.predict_values(torch_tensor(o)).item() for o in (obs, changed)]
+    assert values[0] != values[1]
+    policy = load_policy(str(out / "model.zip"))
+    assert policy.obs_mode == "proprio" and policy.observation_dim == PROPRIO_DIM
+    report = tmp_path / "eval.json"  # on the deployable observation: no obs_mode given, none needed
+    cli.main(["eval", "--policy", str(out / "model.zip"), "--env-kwargs", json.dumps({"object": OBJECT}),
+              "--episodes", "1", "--steps", "20", "--json", str(report)])
+    assert json.loads(report.read_text())["episodes"] == 1
+
+
+def torch_tensor(array):
+    import torch
+
+    return torch.as_tensor(array)
+
+
+def tiny_ppo_config(tmp_path: Path) -> Path:
+    import yaml
+
+    table = yaml.safe_load(CONFIG.read_text())
+    table["DexNDM/LeapRotate-v0"].update(n_envs=2, n_steps=64, batch_size=64)
+    config = tmp_path / "ppo_tiny.yml"
+    config.write_text(yaml.safe_dump(table))
+    return config
+
+
+def test_asymmetric_training_needs_ppo_and_the_privileged_observation(tmp_path):
+    with pytest.raises(SystemExit, match="--asymmetric .* needs --algo ppo, obs_mode 'privileged'"):
+        cli.main(["train", "--asymmetric", "--env-kwargs", json.dumps({"object": OBJECT}), "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--asymmetric"):
+        train(tmp_path, "--asymmetric", "--algo", "sac")
+    with pytest.raises(SystemExit, match="--penalty-curriculum is a number of env steps >= 0; got -5"):
+        train(tmp_path, "--penalty-curriculum", "-5")
+
+
+def test_the_penalty_curriculum_ramps_the_motion_penalties_but_not_the_fall_penalty(warm_grasps):
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from baselines.train import make_env, penalty_curriculum_callback
+
+    env = make_vec_env(make_env, n_envs=1, env_kwargs={"env_id": "DexNDM/LeapRotate-v0", "object": OBJECT,
+                                                       "work_penalty_weight": 2.0, "fall_penalty_weight": 10.0})
+    try:
+        model = PPO("MlpPolicy", env, n_steps=32, batch_size=32, n_epochs=1, device="cpu", seed=0)
+        model.learn(64, callback=penalty_curriculum_callback(128))  # the second rollout starts at t = 32
+        assert env.get_attr("work_penalty_weight")[0] == pytest.approx(2.0 * 32 / 128)
+        assert env.get_attr("pose_penalty_weight")[0] == pytest.approx(0.3 * 32 / 128)  # the env's default
+        assert env.get_attr("fall_penalty_weight")[0] == 10.0
+    finally:
+        env.close()

@@ -33,6 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "gait's phase and bends its targets; a zero residual is the gait")
     p.add_argument("--residual-scale", type=float, default=None,
                    help="radians the residual may move the gait's targets (default: 0.2)")
+    p.add_argument("--asymmetric", action="store_true",
+                   help="PPO with a privileged critic and a proprioceptive actor (obs_mode privileged): the actor runs "
+                        "on a real hand as it is, with no distillation")
+    p.add_argument("--penalty-curriculum", type=int, default=0, metavar="STEPS",
+                   help="ramp the motion penalties from 0 to their weights over STEPS env steps (default: off)")
     p.add_argument("--eval-every", type=int, default=100_000,
                    help="env steps between evaluations (5 deterministic episodes) and checkpoints (default: 100000)")
     p.add_argument("--seed", type=int, default=0)
@@ -46,7 +51,8 @@ def run(args: argparse.Namespace) -> None:
     s = train(args.env, kwargs, args.out, algo=args.algo, config=args.config, steps=args.steps, n_envs=args.n_envs,
               n_workers=args.n_workers, resume=args.resume, seed=args.seed, warm_start=args.warm_start,
               warm_start_episodes=args.warm_start_episodes, residual_over=args.residual_over,
-              residual_scale=args.residual_scale, eval_every=args.eval_every)
+              residual_scale=args.residual_scale, asymmetric=args.asymmetric,
+              penalty_curriculum=args.penalty_curriculum, eval_every=args.eval_every)
     written = [name + ("/" if (args.out / name).is_dir() else "") for name in OUTPUTS if (args.out / name).exists()]
     print(f"{s['total_env_steps']:,} env steps ({s['steps_this_run']:,} this run) in {s['wall_s']:.0f} s -> "
           f"{args.out}: {', '.join(written)}")

@@ -42,6 +42,8 @@ from dexndm_envs.metrics import EPISODE_STEPS
 
 log = logging.getLogger(__name__)
 ON_POLICY = ("ppo",)
+GAIT_SEARCH = "search"
+"""``--residual-over search``: search the gait first, then train the residual over it."""
 REPLAY_BUFFER = "replay_buffer.pkl"
 _ZOO_ONLY = ("n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack", "callback", "env_kwargs")
 CURVE_FILE = "curve.csv"
@@ -229,14 +231,18 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
           steps: int | None = None, n_envs: int | None = None, n_workers: int | None = None, resume: bool = False,
           seed: int = 0, warm_start: str | None = None, warm_start_episodes: int = 20,
           residual_over: str | None = None, residual_scale: float | None = None, asymmetric: bool = False,
-          penalty_curriculum: int = 0, eval_every: int = 100_000, progress: bool = True) -> dict:
+          penalty_curriculum: int = 0, gait_search: dict | None = None, eval_every: int = 100_000,
+          progress: bool = True) -> dict:
     """Train and save; returns the run summary written to ``train.json``.
 
     ``n_envs`` environments (default: the config's) run in ``n_workers`` processes (default: one per
     core, at most ``n_envs``). ``warm_start`` (anything ``--policy`` accepts) is cloned into a new PPO
     model first (:mod:`baselines.warm_start`); ``residual_over`` (a gait file) makes the model a
     residual over that gait, moving its wanted targets by up to ``residual_scale`` rad
-    (:mod:`baselines.residual_gait`; the gait is copied into ``out``). ``asymmetric`` trains PPO's actor on
+    (:mod:`baselines.residual_gait`; the gait is copied into ``out``); ``residual_over="search"`` first
+    searches the gait on the training env (:func:`baselines.gait_search.search`, with ``gait_search``'s
+    settings if given; ~4 min on 2 cores at its defaults) and writes it to ``out/gait.json``: the
+    oracle recipe in one call. ``asymmetric`` trains PPO's actor on
     the proprioceptive part of the privileged observation only (:mod:`baselines.asymmetric`).
     ``penalty_curriculum`` (env steps) ramps the motion penalties from 0 to their weights over that many
     steps (:func:`penalty_curriculum_callback`)."""
@@ -280,6 +286,14 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     if record and record.info.get("algo", "ppo") != algo:
         raise ValueError(f"--resume: {out} was trained with --algo {record.info.get('algo', 'ppo')}, not {algo}")
     residual = record.residual if record else None  # a resumed run keeps its gait
+    if residual_over == GAIT_SEARCH:
+        from baselines.gait_search import search
+
+        log.info("searching a gait on %s %s first", env_id, env_kwargs)
+        gait = search({k: v for k, v in env_kwargs.items() if k != "obs_mode"}, seed=seed, progress=progress,
+                      **(gait_search or {}))
+        residual_over = out / "gait.json"
+        write_json(residual_over, gait)
     if residual_over:
         scale = DEFAULT_SCALE if residual_scale is None else residual_scale
         GaitResidual(residual_over, scale)  # a bad gait file or scale fails here, before any env starts

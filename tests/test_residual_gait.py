@@ -106,3 +106,21 @@ def test_a_bad_residual_gait_or_scale_is_a_clear_error(tmp_path, gait_file):  # 
         cli.main(["train", "--out", str(tmp_path / "a"), "--residual-over", str(bad)])
     with pytest.raises(SystemExit, match="positive number of radians"):
         cli.main(["train", "--out", str(tmp_path / "b"), "--residual-over", str(gait_file), "--residual-scale", "-1"])
+
+
+@pytest.mark.slow
+def test_residual_over_search_searches_the_gait_first_then_trains_over_it(warm_grasps, tmp_path):
+    """The oracle recipe in one call: the gait is searched on the training env (here a tiny search),
+    saved as gait.json beside the model, named in the run record, and the model runs with it."""
+    from baselines.train import train
+
+    out = tmp_path / "oracle"
+    tiny = {"generations": 1, "population": 2, "elite": 1, "episodes": 1, "steps": 8, "workers": 1}
+    summary = train("DexNDM/LeapRotate-v0", KWARGS, out, config=tiny_config(tmp_path), steps=64, n_envs=1,
+                    residual_over="search", gait_search=tiny, progress=False)
+    gait = json.loads((out / "gait.json").read_text())
+    assert gait["search"]["generations"] == 1 and len(gait["cos"]) == 16
+    assert gait["env_kwargs"]["object"] == OBJECT and "obs_mode" not in gait["env_kwargs"]
+    assert summary["residual"] == {"gait": "gait.json", "scale": DEFAULT_SCALE}
+    policy = PolicySource(out / "model.zip")
+    assert policy.residual is not None and policy.obs_mode == "privileged"

@@ -28,9 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="clone this demonstrator (a gait .json from baselines.gait_search, or any --policy) into "
                         "the new model before training")
     p.add_argument("--warm-start-episodes", type=int, default=20, help="demonstrator episodes to clone (default: 20)")
-    p.add_argument("--residual-over", default=None, metavar="GAIT",
+    p.add_argument("--residual-over", default=None, metavar="GAIT|search",
                    help="train a residual over this gait file (baselines/residual_gait.py): the policy sees the "
-                        "gait's phase and bends its targets; a zero residual is the gait")
+                        "gait's phase and bends its targets; a zero residual is the gait. 'search' searches the gait "
+                        "on the training env first (baselines/gait_search.py, ~4 min), into OUT/gait.json")
     p.add_argument("--residual-scale", type=float, default=None,
                    help="radians the residual may move the gait's targets (default: 0.2)")
     p.add_argument("--asymmetric", action="store_true",

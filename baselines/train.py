@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import multiprocessing
 import os
 import pickle
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -67,9 +69,34 @@ def make_env(env_id: str, residual: dict | None = None, **kwargs):
 
 
 def cpu_seconds() -> float:
-    """CPU time (user + system, s) of this process and of its finished child processes."""
+    """CPU time (user + system, s) of this process and of its child processes, finished or running
+    (a running one is read from ``/proc``; where there is none, only the finished ones count)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    total = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime in ticks
+    return total
+
+
+def every_steps_callback(every: int, action: Callable[[], object]):
+    """A callback calling ``action()`` whenever ``every`` more env steps have run."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Every(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.last = self.model.num_timesteps
+
+        def _on_step(self) -> bool:
+            if self.model.num_timesteps - self.last >= every:
+                self.last = self.model.num_timesteps
+                action()
+            return True
+
+    return Every()
 
 
 def make_training_env(factory, n_envs: int, n_workers: int, seed: int, env_kwargs: dict | None = None,
@@ -106,7 +133,10 @@ def rotation_curve_callback(path: Path, resume: bool = False, every: int = 2048)
         def _on_training_start(self) -> None:
             self.last_row, self.wall0 = -every, 0.0
             if resume and path.is_file() and path.read_text().startswith(columns):
-                rows = path.read_text().splitlines()[1:]
+                # rows after the model's last save (a run killed from outside) are dropped: they are redone
+                rows = [r for r in path.read_text().splitlines()[1:]
+                        if int(r.split(",")[0]) <= self.model.num_timesteps]
+                atomic_write(path, columns + "".join(r + "\n" for r in rows))
                 if rows:
                     self.wall0 = float(rows[-1].split(",")[-1])
             else:
@@ -361,30 +391,41 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
         steps = rounded
     before = model.num_timesteps
     learn_start = time.perf_counter()
+    earlier = record.info if record else {}
+
+    def save(final: bool) -> dict:
+        """Write the model, its statistics, (at the end, off-policy) the replay buffer and the run record
+        as they stand: at the end, and every ``eval_every`` steps, so a run killed from outside resumes
+        from its last save."""
+        atomic_write(model_path, model.save)
+        if normalize is not None:
+            atomic_write(stats_path, lambda f: pickle.dump(env, f))  # what VecNormalize.save writes
+        if final and algo not in ON_POLICY:
+            atomic_write(buffer_path, model.save_replay_buffer)
+        wall, cpu_s = time.perf_counter() - start, cpu_seconds() - cpu_start
+        summary = {"env": env_id, "env_kwargs": env_kwargs, "algo": algo, "config": str(config), "seed": seed,
+                   "n_envs": n_envs, "n_workers": n_workers, "steps_this_run": int(model.num_timesteps - before),
+                   "total_env_steps": int(model.num_timesteps), "wall_s": wall,
+                   "learn_s": time.perf_counter() - learn_start, "cpu_hours_this_run": cpu_s / 3600,
+                   "total_wall_s": earlier.get("total_wall_s", earlier.get("wall_s", 0.0)) + wall,
+                   "total_cpu_hours": earlier.get("total_cpu_hours", 0.0) + cpu_s / 3600,
+                   "resumed": resume, "warm_start": warm,
+                   "asymmetric": asymmetric or earlier.get("asymmetric", False),
+                   "penalty_curriculum": penalty_curriculum or earlier.get("penalty_curriculum", 0),
+                   "residual": residual and {"gait": "gait.json", "scale": residual["scale"]}}
+        write_json(out / RUN_RECORD, summary)
+        return summary
+
+    callbacks.append(every_steps_callback(eval_every, lambda: save(final=False)))
     try:
         model.learn(total_timesteps=steps, callback=callbacks, progress_bar=progress, reset_num_timesteps=not resume,
                     tb_log_name=algo)
     finally:  # an interrupted run keeps what it learned, so --resume can continue it
-        learn_s = time.perf_counter() - learn_start
-        atomic_write(model_path, model.save)
-        if normalize is not None:
-            atomic_write(stats_path, lambda f: pickle.dump(env, f))  # what VecNormalize.save writes
-        if algo not in ON_POLICY:
-            atomic_write(buffer_path, model.save_replay_buffer)
-        env.close()
-        eval_env.close()
-    wall, cpu_s = time.perf_counter() - start, cpu_seconds() - cpu_start  # the workers were joined by close()
-    earlier = record.info if record else {}
-    summary = {"env": env_id, "env_kwargs": env_kwargs, "algo": algo, "config": str(config), "seed": seed,
-               "n_envs": n_envs, "n_workers": n_workers, "steps_this_run": int(model.num_timesteps - before),
-               "total_env_steps": int(model.num_timesteps), "wall_s": wall, "learn_s": learn_s,
-               "cpu_hours_this_run": cpu_s / 3600,
-               "total_wall_s": earlier.get("total_wall_s", earlier.get("wall_s", 0.0)) + wall,
-               "total_cpu_hours": earlier.get("total_cpu_hours", 0.0) + cpu_s / 3600,
-               "resumed": resume, "warm_start": warm, "asymmetric": asymmetric or earlier.get("asymmetric", False),
-               "penalty_curriculum": penalty_curriculum or earlier.get("penalty_curriculum", 0),
-               "residual": residual and {"gait": "gait.json", "scale": residual["scale"]}}
-    write_json(out / RUN_RECORD, summary)
+        try:
+            summary = save(final=True)
+        finally:
+            env.close()
+            eval_env.close()
     if (out / CURVE_FILE).read_text().count("\n") > 1:  # at least one rollout with finished episodes
         condition = " ".join(str(env_kwargs[k]) for k in ("object", "wrist", "axis") if k in env_kwargs)
         plot_learning_curve(out / CURVE_FILE, out / "curve.png", f"{env_id} {condition}")

@@ -231,3 +231,35 @@ def test_the_penalty_curriculum_ramps_the_motion_penalties_but_not_the_fall_pena
         assert env.get_attr("fall_penalty_weight")[0] == 10.0
     finally:
         env.close()
+
+
+@pytest.mark.slow
+def test_a_run_saves_as_it_goes_so_a_killed_run_resumes_from_its_last_save(warm_grasps, tmp_path):
+    """Every --eval-every steps the model, its statistics and the run record are written: a run killed
+    from outside (here: the process ends without its final save) continues with --resume from there,
+    and the learning curve drops the rows after that save."""
+    out = tmp_path / "run"
+    config = str(tiny_ppo_config(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", f"""
+import os, json
+from baselines import cli
+import baselines.train as t
+real = t.every_steps_callback
+def save_then_die(every, action):
+    def act():
+        action()
+        if json.load(open({str(out / 'train.json')!r}))["total_env_steps"] >= 256:
+            os._exit(3)  # killed: no final save
+    return real(every, act)
+t.every_steps_callback = save_then_die
+cli.main(["train", "--env-kwargs", {KWARGS!r}, "--config", {config!r}, "--steps", "1024", "--eval-every", "128",
+          "--out", {str(out)!r}])
+"""], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    saved = json.loads((out / "train.json").read_text())
+    assert 256 <= saved["total_env_steps"] < 1024 and saved["total_cpu_hours"] > 0
+    train(out, "--config", config, "--steps", "128", "--resume")
+    again = json.loads((out / "train.json").read_text())
+    assert again["total_env_steps"] == saved["total_env_steps"] + 128
+    steps = np.genfromtxt(out / "curve.csv", delimiter=",", names=True, ndmin=1)["env_steps"]
+    assert np.all(np.diff(steps) > 0), "the curve continues from the save, without repeated steps"

@@ -1,32 +1,75 @@
-"""Policies in nominal simulation: the reference baselines, the shipped oracle and the generalist.
+"""Policies in nominal simulation: the reference baselines, the shipped policies, and one policy per cell.
 
-For every (policy, wrist) pair, ``dexndm eval``'s metrics over ``--episodes`` episodes of 20 s
-(DexNDM/LeapRotate-v0, nominal physics, z axis, cylinders unless told otherwise), printed as a
-Markdown table for BENCHMARKS.md, with the published simulation figures below it for scale.
+Two modes, one table. ``--policy NAME=SPEC`` (repeatable; default: the baselines and whatever ships)
+evaluates named policies on every wrist of ``--wrists`` (default palm_up) and category of ``--objects``
+(default cylinder); a trained or searched policy only on the task it was made for. ``--cells`` evaluates
+every wrist (default all six of :data:`dexndm_envs.poses.WRISTS`) x object category (default cylinder
+and cuboid) cell with that cell's policy: ``--policy-template`` with ``{wrist}`` and ``{object}`` filled
+in, else the shipped one (:func:`baselines.pipeline.default_policy`); a cell whose policy file does not
+exist is skipped and listed. Every row: ``dexndm eval``'s metrics over ``--episodes`` episodes (default 50,
+seed 0) of ``--steps`` control steps at 20 Hz (default 400: 20 s) on DexNDM/LeapRotate-v0, nominal physics
+(no randomization), axis ``--axis`` (+z), in the simulator the policy was trained in
+(:func:`baselines.policy.policy_simulator`: its actuator, e.g. a torque clip at the hand's Goal Current,
+merged with the task, as the pipeline's sim evaluation does), printed as a Markdown table for
+BENCHMARKS.md, with the published simulation figures below it for scale.
 
     python benchmarks/policies.py --episodes 50
     python benchmarks/policies.py --policy oracle=baselines/checkpoints/oracle_palm_up_cylinder_z/model.zip \\
         --wrists palm_up --episodes 50
+    python benchmarks/policies.py --cells --episodes 50                      # the shipped policy of each cell
+    python benchmarks/policies.py --cells --policy-template 'runs/oracle_{wrist}_{object}/model.zip' \\
+        --wrists palm_up palm_down --objects cylinder --json runs/cells.json
 
-A policy whose input is the privileged observation (an oracle) is evaluated on it; every other policy
-on the deployable proprioceptive one (``baselines.policy.policy_obs_mode`` decides, from its run record or
-its input size).
+Columns (per row):
+
+* **Rot** (rad per episode, 20 s unless ``--steps`` says otherwise) +- its standard error over the
+  episodes ("-" with one episode); **TTF** (time to fall, fraction of the 20 s episode: a shorter
+  ``--steps``, for a quick check, caps it at steps / 400); **RotR** (the sum of
+  the clipped rotation reward, one sample per step); **RotP** (rad/s, mean off-axis angular speed);
+  :mod:`dexndm_envs.metrics` defines them.
+* **steadiness** = RotR / (20 x Rot) (:func:`steadiness`; dimensionless): 1 for a steady rotation slower
+  than the reward clip (0.5 rad/s), less for jerks and bursts above the clip; "-" where Rot <= 0.
+* **clip** (N m): the torque clip of the policy's training simulator (:func:`torque_clip`; the ideal PD's
+  default 0.5 N m unless its training named another), and whether it is within :data:`SERVO_CAP`, what
+  the hand's servos can give: a policy trained with a larger clip may rely on torque the hand lacks.
+* **CPU h**: CPU hours the policy's training took, all its runs together (an SB3 policy's run record's
+  ``total_cpu_hours``); "-" for other policies and for records older than that key (they hold only wall
+  time).
+* **targets**: how many of :data:`TARGETS` (a rotation policy a real hand could run) the row meets, and
+  which it misses; a line per target below the table counts the rows that meet it.
+
+The observation (privileged for an oracle, else proprioceptive) is the one the policy reads
+(:func:`baselines.policy.policy_env_kwargs`, from its run record or its input size). ``--json PATH``
+writes every row.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from report import header
 
-from baselines.evaluate import evaluate
-from baselines.policy import policy_kind, policy_obs_mode, trained_env_kwargs
+from baselines.evaluate import evaluate, rot_standard_error
+from baselines.pipeline import default_policy
+from baselines.policy import (
+    BASELINE_POLICIES,
+    policy_kind,
+    policy_label,
+    policy_simulator,
+    read_run_record,
+    trained_env_kwargs,
+)
+from dexndm_envs.actuators import DynamixelXC330, make_actuator
 from dexndm_envs.fileio import write_json
+from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS, METRIC_KEYS
+from dexndm_envs.poses import WRISTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "baselines" / "checkpoints"
+ENV_ID = "DexNDM/LeapRotate-v0"
 DEFAULT_POLICIES = {
     "random": "random",
     "hold still": "hold",
@@ -37,11 +80,56 @@ DEFAULT_POLICIES = {
     "oracle, palm down": SHIPPED / "oracle_palm_down_cylinder_z" / "model.zip",
     "generalist (distilled)": SHIPPED / "generalist" / "generalist.pt",
 }
+CELL_OBJECTS = ("cylinder", "cuboid")
+"""The object categories of ``--cells`` by default."""
+SERVO_CAP = 0.29  # N m: 550 mA x 0.53 N m/A, the identified hand's Goal Current times its torque constant
+TARGETS: dict[str, Callable[[dict], bool]] = {
+    "Rot >= 6 rad": lambda row: row["rot_rad"] >= 6.0,
+    "TTF >= 0.85": lambda row: row["ttf"] >= 0.85,
+    "steadiness >= 0.6": lambda row: row["steadiness"] is not None and row["steadiness"] >= 0.6,
+    "RotP <= 1.5 rad/s": lambda row: row["rotp"] <= 1.5,
+    f"torque clip <= {SERVO_CAP} N m": lambda row: row["within_servo_cap"],
+}
+"""The issue's targets for a rotation policy a real hand could run, each a test of a table row."""
+Job = tuple[str, str, dict]
+"""(row name, policy, task: LeapRotate's object, wrist and axis)"""
 PUBLISHED = [  # the DexNDM paper's tables: other simulators and hands, for scale only
     ("HORA (Allegro, palm up, z, sim)", "222", "0.82"),
     ("HORA with DR only", "176", "0.81"),
     ("DexNDM generalist (LEAP, unseen objects, z, sim)", "314", "0.92"),
 ]
+
+
+def steadiness(rot_rad: float, rotr: float) -> float | None:
+    """RotR / (20 x Rot): how much of the rotation the clipped per-step reward samples see (dimensionless).
+
+    ``rot_rad`` is Rot (rad, the net turn about the axis), ``rotr`` RotR (the sum over the 20 Hz control
+    steps of the angular speed about the axis in rad/s, clipped at the reward clip). A rotation at a steady
+    speed below the clip gives RotR = 20 x Rot, steadiness 1 (e.g. 4 rad turned, RotR 80); bursts faster
+    than the clip, and jerks that flick the object forward within a step and let it spring back (sampled
+    moving backwards), give less. None where Rot <= 0: no rotation to compare with.
+    """
+    return rotr / (CONTROL_HZ * rot_rad) if rot_rad > 0 else None
+
+
+def torque_clip(simulator: dict) -> float:
+    """The torque clip (N m) of a simulator given as env kwargs (:func:`baselines.policy.policy_simulator`):
+    its ideal PD's ``torque_limit`` (0.5 N m by default, where no actuator is named), or a servo model's
+    Goal Current times its torque constant."""
+    actuator = make_actuator(simulator.get("actuator", "ideal_pd"))
+    if isinstance(actuator, DynamixelXC330):
+        return actuator.params["goal_current_ma"] / 1000.0 * actuator.params["torque_constant_nm_per_a"]
+    return actuator.torque_limit
+
+
+def training_cpu_hours(policy: str) -> float | None:
+    """CPU hours an SB3 policy's training took, all its runs together (its run record's ``total_cpu_hours``);
+    None for any other policy and for a record written before that key (it holds only wall time)."""
+    if policy_kind(policy) != "sb3":
+        return None
+    record = read_run_record(Path(policy).parent)
+    hours = record.info.get("total_cpu_hours") if record else None
+    return None if hours is None else float(hours)
 
 
 def trained_on(policy: str | Path) -> dict:
@@ -50,52 +138,133 @@ def trained_on(policy: str | Path) -> dict:
     return trained_env_kwargs(policy)[0] if policy_kind(policy) in ("sb3", "gait") else {}
 
 
-def main() -> None:
+def evaluate_row(name: str, policy: str, task: dict, episodes: int, steps: int, seed: int) -> dict:
+    """Evaluate ``policy`` on ``task`` (LeapRotate's object, wrist and axis) in the simulator it was trained
+    in, nominal physics; the table row: the metrics (Rot and its standard error in rad, TTF as a fraction of
+    the episode and in s, RotR, RotP in rad/s), steadiness, the training simulator's torque clip (N m) and
+    whether it is within :data:`SERVO_CAP`, the training's CPU hours, the targets met, the wall time (s)."""
+    simulator = policy_simulator(policy)
+    start = time.perf_counter()
+    report = evaluate(ENV_ID, {**task, **simulator}, policy, episodes, seed=seed, steps=steps, progress=False)
+    clip = torque_clip(simulator)
+    row = {"policy": name, "spec": policy, "label": policy_label(policy), **task, "episodes": episodes,
+           "steps": steps, "seed": seed, **{k: report[k] for k in METRIC_KEYS},
+           "rot_rad_se": rot_standard_error(report) if episodes >= 2 else None,
+           "steadiness": steadiness(report["rot_rad"], report["rotr"]), "simulator": simulator,
+           "obs_mode": report["env_kwargs"].get("obs_mode"),
+           "torque_clip_nm": clip, "within_servo_cap": clip <= SERVO_CAP, "cpu_hours": training_cpu_hours(policy)}
+    row["targets_met"] = [target for target, met in TARGETS.items() if met(row)]
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
+def named_jobs(policies: dict[str, str], wrists: list[str], objects: list[str], axis: str) -> list[Job]:
+    """(name, policy, task) for every named policy on every (wrist, object) it was made for."""
+    jobs = []
+    for name, policy in policies.items():
+        made_for = trained_on(policy)
+        for wrist in wrists:
+            for object in objects:
+                task = {"object": object, "wrist": wrist, "axis": axis}
+                if all(made_for.get(k, v) == v for k, v in task.items()):
+                    jobs.append((name, policy, task))
+    return jobs
+
+
+def cell_jobs(template: str | None, wrists: list[str], objects: list[str],
+              axis: str) -> tuple[list[Job], list[str]]:
+    """(label, policy, task) for every wrist x object cell whose policy exists (``template`` filled in, else
+    the shipped one), and a line per cell skipped for want of its policy file."""
+    jobs, skipped = [], []
+    for wrist in wrists:
+        for object in objects:
+            policy = template.format(wrist=wrist, object=object) if template else default_policy(wrist, object, axis)
+            if policy not in BASELINE_POLICIES and not Path(policy).is_file():
+                skipped.append(f"{wrist} / {object}: no policy at {policy}")
+                continue
+            jobs.append((policy_label(policy), policy, {"object": object, "wrist": wrist, "axis": axis}))
+    return jobs, skipped
+
+
+def _number(value: float | None, digits: int) -> str:
+    """``value`` to ``digits`` decimals, "-" for None."""
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def print_table(rows: list[dict]) -> None:
+    """The rows as a Markdown table (module docstring), then a line per target: the rows that meet it."""
+    print("| policy | wrist | object | Rot (rad) | +- se | TTF | RotR | RotP (rad/s) | steadiness | clip (N m) | "
+          f"<= {SERVO_CAP} N m cap | CPU h | targets |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|")
+    for r in rows:
+        missed = [target.split(" ")[0] for target in TARGETS if target not in r["targets_met"]]
+        met = f"{len(r['targets_met'])}/{len(TARGETS)}" + (f" (not {', '.join(missed)})" if missed else "")
+        print(f"| {r['policy']} | {r['wrist']} | {r['object']} | {r['rot_rad']:.2f} | {_number(r['rot_rad_se'], 2)} | "
+              f"{r['ttf']:.2f} | {r['rotr']:.1f} | {r['rotp']:.3f} | {_number(r['steadiness'], 2)} | "
+              f"{r['torque_clip_nm']:.2f} | {'yes' if r['within_servo_cap'] else 'no'} | "
+              f"{_number(r['cpu_hours'], 1)} | {met} |")
+    print()
+    for target in TARGETS:
+        print(f"{target}: {sum(target in r['targets_met'] for r in rows)} of {len(rows)} rows")
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policy", action="append", default=None, metavar="NAME=SPEC",
                         help="a policy to evaluate (repeatable; default: the baselines and whatever ships)")
-    parser.add_argument("--wrists", nargs="+", default=["palm_up"])
-    parser.add_argument("--object", default="cylinder")
+    parser.add_argument("--cells", action="store_true",
+                        help="one row per wrist x object category, each with the cell's policy")
+    parser.add_argument("--policy-template", default=None, metavar="SPEC",
+                        help="with --cells: the cell's policy, {wrist} and {object} filled in (e.g. "
+                             "'runs/oracle_{wrist}_{object}/model.zip', or 'hold'); default: the shipped one")
+    parser.add_argument("--wrists", nargs="+", choices=list(WRISTS), default=None,
+                        help="default: palm_up; all six with --cells")
+    parser.add_argument("--objects", "--object", nargs="+", default=None,
+                        help=f"object categories (default: cylinder; {' '.join(CELL_OBJECTS)} with --cells)")
     parser.add_argument("--axis", default="+z")
     parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=EPISODE_STEPS,
+                        help=f"control steps per episode at {CONTROL_HZ} Hz (default {EPISODE_STEPS}: 20 s; fewer for "
+                             "a quick check, TTF staying a fraction of 20 s)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, default=None, help="write every row to this JSON file")
+    args = parser.parse_args(argv)
     if args.policy and any("=" not in p for p in args.policy):
         parser.error("--policy takes NAME=SPEC, e.g. --policy 'hold still=hold'")
-    policies = (dict(p.split("=", 1) for p in args.policy) if args.policy
-                else {k: v for k, v in DEFAULT_POLICIES.items() if not isinstance(v, Path) or v.is_file()})
+    if args.cells and args.policy:
+        parser.error("--cells evaluates each cell's own policy (--policy-template); leave out --policy")
+    if args.policy_template and not args.cells:
+        parser.error("--policy-template is for --cells")
+
+    skipped = []
+    if args.cells:
+        jobs, skipped = cell_jobs(args.policy_template, args.wrists or list(WRISTS),
+                                  args.objects or list(CELL_OBJECTS), args.axis)
+    else:
+        policies = (dict(p.split("=", 1) for p in args.policy) if args.policy
+                    else {k: str(v) for k, v in DEFAULT_POLICIES.items() if not isinstance(v, Path) or v.is_file()})
+        jobs = named_jobs(policies, args.wrists or ["palm_up"], args.objects or ["cylinder"], args.axis)
 
     header()
     rows = []
-    for name, spec in policies.items():
-        made_for = trained_on(spec)
-        for wrist in args.wrists:
-            task = {"object": args.object, "wrist": wrist, "axis": args.axis}
-            if any(made_for.get(k, v) != v for k, v in task.items()):
-                continue  # a trained or searched policy runs only on the task it was made for
-            kwargs = {**task, "obs_mode": policy_obs_mode(str(spec))}
-            start = time.perf_counter()
-            r = evaluate("DexNDM/LeapRotate-v0", kwargs, str(spec), args.episodes, seed=args.seed, progress=False)
-            rows.append({"policy": name, "spec": str(spec), "wrist": wrist, "episodes": args.episodes,
-                         **{k: r[k] for k in ("rot_rad", "ttf", "rotr", "rotp")},
-                         "seconds": time.perf_counter() - start})
-            print(f"{name} / {wrist}: Rot {r['rot_rad']:.2f} rad, TTF {r['ttf']:.2f} ({rows[-1]['seconds']:.0f} s)",
-                  flush=True)
+    for name, policy, task in jobs:
+        rows.append(evaluate_row(name, policy, task, args.episodes, args.steps, args.seed))
+        r = rows[-1]
+        print(f"{name} / {task['wrist']} / {task['object']}: Rot {r['rot_rad']:.2f} rad, TTF {r['ttf']:.2f} "
+              f"({r['seconds']:.0f} s)", flush=True)
+    for line in skipped:
+        print(f"skipped {line}")
 
-    print(f"\n{args.object}, axis {args.axis}, nominal sim, {args.episodes} episodes of 20 s per row\n")
-    print("| policy | wrist | Rot (rad) | TTF | RotR | RotP (rad/s) |")
-    print("|---|---|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['policy']} | {r['wrist']} | {r['rot_rad']:.2f} | {r['ttf']:.2f} | {r['rotr']:.1f} | "
-              f"{r['rotp']:.3f} |")
+    print(f"\naxis {args.axis}, nominal sim (each policy's training simulator), {args.episodes} episodes of "
+          f"{args.steps / CONTROL_HZ:g} s per row, seed {args.seed}\n")
+    print_table(rows)
     print("\nPublished (other simulators and hands; RotR, TTF):\n")
     print("| reference | RotR | TTF |")
     print("|---|---:|---:|")
     for name, rotr, ttf in PUBLISHED:
         print(f"| {name} | {rotr} | {ttf} |")
     if args.json:
-        write_json(args.json, {"rows": rows})
+        write_json(args.json, {"rows": rows, "skipped": skipped, "servo_cap_nm": SERVO_CAP})
 
 
 if __name__ == "__main__":

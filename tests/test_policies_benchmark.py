@@ -1,0 +1,60 @@
+"""benchmarks/policies.py: steadiness, the training simulator's torque clip, and a tiny ``--cells`` run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import OBJECT
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def policies():
+    """benchmarks/policies.py as a module (it imports its sibling ``report`` as a script would)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location("benchmarks_policies", BENCHMARKS / "policies.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
+def test_steadiness(policies):
+    assert policies.steadiness(4.0, 80.0) == pytest.approx(1.0)  # 0.2 rad/s for 20 s, below the 0.5 rad/s clip
+    assert policies.steadiness(4.0, 40.0) == pytest.approx(0.5)
+    assert policies.steadiness(0.0, 10.0) is None
+    assert policies.steadiness(-1.0, -20.0) is None
+
+
+def test_torque_clip(policies):
+    assert policies.torque_clip({}) == pytest.approx(0.5)  # the ideal PD's default
+    assert policies.torque_clip({"actuator": {"name": "ideal_pd", "torque_limit": 0.18}}) == pytest.approx(0.18)
+    assert policies.torque_clip({"actuator": {"name": "xc330", "goal_current_ma": 550.0,
+                                              "torque_constant_nm_per_a": 0.53}}) == pytest.approx(0.2915)
+
+
+@pytest.mark.slow
+def test_cells_run(policies, warm_grasps, tmp_path, capsys):
+    out = tmp_path / "cells.json"
+    policies.main(["--cells", "--wrists", "palm_up", "--objects", OBJECT, "--policy-template", "hold",
+                   "--episodes", "1", "--steps", "10", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert "| steadiness | clip (N m) | <= 0.29 N m cap | CPU h |" in printed
+    row = next(line for line in printed.splitlines() if line.startswith(f"| hold | palm_up | {OBJECT} |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # hold runs in the default simulator (0.5 N m, above the servos' cap) and took no training (no CPU hours)
+    assert cells[9:12] == ["0.50", "no", "-"]
+    assert "torque clip <= 0.29 N m: 0 of 1 rows" in printed
+    [saved] = json.loads(out.read_text())["rows"]
+    assert saved["wrist"] == "palm_up" and saved["object"] == OBJECT and saved["steps"] == 10
+    assert saved["torque_clip_nm"] == 0.5 and saved["within_servo_cap"] is False and saved["cpu_hours"] is None
+    expected = None if saved["rot_rad"] <= 0 else saved["rotr"] / (20 * saved["rot_rad"])
+    assert saved["steadiness"] == pytest.approx(expected)
+    assert cells[8] == ("-" if expected is None else f"{expected:.2f}")

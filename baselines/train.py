@@ -430,3 +430,21 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
         condition = " ".join(str(env_kwargs[k]) for k in ("object", "wrist", "axis") if k in env_kwargs)
         plot_learning_curve(out / CURVE_FILE, out / "curve.png", f"{env_id} {condition}")
     return summary
+
+
+def train_to(total_steps: int, env_id: str, env_kwargs: dict, out: str | Path, **kwargs) -> dict:
+    """Train the run in ``out`` until it holds ``total_steps`` env steps: start it, or resume it where an
+    earlier (interrupted) part left it, or do nothing when it is already there; returns its run record.
+    ``kwargs`` go to :func:`train`; a gait searched by an earlier part (``residual_over="search"``) is
+    reused, not searched again."""
+    out = Path(out)
+    record = read_run_record(out) if (out / "model.zip").is_file() else None
+    done = record.info.get("total_env_steps", 0) if record else 0
+    if done >= total_steps:
+        return record.info
+    if record:
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("residual_over", "residual_scale", "gait_search")}
+        return train(env_id, env_kwargs, out, steps=total_steps - done, resume=True, **kwargs)
+    if kwargs.get("residual_over") == GAIT_SEARCH and (out / "gait.json").is_file():
+        kwargs["residual_over"] = str(out / "gait.json")
+    return train(env_id, env_kwargs, out, steps=total_steps, **kwargs)

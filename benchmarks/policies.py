@@ -53,6 +53,7 @@ from pathlib import Path
 from report import header
 
 from baselines.evaluate import evaluate, rot_standard_error
+from baselines.oracles import SERVO_TORQUE_NM
 from baselines.pipeline import default_policy
 from baselines.policy import (
     BASELINE_POLICIES,
@@ -82,7 +83,7 @@ DEFAULT_POLICIES = {
 }
 CELL_OBJECTS = ("cylinder", "cuboid")
 """The object categories of ``--cells`` by default."""
-SERVO_CAP = 0.29  # N m: 550 mA x 0.53 N m/A, the identified hand's Goal Current times its torque constant
+SERVO_CAP = SERVO_TORQUE_NM  # N m: the identified hand's Goal Current times its torque constant, rounded down
 TARGETS: dict[str, Callable[[dict], bool]] = {
     "Rot >= 6 rad": lambda row: row["rot_rad"] >= 6.0,
     "TTF >= 0.85": lambda row: row["ttf"] >= 0.85,

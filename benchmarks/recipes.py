@@ -18,17 +18,15 @@ learning curves (training episodes' mean rotation against env steps and against 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from report import header
 
 from baselines.evaluate import evaluate, rot_standard_error
-from baselines.train import CURVE_FILE, train
+from baselines.oracles import SERVO_TORQUE_NM
+from baselines.train import CURVE_FILE, train_to
 
-SERVO_TORQUE_NM = 0.29
-"""What an XC330 gives at the identified hand's Goal Current: 0.55 A x 0.53 N m/A."""
 TASK = {"object": "cylinder", "wrist": "palm_up", "axis": "+z", "obs_mode": "privileged",
         "actuator": {"name": "ideal_pd", "torque_limit": SERVO_TORQUE_NM}}
 FALL = {"fall_penalty_weight": 10.0}
@@ -51,12 +49,7 @@ RECIPES: dict[str, dict] = {
 def run_recipe(name: str, out: Path, steps: int) -> dict:
     """Train recipe ``name`` in ``out`` up to ``steps`` env steps (resuming a shorter run); its run record."""
     spec = dict(RECIPES[name])
-    env_kwargs = {**TASK, **spec.pop("env_kwargs", {})}
-    record = out / "train.json"
-    done = json.loads(record.read_text())["total_env_steps"] if (out / "model.zip").is_file() else 0
-    if done < steps:
-        train("DexNDM/LeapRotate-v0", env_kwargs, out, steps=steps - done, resume=done > 0, progress=True, **spec)
-    return json.loads(record.read_text())
+    return train_to(steps, "DexNDM/LeapRotate-v0", {**TASK, **spec.pop("env_kwargs", {})}, out, **spec)
 
 
 def evaluate_recipe(out: Path, episodes: int) -> dict:

@@ -103,10 +103,15 @@ class GapProfile:
     side_gain_scale: float = 1.0
     description: str = ""
 
+    @property
+    def torque_cap_nm(self) -> float:
+        """The most torque a joint gets at this profile's Goal Current: Goal Current x torque constant, N m."""
+        return self.torque_constant_nm_per_a * self.goal_current_ma / 1000.0
+
     def make_actuator(self) -> Actuator:
         """The actuator this profile describes."""
         if self.actuator == "ideal_pd":
-            return IdealPD(self.kp, self.kd, self.torque_constant_nm_per_a * self.goal_current_ma / 1000.0)
+            return IdealPD(self.kp, self.kd, self.torque_cap_nm)
         return DynamixelXC330(p_gain=self.kp, i_gain=self.ki, d_gain=self.kd, goal_current_ma=self.goal_current_ma,
                               latency_s=self.latency_s, backlash_rad=self.backlash_rad,
                               coulomb_friction_nm=self.coulomb_friction_nm,

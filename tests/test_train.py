@@ -263,3 +263,16 @@ cli.main(["train", "--env-kwargs", {KWARGS!r}, "--config", {config!r}, "--steps"
     assert again["total_env_steps"] == saved["total_env_steps"] + 128
     steps = np.genfromtxt(out / "curve.csv", delimiter=",", names=True, ndmin=1)["env_steps"]
     assert np.all(np.diff(steps) > 0), "the curve continues from the save, without repeated steps"
+
+
+@pytest.mark.slow
+def test_train_to_starts_resumes_and_then_leaves_a_finished_run_alone(warm_grasps, tmp_path):
+    from baselines.train import train_to
+
+    out, config = tmp_path / "run", tiny_ppo_config(tmp_path)
+    kwargs = json.loads(KWARGS)
+    assert train_to(128, "DexNDM/LeapRotate-v0", kwargs, out, config=config, progress=False)["total_env_steps"] == 128
+    second = train_to(256, "DexNDM/LeapRotate-v0", kwargs, out, config=config, progress=False)
+    assert second["total_env_steps"] == 256 and second["resumed"] and second["steps_this_run"] == 128
+    again = train_to(256, "DexNDM/LeapRotate-v0", kwargs, out, config=config, progress=False)
+    assert again == json.loads((out / "train.json").read_text()) and again["steps_this_run"] == 128

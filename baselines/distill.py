@@ -36,13 +36,12 @@ from tqdm.auto import tqdm
 
 import dexndm_envs  # noqa: F401  (registers the env ids)
 from baselines.episodes import episode_seeds
-from baselines.generalist import GENERALIST_FORMAT, ResidualMLP, act
+from baselines.generalist import GENERALIST_FORMAT, ResidualMLP, act, input_dim, student_input
 from baselines.policy import RUN_RECORD, PolicySource, read_run_record
 from dexndm_envs.dynamics.checkpoint import save_checkpoint
 from dexndm_envs.dynamics.dataset import split_episodes
 from dexndm_envs.dynamics.training import early_stopping_loop, torch_threads
 from dexndm_envs.hand import NUM_JOINTS
-from dexndm_envs.interface import PROPRIO_DIM
 from dexndm_envs.metrics import EPISODE_STEPS
 
 log = logging.getLogger(__name__)
@@ -64,11 +63,12 @@ def read_teacher(path: str | Path) -> dict:
 
 
 def rollouts(teacher: dict, student: ResidualMLP | None, episodes: int, seed: int, steps: int = EPISODE_STEPS,
-             progress: bool = True) -> list[dict]:
+             progress: bool = True, clock_period: float | None = None) -> list[dict]:
     """``episodes`` episodes in the teacher's env, driven by the teacher (``student=None``) or by the
     student; every step is labelled with the teacher's action. ``teacher`` is :func:`read_teacher`'s
-    dict, optionally with its loaded ``"source"``. Returns per episode the proprioceptive observations
-    [T, PROPRIO_DIM], labels [T, 16] and metrics (rot_rad, ttf, fell)."""
+    dict, optionally with its loaded ``"source"``. Returns per episode the student's inputs
+    [T, input_dim(clock_period)] (:func:`~baselines.generalist.student_input`), labels [T, 16] and
+    metrics (rot_rad, ttf, fell)."""
     oracle = teacher.get("source") or PolicySource(teacher["path"])
     env = gym.make(teacher["env"], **teacher["env_kwargs"])
     out = []
@@ -80,11 +80,12 @@ def rollouts(teacher: dict, student: ResidualMLP | None, episodes: int, seed: in
             obs, _ = env.reset(seed=env_seed)
             observations, labels = [], []
             fell = False
-            for _ in range(steps):
+            for t in range(steps):
                 label = oracle(obs)
-                observations.append(obs[:PROPRIO_DIM])
+                x = student_input(obs, t, clock_period)
+                observations.append(x)
                 labels.append(label)
-                action = label if student is None else act(student, obs)
+                action = label if student is None else act(student, x)
                 obs, _, terminated, truncated, _ = env.step(action)
                 if terminated or truncated:
                     fell = terminated
@@ -135,23 +136,29 @@ def fit_student(student: ResidualMLP, episodes: list[dict], *, epochs: int, batc
 def distill(teachers: list[str | Path], out: str | Path, *, episodes: int = 20, dagger_rounds: int = 2,
             dagger_episodes: int | None = None, min_rot: float = np.pi, hidden: int = 256, blocks: int = 2,
             epochs: int = 100, batch_size: int = 256, lr: float = 1e-3, patience: int = 10, seed: int = 0,
-            steps: int = EPISODE_STEPS, threads: int | None = 1, progress: bool = True) -> dict:
+            steps: int = EPISODE_STEPS, clock_period: float | None = None, threads: int | None = 1,
+            progress: bool = True) -> dict:
     """Distill ``teachers`` (SB3 ``model.zip`` paths) into one generalist saved at ``out``; returns the
-    report (also stored in the checkpoint's ``info``): data per round, fit scores, student rollouts."""
+    report (also stored in the checkpoint's ``info``): data per round, fit scores, student rollouts.
+    ``clock_period`` (policy steps) gives the student the phase clock
+    (:func:`~baselines.generalist.student_input`); residual-gait teachers' gaits have period 16."""
     if episodes < 1 or dagger_rounds < 0:
         raise ValueError(f"episodes must be >= 1 and dagger_rounds >= 0; got {episodes}, {dagger_rounds}")
+    if clock_period is not None and not clock_period > 0:
+        raise ValueError(f"the clock period is a positive number of policy steps; got {clock_period}")
     specs = [read_teacher(t) for t in teachers]
     sources = [PolicySource(spec["path"]) for spec in specs]  # loaded once, used by every rollout
     dagger_episodes = dagger_episodes or episodes
     start = time.perf_counter()
     torch.manual_seed(seed)
-    student = ResidualMLP(hidden=hidden, blocks=blocks)
-    report: dict = {"teachers": specs, "rounds": []}
+    student = ResidualMLP(in_dim=input_dim(clock_period), hidden=hidden, blocks=blocks)
+    report: dict = {"teachers": specs, "rounds": [], "clock_period": clock_period}
     with torch_threads(threads):
         data = []
         teacher_scores = []
         for k, spec in enumerate(specs):
-            eps = rollouts({**spec, "source": sources[k]}, None, episodes, rollout_seed(seed, k, 0), steps, progress)
+            eps = rollouts({**spec, "source": sources[k]}, None, episodes, rollout_seed(seed, k, 0), steps, progress,
+                           clock_period)
             good = [e for e in eps if not e["fell"] and e["rot_rad"] >= min_rot]
             teacher_scores.append({"teacher": spec["path"], "episodes": len(eps), "successful": len(good),
                                    "rot_rad": float(np.mean([e["rot_rad"] for e in eps]))})
@@ -166,11 +173,11 @@ def distill(teachers: list[str | Path], out: str | Path, *, episodes: int = 20, 
             if rnd > 0:  # DAgger: the student drives, the teachers label
                 for k, spec in enumerate(specs):
                     data += rollouts({**spec, "source": sources[k]}, student, dagger_episodes,
-                                     rollout_seed(seed, k, rnd), steps, progress)
+                                     rollout_seed(seed, k, rnd), steps, progress, clock_period)
             scores = fit_student(student, data, seed=seed + rnd, **fit_kw)
             probe = [e for k, spec in enumerate(specs)  # the same probe episodes every round
                      for e in rollouts({**spec, "source": sources[k]}, student, max(1, episodes // 4),
-                                       rollout_seed(seed, k, -1), steps, progress)]
+                                       rollout_seed(seed, k, -1), steps, progress, clock_period)]
             scores.update(round=rnd, student_rot_rad=float(np.mean([e["rot_rad"] for e in probe])),
                           student_ttf=float(np.mean([e["ttf"] for e in probe])))
             log.info("round %d: %s", rnd, scores)
@@ -181,6 +188,6 @@ def distill(teachers: list[str | Path], out: str | Path, *, episodes: int = 20, 
         student.load_state_dict(best[2])
         report["selected_round"] = best[1]
     report["wall_s"] = time.perf_counter() - start
-    config = {"in_dim": PROPRIO_DIM, "out_dim": NUM_JOINTS, "hidden": hidden, "blocks": blocks}
+    config = {"in_dim": input_dim(clock_period), "out_dim": NUM_JOINTS, "hidden": hidden, "blocks": blocks}
     save_checkpoint(out, GENERALIST_FORMAT, student, "residual_mlp", config, info=report)
     return report

@@ -6,7 +6,12 @@ from) and its action source.
 The network sees only what a real hand gives: the first ``PROPRIO_DIM`` floats of the observation
 (the last 10 (q, target) pairs, the wrist quaternion and the target axis, :mod:`dexndm_envs.interface`),
 so one network is conditioned on wrist and axis through its input, and it runs on ``obs_mode="proprio"``
-and ``"privileged"`` envs and on the real hand alike.
+and ``"privileged"`` envs and on the real hand alike. A generalist distilled with a clock
+(``clock_period``) also reads the phase clock of :func:`dexndm_envs.interface.clock`, counted by its
+action source from the episode's start: residual-gait teachers see their gait's phase, and a student
+that must infer it from 10 steps of history (half a 16-step cycle) loses most of their rotation. The
+count is the policy's own, so on the real hand (``DexNDM/LeapRotateReal-v0``, same 20 Hz loop, the same
+reset at each episode's start) the signal is the one it had in simulation.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from torch import nn
 
 from dexndm_envs.dynamics.checkpoint import read_checkpoint
 from dexndm_envs.hand import NUM_JOINTS
-from dexndm_envs.interface import PROPRIO_DIM
+from dexndm_envs.interface import CLOCK_DIM, PROPRIO_DIM, clock
 
 GENERALIST_FORMAT = "dexndm-generalist"
 
@@ -69,23 +74,40 @@ def generalist_tasks(path: str | Path) -> set[tuple[str, str]]:
             for t in checkpoint["info"]["teachers"]}
 
 
+def input_dim(clock_period: float | None) -> int:
+    """Floats the student reads: the proprioceptive observation, and the clock when it has one."""
+    return PROPRIO_DIM + (CLOCK_DIM if clock_period else 0)
+
+
+def student_input(observation: np.ndarray, t: int, clock_period: float | None) -> np.ndarray:
+    """The student's input (float32) at policy step ``t`` of an episode: the proprioceptive part of a
+    proprio or privileged observation, followed by the clock if ``clock_period`` (policy steps) is set."""
+    proprio = np.asarray(observation, dtype=np.float32)[:PROPRIO_DIM]
+    return np.concatenate([proprio, clock(t, clock_period)]) if clock_period else proprio
+
+
 class GeneralistSource:
     """A distilled generalist as an action source (deterministic; reads only the proprioceptive part of
-    the observation, so it runs on ``obs_mode="proprio"`` and ``"privileged"`` envs and the real hand)."""
+    the observation, so it runs on ``obs_mode="proprio"`` and ``"privileged"`` envs and the real hand;
+    with a clock it counts the steps since :meth:`reset`, which every caller runs before an episode)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.model, _ = load_generalist(path)
+        self.model, checkpoint = load_generalist(path)
+        self.clock_period = checkpoint["info"].get("clock_period")
         self.name = f"generalist:{Path(path).name}"
+        self.t = 0
 
     def reset(self, rng: np.random.Generator) -> None:
-        """Nothing to draw: the policy is deterministic."""
+        """Nothing to draw (the policy is deterministic); the clock starts again."""
+        self.t = 0
 
     def __call__(self, observation: np.ndarray) -> np.ndarray:
-        return act(self.model, observation)
+        action = act(self.model, student_input(observation, self.t, self.clock_period))
+        self.t += 1
+        return action
 
 
-def act(model: ResidualMLP, observation: np.ndarray) -> np.ndarray:
-    """The generalist's action (float32, [-1, 1], motor order) from the proprioceptive part of an
-    observation (a proprio or privileged one)."""
+def act(model: ResidualMLP, x: np.ndarray) -> np.ndarray:
+    """The generalist's action (float32, [-1, 1], motor order) for a :func:`student_input`."""
     with torch.no_grad():
-        return model(torch.as_tensor(np.asarray(observation, dtype=np.float32)[:PROPRIO_DIM])).numpy()
+        return model(torch.as_tensor(x)).numpy()

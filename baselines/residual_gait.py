@@ -25,9 +25,9 @@ import numpy as np
 from gymnasium import spaces
 
 from baselines.gait import PeriodicGaitSource
-from dexndm_envs.interface import action_towards, latest_target
+from dexndm_envs.interface import CLOCK_DIM, action_towards, clock, latest_target
 
-PHASE_DIM = 2
+PHASE_DIM = CLOCK_DIM
 DEFAULT_SCALE = 0.2
 """Radians the residual may move the gait's wanted target (per joint)."""
 
@@ -51,9 +51,8 @@ class GaitResidual:
         self.t = 0
 
     def phase(self) -> np.ndarray:
-        """``(sin, cos)`` of the gait phase of the coming step (float32)."""
-        w = 2 * np.pi * (self.t + 1) / self.gait.period
-        return np.array([np.sin(w), np.cos(w)], dtype=np.float32)
+        """``(sin, cos)`` of the gait phase of the coming step (float32; :func:`~dexndm_envs.interface.clock`)."""
+        return clock(self.t, self.gait.period)
 
     def augment(self, observation: np.ndarray) -> np.ndarray:
         """The policy's input: the env observation followed by the phase. Also reads the env's current

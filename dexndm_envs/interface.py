@@ -151,6 +151,18 @@ def latest_target(observation: np.ndarray) -> np.ndarray:
     return _newest_pair(observation)[1]
 
 
+CLOCK_DIM = 2
+
+
+def clock(t: int, period: float) -> np.ndarray:
+    """A phase clock: ``(sin, cos)`` of ``2 pi (t + 1) / period`` (float32), ``t`` the policy steps taken
+    since the episode began and ``period`` in policy steps; the phase of the coming step. A gait
+    restarted at each reset has this phase, so a clocked policy and a gait with the same period agree.
+    It needs only a step count, which a real hand's control loop has as well as the simulator."""
+    w = 2 * np.pi * (t + 1) / period
+    return np.array([np.sin(w), np.cos(w)], dtype=np.float32)
+
+
 class ProprioHistory:
     """The last T (q, target) pairs and the observation vector built from them."""
 

@@ -110,6 +110,31 @@ def test_distill_through_the_cli(teacher, tmp_path):
     assert json.loads(report.read_text())["rounds"][0]["round"] == 0
 
 
+def test_a_clocked_student_reads_the_phase_its_source_counts_from_each_reset(teacher, tmp_path):
+    """--clock-period: the student's input is the proprioceptive observation plus the clock of
+    dexndm_envs.interface.clock, counted by the action source from its reset (so on a real hand too)."""
+    from dexndm_envs.interface import clock
+
+    out = tmp_path / "clocked.pt"
+    cli.main(["distill", "--teachers", str(teacher), "--episodes", "1", "--dagger-rounds", "0", "--min-rot", "-10",
+              "--hidden", "16", "--blocks", "1", "--epochs", "2", "--clock-period", "16", "--out", str(out)])
+    model, ckpt = load_generalist(out)
+    assert model.inp.in_features == PROPRIO_DIM + 2 and ckpt["info"]["clock_period"] == 16
+    source = load_policy(str(out))
+    obs = np.zeros(PROPRIO_DIM, np.float32)
+    source.reset(None)
+    first = [source(obs) for _ in range(3)]
+    source.reset(None)
+    assert all(np.array_equal(a, b) for a, b in zip(first, [source(obs) for _ in range(3)]))
+    assert not np.array_equal(first[0], first[1]), "the clock moves the input from step to step"
+    with torch.no_grad():
+        x = torch.as_tensor(np.concatenate([obs, clock(2, 16)]))
+        np.testing.assert_allclose(first[2], model(x).numpy(), atol=1e-6)
+    np.testing.assert_allclose(clock(0, 16), [np.sin(np.pi / 8), np.cos(np.pi / 8)], atol=1e-7)
+    with pytest.raises(ValueError, match="clock period is a positive number of policy steps; got -2"):
+        distill([teacher], tmp_path / "bad.pt", clock_period=-2)
+
+
 def test_bad_teachers_and_checkpoints_give_clear_errors(teacher, tmp_path):
     with pytest.raises(ValueError, match="no teacher checkpoint"):
         distill([tmp_path / "missing.zip"], tmp_path / "g.pt")

@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--blocks", type=int, default=2, help="residual blocks of the MLP")
     p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--clock-period", type=float, default=None, metavar="STEPS",
+                   help="give the student a phase clock of this period (policy steps; the searched gaits' is 16), "
+                        "counted from each episode's start (default: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="generalist checkpoint (.pt) to write")
     p.add_argument("--json", type=Path, default=None, help="write the distillation report here")
@@ -30,7 +33,7 @@ def run(args: argparse.Namespace) -> None:
 
     report = distill(args.teachers, args.out, episodes=args.episodes, dagger_rounds=args.dagger_rounds,
                      min_rot=args.min_rot, hidden=args.hidden, blocks=args.blocks, epochs=args.epochs,
-                     seed=args.seed)
+                     clock_period=args.clock_period, seed=args.seed)
     if args.json:
         write_json(args.json, report)
     for t in report["teacher_rollouts"]:

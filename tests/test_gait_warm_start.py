@@ -67,6 +67,29 @@ def test_bad_gait_files_are_clear_errors(tmp_path):
         search(KWARGS, population=4, elite=5, progress=False)
     with pytest.raises(ValueError, match="steps <= 400"):
         search(KWARGS, steps=401, progress=False)
+    with pytest.raises(ValueError, match="unknown fitness 'speed'; allowed: rot, rotr"):
+        search(KWARGS, fitness="speed", progress=False)
+
+
+def test_the_fitness_is_rot_or_the_clipped_rate_over_20_hz(warm_grasps):
+    """rot scores what Rot counts; rotr the sum of the clipped end-of-step rates / 20 Hz, which a gait
+    turning the object in jerks inside its steps cannot inflate."""
+    from baselines import gait_search
+
+    params = np.random.default_rng(1).uniform(-0.3, 0.3, 3 * NUM_JOINTS)
+    gait = PeriodicGaitSource.from_params(16, params)
+    env = gym.make("DexNDM/LeapRotate-v0", **KWARGS)
+    try:
+        obs, _ = env.reset(seed=3)
+        gait.reset(None)
+        for _ in range(30):
+            obs, _, terminated, _, info = env.step(gait(obs))
+            assert not terminated
+    finally:
+        env.close()
+    scores = {f: gait_search._score((KWARGS, 16, params, 3, 30, 2.0, f)) for f in gait_search.FITNESS}
+    assert scores["rot"] == pytest.approx(info["rot"])
+    assert scores["rotr"] == pytest.approx(info["rotr"] / 20)
 
 
 def test_the_search_writes_a_usable_gait(warm_grasps):

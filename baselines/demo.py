@@ -11,12 +11,13 @@ from pathlib import Path
 def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None, box_port: str | None = None,
          tracker: str | None = None, policy: str | None = None, wrist: str = "palm_up", object: str = "cylinder",
          axis: str = "+z", residual: str = "gains", workdir: Path | None = None, seed: int = 0,
-         json_path: Path | None = None) -> dict:
+         json_path: Path | None = None, resume: bool = False) -> dict:
     """Run the pipeline, print its table and optionally copy its JSON to ``json_path``.
 
     Defaults: the shipped base policy for (wrist, object, axis) (:func:`baselines.pipeline.default_policy`:
     the oracle in process, the generalist or the searched gait on a hand on ``port``), the gap profile
-    ``leap_xc330`` unless a hand is on ``port``, and a new ``runs/demo-<date>-<time>`` work directory.
+    ``leap_sysid`` unless a hand is on ``port``, and a new ``runs/demo-<date>-<time>`` work directory;
+    ``resume`` continues the interrupted run in ``workdir``.
     """
     from baselines.collect import CollectionStopped
     from baselines.pipeline import check_run, default_policy, format_table, run_pipeline
@@ -24,6 +25,8 @@ def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None
     from dexndm_envs.gap import DEFAULT_HAND
     from real.bus import BusError
 
+    if resume and workdir is None:
+        raise ValueError("--resume continues the run in --workdir; name it")
     if gap is not None and port is not None:
         raise ValueError("--gap sets the in-process hand; a hand on --port has its own (for the virtual hand: "
                          "`dexndm emulate --gap PROFILE`)")
@@ -32,7 +35,8 @@ def demo(*, size: str = "quick", gap: str | None = None, port: str | None = None
         result = run_pipeline(policy or default_policy(wrist, object, axis, deployable=port is not None),
                               workdir=workdir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S"), size=size,
                               gap=gap or DEFAULT_HAND, port=port, box_port=box_port, tracker=tracker, wrist=wrist,
-                              object=object, axis=axis, residual=residual, seed=seed, ready=_ask_operator)
+                              object=object, axis=axis, residual=residual, seed=seed, ready=_ask_operator,
+                              resume=resume)
     except (BusError, CollectionStopped) as e:
         raise SystemExit(f"dexndm demo: the hand stopped the run: {e}") from None
     print(format_table(result))

@@ -29,11 +29,18 @@ PD, or another actuator its training named (e.g. a torque clip at the hand's Goa
 
 All four evaluations use the same seed, so episode ``i`` starts from the same grasp in every
 condition (a paired comparison); the collections use seeds of their own.
+
+A run records its progress after every stage (``pipeline_state.pkl``: the stages done and what they
+produced). ``run_pipeline(..., resume=True)`` (``dexndm demo --resume --workdir DIR``) continues an
+interrupted run with the same arguments: finished stages are kept, an interrupted collection goes on
+from the episodes on disk, and any other interrupted stage is redone from its start.
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -50,7 +57,7 @@ from baselines.sources import ReplaySource
 from baselines.transfer_stats import CORRECTIONS, format_figure, transfer_figures
 from dexndm_envs.dynamics.fitting import fit
 from dexndm_envs.dynamics.residual import fit_residual, residual_form
-from dexndm_envs.fileio import write_json
+from dexndm_envs.fileio import atomic_write, write_json
 from dexndm_envs.gap import DEFAULT_HAND
 from dexndm_envs.metrics import CONTROL_HZ, METRIC_KEYS
 from dexndm_envs.objects import resolve_objects
@@ -174,12 +181,23 @@ class Hand:
                 else f"hand on {self.port} (tracker {self.tracker}), Chaos Box on {self.box_port}")
 
 
-def prepare_workdir(workdir: str | Path) -> Path:
-    """Create ``workdir``; an existing non-empty directory is refused (FileExistsError), never reused."""
+STATE_FILE = "pipeline_state.pkl"
+"""A run's progress: the stages done and what they produced (:meth:`Run.save_state`)."""
+
+
+def prepare_workdir(workdir: str | Path, resume: bool = False) -> Path:
+    """Create ``workdir``; an existing non-empty directory is refused (FileExistsError), never reused,
+    unless ``resume`` and it holds a run's progress (:data:`STATE_FILE`) or a run cut short in its first
+    stage."""
     workdir = Path(workdir)
     if workdir.exists() and (not workdir.is_dir() or any(workdir.iterdir())):
-        raise FileExistsError(f"{workdir} exists and is not an empty directory; give a new --workdir "
-                              "(a run never writes over earlier data)")
+        if not resume:
+            raise FileExistsError(f"{workdir} exists and is not an empty directory; give a new --workdir, or "
+                                  "--resume to continue the run in it (a run never writes over earlier data)")
+        started = {entry.name for entry in workdir.iterdir()} <= {"eval", "data", "models"}  # cut short in stage a
+        if not ((workdir / STATE_FILE).is_file() or started):
+            raise FileExistsError(f"--resume: {workdir} holds no pipeline run to continue (no {STATE_FILE}, which a "
+                                  "run records after each stage)")
     workdir.mkdir(parents=True, exist_ok=True)
     return workdir
 
@@ -188,7 +206,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
                  port: str | None = None, box_port: str | None = None, tracker: str | None = None,
                  wrist: str = "palm_up", object: str = "cylinder", axis: str = "+z", residual: str = "gains",
                  seed: int = 0, progress: bool = True, ready: Callable[[str], None] | None = None,
-                 place_object: Callable[[int], None] | None = None) -> dict:
+                 place_object: Callable[[int], None] | None = None, resume: bool = False) -> dict:
     """Run stages a-g (module docstring) and return the result that ``workdir/pipeline.json`` holds.
 
     Args:
@@ -207,6 +225,8 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
             episode (unless ``place_object`` does that); default: log it.
         place_object: with ``port``, puts the object back in the hand before each evaluation episode,
             given the episode's reset seed (e.g. ``VirtualHand.place_object``); default: ask via ``ready``.
+        resume: continue the interrupted run in ``workdir`` (same arguments; a ValueError names any
+            that differ) instead of refusing a non-empty directory.
     Returns:
         ``{"rows": [{"condition", rot_rad, ttf, ttf_s, rotr, rotp, "rot_rad_se", "episodes", "report"}, ...],
         "gap_closed", "gap_closed_ci95", "improvement", "improvement_ci95", "data", "models", "timings",
@@ -221,13 +241,19 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
     simulator = policy_simulator(policy)
     hand.check(task)
     run = Run(policy=policy, task=task, simulator=simulator, hand=hand, sizes=sizes, residual=residual, seed=seed,
-              progress=progress, workdir=prepare_workdir(workdir), ready=ready, place_object=place_object)
+              progress=progress, workdir=prepare_workdir(workdir, resume), ready=ready, place_object=place_object)
+    if resume:
+        run.load_state()
     log.info("DexNDM pipeline: policy %s (%s observation), %s, simulator %s, %s; artefacts in %s", policy, obs_mode,
              task, simulator or "default", hand.describe(), run.workdir)
-    started = time.perf_counter()
     for stage in STAGES:
+        if stage.name in run.done:
+            log.info("stage %s: done by an earlier part of this run", stage.name)
+            continue
         stage.run_in(run)
-    run.timings["total"] = time.perf_counter() - started
+        run.done.append(stage.name)
+        run.save_state()
+    run.timings["total"] = sum(run.timings[stage.name] for stage in STAGES)
 
     plot = plot_conditions(run.curves, run.workdir / "rotation.png",
                            f"{policy_label(policy)}, {wrist}, {object}, axis {axis}")
@@ -267,8 +293,43 @@ class Run:
     data: dict[str, dict | int] = field(default_factory=dict)
     models: dict[str, dict] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    replay: ReplaySource | None = None
-    """the Chaos Box's action source, replaying the base policy's simulated episodes"""
+    done: list[str] = field(default_factory=list)
+    """the names of the stages finished so far"""
+    _replay: ReplaySource | None = None
+
+    @property
+    def replay(self) -> ReplaySource:
+        """The Chaos Box's action source, replaying the base policy's simulated episodes (made on first use)."""
+        if self._replay is None:
+            self._replay = ReplaySource(self.rollouts, self.task["wrist"], steps=self.sizes.steps)
+        return self._replay
+
+    def identity(self) -> dict:
+        """The arguments that decide what the run computes (a resumed run must be given the same)."""
+        return {"policy": self.policy, "task": self.task, "simulator": self.simulator, "hand": asdict(self.hand),
+                "sizes": asdict(self.sizes), "residual": self.residual, "seed": self.seed}
+
+    def save_state(self) -> None:
+        """Record the stages done and what they produced (atomically: a kill leaves the previous record)."""
+        state = {"identity": self.identity(), "done": self.done, "rows": self.rows, "curves": self.curves,
+                 "episode_rot": self.episode_rot, "data": self.data, "models": self.models, "timings": self.timings}
+        atomic_write(self.workdir / STATE_FILE, lambda f: pickle.dump(state, f))
+
+    def load_state(self) -> None:
+        """Take over an interrupted run's progress (nothing where it finished no stage yet); a ValueError
+        where it was started with other arguments."""
+        path = self.workdir / STATE_FILE
+        if not path.is_file():
+            return
+        with open(path, "rb") as f:
+            state = pickle.load(f)
+        before = state["identity"]
+        changed = {k: (v, before.get(k)) for k, v in self.identity().items() if before.get(k) != v}
+        if changed:
+            raise ValueError(f"--resume: the run in {self.workdir} was started with other arguments: "
+                             + "; ".join(f"{k} {old!r}, now {new!r}" for k, (new, old) in changed.items()))
+        for key in ("done", "rows", "curves", "episode_rot", "data", "models", "timings"):
+            setattr(self, key, state[key])
 
     @property
     def data_dir(self) -> Path:
@@ -302,12 +363,14 @@ class Run:
             steps=self.sizes.steps, progress=self.progress, **kwargs)
 
     def collect(self, name: str, env: tuple, source, episodes: int, seed_stage: int) -> None:
-        """Collect ``episodes`` into ``data/<name>`` (:func:`_collect`) and keep its summary."""
+        """Collect ``episodes`` into ``data/<name>`` (:func:`_collect`; an interrupted collection goes on
+        from the episodes on disk) and keep its summary."""
         self.data[name] = _collect(env, source, episodes, self.data_dir / name, self.sizes.steps,
                                    _seed(self.seed, seed_stage), self.progress)
 
 
 def _sim_eval(run: Run) -> None:
+    shutil.rmtree(run.rollouts[0], ignore_errors=True)  # simulated episodes of an interrupted attempt: redone
     run.evaluate("sim", (ROTATE, {**run.task, **run.simulator}, None), save_rollouts=run.rollouts[0])
 
 
@@ -360,10 +423,6 @@ def _corrected_eval(run: Run) -> None:
                      before_episode=run.place(condition))
 
 
-def _replay_source(run: Run) -> None:
-    run.replay = ReplaySource(run.rollouts, run.task["wrist"], steps=run.sizes.steps)
-
-
 def _box_setup(run: Run) -> None:
     run.setup(f"put the hand in its Chaos Box ({run.hand.box_port})")
 
@@ -393,7 +452,7 @@ STAGES = (
     Stage("sim_eval", "the base policy in the simulator", _sim_eval),
     Stage("direct_eval", lambda run: f"direct transfer to the {run.hand.describe()}", _direct_eval),
     Stage("sim_policy", "more base-policy episodes in the simulator", _sim_policy),
-    Stage("sim_box", "Chaos Box in the simulator, replaying the base policy", _sim_box, before=_replay_source),
+    Stage("sim_box", "Chaos Box in the simulator, replaying the base policy", _sim_box),
     Stage("real_box", "Chaos Box on the hand, replaying the base policy (same seed as in sim)", _real_box,
           before=_box_setup),
     Stage("fit", "dynamics models: pretrain on sim Chaos Box data, fine-tune on the hand's", _fit),
@@ -445,7 +504,8 @@ def _evaluate(condition: str, env: tuple[str, dict, str | None], episodes: int, 
 def _collect(env: tuple, source, episodes: int, out: Path, steps: int, seed: int, progress: bool) -> dict:
     """One crash-safe collection into ``out`` (see :func:`baselines.collect.collect`); returns its summary."""
     make_env, meta, faults = env
-    summary = collect(make_env, source, episodes, out, meta, seed=seed, steps=steps, faults=faults, progress=progress)
+    summary = collect(make_env, source, episodes, out, meta, seed=seed, steps=steps, faults=faults, progress=progress,
+                      resume=True)
     log.info("%s: %d episodes, %d transitions (%.0f/s)", out.name, summary["episodes"], summary["transitions"],
              summary["transitions_per_s"])
     return {"path": str(out), **{k: summary[k] for k in ("episodes", "transitions", "faulty_episodes", "seconds",

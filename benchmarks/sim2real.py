@@ -23,8 +23,9 @@ with the same ``--policy``.
         [--gaps leap_xc330 leap_xc330_worn] [--residuals gains mlp] [--policy P]
         [--set eval_episodes=10 box_episodes=50 ...] [--emulator] [--workdir DIR]
 
-With ``--workdir`` a cell whose ``pipeline.json`` exists is read back instead of run again, so an
-interrupted grid resumes where it stopped (a cell cut short is redone from its start).
+With ``--workdir`` a cell whose ``pipeline.json`` exists is read back instead of run again, and a cell
+cut short goes on from its last finished stage (``run_pipeline(resume=True)``), so an interrupted grid
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import contextlib
 import dataclasses
 import itertools
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -119,13 +119,11 @@ def main() -> None:
         cell = root / f"{Path(gap).stem}_{wrist}_{obj}_{residual}"  # a profile given as a JSON path: its file name
         if (cell / "pipeline.json").is_file():  # finished by an earlier, interrupted run of the grid
             result = json.loads((cell / "pipeline.json").read_text())
-        else:
-            if cell.exists():  # a cell cut short: its partial artefacts are redone from the start
-                shutil.rmtree(cell)
+        else:  # a cell cut short goes on from its last finished stage
             with contextlib.ExitStack() as stack:
                 hand = emulated_hand(stack, gap, wrist, obj) if args.emulator else {"gap": gap}
-                result = run_pipeline(policy, workdir=cell, size=sizes, wrist=wrist, object=obj,
-                                      residual=residual, seed=args.seed, progress=False, **hand)
+                result = run_pipeline(policy, workdir=cell, size=sizes, wrist=wrist, object=obj, residual=residual,
+                                      seed=args.seed, progress=False, resume=cell.exists(), **hand)
         for k, v in result["gap_closed"].items():
             if v is not None:
                 closed[k].append(v)

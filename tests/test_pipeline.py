@@ -265,6 +265,49 @@ def test_demo_refuses_a_workdir_with_data(tmp_path):
     assert (tmp_path / "keep.txt").read_text() == "earlier results"
 
 
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_from_its_last_stage_and_gives_the_same_result(warm_grasps, toy_run, monkeypatch,
+                                                                                  caplog):
+    """Stopped in the model fit (after four stages and its data), the run goes on with resume=True: the
+    finished stages are not run again, the data are not collected twice, and the result is the
+    uninterrupted run's; other arguments than the run's are refused."""
+    import logging
+
+    import baselines.pipeline as pipeline
+
+    result, done = toy_run
+    policy, workdir = str(done.parent / "gait.json"), done.parent / "resumed"
+    kwargs = dict(workdir=workdir, size=TOY, object=OBJECT, wrist="palm_up", seed=0, progress=False)
+
+    def stopped(*args, **kw):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "fit", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            run_pipeline(policy, **kwargs)
+    with pytest.raises(FileExistsError, match="--resume to continue"):
+        run_pipeline(policy, **kwargs)
+    with pytest.raises(ValueError, match="started with other arguments: seed 0, now 1"):
+        run_pipeline(policy, **{**kwargs, "seed": 1}, resume=True)
+    caplog.set_level(logging.INFO, logger="baselines.pipeline")
+    resumed = run_pipeline(policy, **kwargs, resume=True)
+    for stage in STAGES[:5]:
+        assert f"stage {stage}: done by an earlier part of this run" in caplog.text
+    assert "stage fit: dynamics models" in caplog.text
+    assert len(EpisodeDataset(workdir / "data" / "real_box")) == TOY.box_episodes
+    assert [r["rot_rad"] for r in resumed["rows"]] == [r["rot_rad"] for r in result["rows"]]
+    assert resumed["improvement"] == result["improvement"]
+
+
+def test_resume_needs_a_run_to_continue(tmp_path):
+    (tmp_path / "keep.txt").write_text("earlier results")
+    with pytest.raises(FileExistsError, match="holds no pipeline run to continue"):
+        run_pipeline("scripted", workdir=tmp_path, size=TOY, object=OBJECT, resume=True)
+    with pytest.raises(SystemExit, match="--resume continues the run in --workdir; name it"):
+        cli.main(["demo", "--policy", "scripted", "--resume"])
+
+
 def test_sizes_are_checked():
     with pytest.raises(ValueError, match="box_episodes=1"):
         Sizes(eval_episodes=2, box_episodes=1, sim_box_episodes=2, policy_episodes=2)

@@ -40,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the correction's form: three gains shared by the joints (default) or the paper's MLP")
     p.add_argument("--workdir", type=Path, default=None,
                    help="new or empty directory for every artefact (default: runs/demo-<date>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run in --workdir (same "
+                   "arguments): finished stages are kept, an interrupted collection goes on from its episodes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="also write the result JSON here")
 
@@ -50,4 +52,4 @@ def run(args: argparse.Namespace) -> None:
     logging.getLogger("baselines.pipeline").setLevel(logging.INFO)  # the stages, even without -v
     demo(size=args.size, gap=args.gap, port=args.port, box_port=args.box_port, tracker=args.tracker,
          policy=args.policy, wrist=args.wrist, object=args.object, axis=args.axis, residual=args.residual,
-         workdir=args.workdir, seed=args.seed, json_path=args.json)
+         workdir=args.workdir, seed=args.seed, json_path=args.json, resume=args.resume)

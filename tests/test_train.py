@@ -93,12 +93,18 @@ def test_the_config_is_zoo_format_keyed_by_env_id():
         load_hyperparams(CONFIG, "Foo/Bar-v0")
 
 
+ZOO_OVERRIDES = {"ppo": ["n_envs:2", "n_steps:1024"],  # the zoo steps its envs in one process: keep them few
+                 **{algo: ["n_envs:2", "learning_starts:100", "buffer_size:1000"] for algo in ("sac", "tqc", "crossq")}}
+
+
 @pytest.mark.slow
-def test_rl_zoo3_finds_the_env_with_the_shipped_config(warm_grasps, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo", "--env", "DexNDM/LeapRotate-v0",
-                           "--gym-packages", "dexndm_envs", "--conf-file", str(CONFIG), "-n", "2048", "-f",
-                           str(tmp_path), "--eval-freq", "-1", "--seed", "0",
-                           "--hyperparams", "n_envs:2", "n_steps:1024"],  # the zoo steps its envs in one process
+@pytest.mark.parametrize("algo", list(ZOO_OVERRIDES))
+def test_rl_zoo3_trains_with_each_shipped_config(warm_grasps, tmp_path, algo):
+    config = ROOT / "baselines" / "configs" / f"{algo}.yml"
+    steps = "2048" if algo == "ppo" else "300"
+    proc = subprocess.run([sys.executable, "-m", "rl_zoo3.train", "--algo", algo, "--env", "DexNDM/LeapRotate-v0",
+                           "--gym-packages", "dexndm_envs", "--conf-file", str(config), "-n", steps, "-f",
+                           str(tmp_path), "--eval-freq", "-1", "--seed", "0", "--hyperparams", *ZOO_OVERRIDES[algo]],
                           cwd=tmp_path, env=dict(os.environ), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert list(tmp_path.rglob("DexNDM-LeapRotate-v0.zip"))

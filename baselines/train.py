@@ -83,20 +83,15 @@ def cpu_seconds() -> float:
 
 
 def every_steps_callback(every: int, action: Callable[[], object]):
-    """A callback calling ``action()`` whenever ``every`` more env steps have run."""
-    from stable_baselines3.common.callbacks import BaseCallback
+    """A callback calling ``action()`` whenever ``every`` more env steps have run (SB3's
+    ``EveryNTimesteps``)."""
+    from stable_baselines3.common.callbacks import ConvertCallback, EveryNTimesteps
 
-    class Every(BaseCallback):
-        def _on_training_start(self) -> None:
-            self.last = self.model.num_timesteps
+    def call(_locals: dict, _globals: dict) -> bool:
+        action()
+        return True
 
-        def _on_step(self) -> bool:
-            if self.model.num_timesteps - self.last >= every:
-                self.last = self.model.num_timesteps
-                action()
-            return True
-
-    return Every()
+    return EveryNTimesteps(every, ConvertCallback(call))
 
 
 def make_training_env(factory, n_envs: int, n_workers: int, seed: int, env_kwargs: dict | None = None,
@@ -257,6 +252,14 @@ def load_hyperparams(path: str | Path, env_id: str) -> dict:
     return hp
 
 
+def model_settings(hp: dict) -> tuple[str, dict, dict | None]:
+    """A zoo-format entry (:func:`load_hyperparams`) split into the policy name, the model's keyword
+    arguments (the zoo-only keys removed) and VecNormalize's keyword arguments (None: no normalisation)."""
+    normalize = hp.get("normalize", False)
+    normalize = {} if normalize is True else (normalize or None)
+    return hp.get("policy", "MlpPolicy"), {k: v for k, v in hp.items() if k not in _ZOO_ONLY}, normalize
+
+
 def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", config: str | Path | None = None,
           steps: int | None = None, n_envs: int | None = None, n_workers: int | None = None, resume: bool = False,
           seed: int = 0, warm_start: str | None = None, warm_start_episodes: int = 20,
@@ -288,10 +291,7 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     if not 1 <= n_workers <= n_envs:
         raise ValueError(f"n_workers must be between 1 and n_envs ({n_envs}); got {n_workers}")
     steps = steps or int(hp.get("n_timesteps", 1_000_000))
-    normalize = hp.get("normalize", False)
-    normalize = {} if normalize is True else (normalize or None)
-    policy = hp.get("policy", "MlpPolicy")
-    kwargs = {k: v for k, v in hp.items() if k not in _ZOO_ONLY}
+    policy, kwargs, normalize = model_settings(hp)
     env_kwargs = {**hp.get("env_kwargs", {}), **env_kwargs}  # the command line wins over the config
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,7 @@ def _worker(remote, parent_remote, env_fns_wrapper: CloudpickleWrapper) -> None:
             remote.send([envs[i].get_wrapper_attr(name) for i in indices])
         elif cmd == "has_attr":
             indices, name = data
-            remote.send([hasattr(envs[i], name) or _has_wrapper_attr(envs[i], name) for i in indices])
+            remote.send([_has_wrapper_attr(envs[i], name) for i in indices])
         elif cmd == "set_attr":
             indices, name, value = data
             remote.send([setattr(envs[i], name, value) for i in indices])

@@ -63,7 +63,7 @@ from baselines.policy import (
     read_run_record,
     trained_env_kwargs,
 )
-from dexndm_envs.actuators import DynamixelXC330, make_actuator
+from dexndm_envs.actuators import make_actuator
 from dexndm_envs.fileio import write_json
 from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS, METRIC_KEYS
 from dexndm_envs.poses import WRISTS
@@ -117,10 +117,7 @@ def torque_clip(simulator: dict) -> float:
     """The torque clip (N m) of a simulator given as env kwargs (:func:`baselines.policy.policy_simulator`):
     its ideal PD's ``torque_limit`` (0.5 N m by default, where no actuator is named), or a servo model's
     Goal Current times its torque constant."""
-    actuator = make_actuator(simulator.get("actuator", "ideal_pd"))
-    if isinstance(actuator, DynamixelXC330):
-        return actuator.params["goal_current_ma"] / 1000.0 * actuator.params["torque_constant_nm_per_a"]
-    return actuator.torque_limit
+    return make_actuator(simulator.get("actuator", "ideal_pd")).torque_cap_nm
 
 
 def training_cpu_hours(policy: str) -> float | None:

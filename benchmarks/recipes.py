@@ -24,11 +24,11 @@ import numpy as np
 from report import header
 
 from baselines.evaluate import evaluate, rot_standard_error
-from baselines.oracles import SERVO_TORQUE_NM
+from baselines.oracles import SERVO_TORQUE_NM, cell_kwargs
 from baselines.train import CURVE_FILE, train_to
 
-TASK = {"object": "cylinder", "wrist": "palm_up", "axis": "+z", "obs_mode": "privileged",
-        "actuator": {"name": "ideal_pd", "torque_limit": SERVO_TORQUE_NM}}
+TASK = cell_kwargs("palm_up", "cylinder")
+"""Palm-up cylinders about +z, privileged observations, the servo's torque clip (as the oracle grid's)."""
 FALL = {"fall_penalty_weight": 10.0}
 PAPER_PENALTIES = {"rotp_penalty_weight": 0.1, "pose_penalty_weight": 0.3, "work_penalty_weight": 2.0,
                    "torque_penalty_weight": 0.1}

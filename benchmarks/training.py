@@ -35,7 +35,14 @@ from pathlib import Path
 
 from report import header
 
-from baselines.train import load_hyperparams, make_env, make_training_env, torch_threads_callback, train
+from baselines.train import (
+    load_hyperparams,
+    make_env,
+    make_training_env,
+    model_settings,
+    torch_threads_callback,
+    train,
+)
 
 ENV = "DexNDM/LeapRotate-v0"
 PEER = "HandManipulateBlockRotateZ-v1"
@@ -83,12 +90,9 @@ def raw_rate(factory, workers: int, seconds: float) -> float:
 def ppo_settings(rollout: int, n_envs: int) -> tuple[dict, dict]:
     """PPO kwargs and VecNormalize kwargs from the shipped config, ``n_steps`` scaled so that a rollout
     is ``rollout`` env steps with ``n_envs`` envs."""
-    hp = load_hyperparams(ROOT_CONFIG, ENV)
-    normalize = hp.get("normalize") or {}
-    kwargs = {k: v for k, v in hp.items()
-              if k not in ("n_envs", "n_timesteps", "policy", "normalize", "env_kwargs")}
+    _, kwargs, normalize = model_settings(load_hyperparams(ROOT_CONFIG, ENV))
     kwargs["n_steps"] = max(rollout // n_envs, 1)
-    return kwargs, normalize
+    return kwargs, normalize or {}
 
 
 def learn_rate(factory, workers: int, envs_per_worker: int, rollout: int, rollouts: int) -> float:

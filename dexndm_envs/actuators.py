@@ -46,6 +46,11 @@ class Actuator(ABC):
         """The parameters that change the physics (for grasp-cache keys)."""
         return {"type": type(self).__name__}
 
+    @property
+    @abstractmethod
+    def torque_cap_nm(self) -> float:
+        """The most torque any joint gets, N m."""
+
 
 class IdealPD(Actuator):
     """tau = clip(kp (target - q) - kd qdot, -limit, limit): the paper's simulated actuator.
@@ -76,6 +81,11 @@ class IdealPD(Actuator):
 
     def key(self) -> dict:
         return {"type": "IdealPD", "kp": self.kp_nominal, "kd": self.kd_nominal, "torque_limit": self.torque_limit}
+
+    @property
+    def torque_cap_nm(self) -> float:
+        """The clip, N m."""
+        return self.torque_limit
 
 
 TORQUE_CONSTANT = 0.93 / 1.80
@@ -274,6 +284,11 @@ class DynamixelXC330(Actuator):
 
     def key(self) -> dict:
         return {"type": "DynamixelXC330", **self.params, "dt": self.dt}
+
+    @property
+    def torque_cap_nm(self) -> float:
+        """Goal Current (the largest of the joints') times the torque constant, N m."""
+        return float(np.max(self._cap)) * self._torque_constant / 1000.0
 
 
 ACTUATORS: dict[str, type[Actuator]] = {"ideal_pd": IdealPD, "xc330": DynamixelXC330}

@@ -2,19 +2,20 @@
 the "real" hand; Chaos Box data and the joint-wise dynamics model win it back.
 
 Stages (:data:`STAGES`: named :class:`Stage` functions run in order over one :class:`Run` context,
-each logged and timed by name), each leaving its artefacts under ``workdir``:
+each logged and timed by name), each leaving its artefacts under ``workdir``. Everything in the
+simulator comes first, so nobody is needed at a real hand until stage d:
 
 a. ``eval/sim.json``: the base policy in the simulator; its episodes, with actions, go to
    ``data/sim_rollouts`` (the Chaos Box replays them, the residual learns from them).
-b. ``eval/direct.json``: direct transfer to the hand.
-c. ``data/sim_policy``: more base-policy episodes in the simulator (replay and residual data);
-   ``data/sim_box``: the Chaos Box in the simulator replaying them (pretraining data);
-   ``data/real_box``: the same replay on the hand in its Chaos Box (the real data).
-d. ``models/{joint,whole}_sim.pt``: both dynamics models pretrained on ``sim_box``;
-   ``models/{joint,whole}_real.pt``: fine-tuned from them on ``real_box`` (reports beside, ``.json``).
-e. ``models/{joint,whole}_residual.pt``: a residual correction through each frozen real model,
-   trained on the base policy's simulated episodes (``sim_rollouts`` + ``sim_policy``).
-f. ``eval/whole_hand.json``, ``eval/joint_wise.json``: the policy on the hand under each correction.
+b. ``data/sim_policy``: more base-policy episodes in the simulator (replay and residual data);
+   ``data/sim_box``: the Chaos Box in the simulator replaying them (pretraining data).
+c. ``models/{joint,whole}_sim.pt``: both dynamics models pretrained on ``sim_box`` (reports beside, ``.json``).
+d. ``eval/direct.json``: direct transfer to the hand.
+e. ``data/real_box``: the same replay on the hand in its Chaos Box (the real data);
+   ``models/{joint,whole}_real.pt``: fine-tuned from the sim models on ``real_box``.
+f. ``models/{joint,whole}_residual.pt``: a residual correction through each frozen real model,
+   trained on the base policy's simulated episodes (``sim_rollouts`` + ``sim_policy``);
+   ``eval/whole_hand.json``, ``eval/joint_wise.json``: the policy on the hand under each correction.
 g. ``rotation.png`` (rotation about the axis over time, per condition) and ``pipeline.json``.
 
 The hand is the in-process gap env by default (``DexNDM/LeapRotate-v0`` and ``DexNDM/LeapChaosBox-v0``
@@ -33,16 +34,25 @@ condition (a paired comparison); the collections use seeds of their own.
 A run records its progress after every stage (``pipeline_state.pkl``: the stages done and what they
 produced). ``run_pipeline(..., resume=True)`` (``dexndm demo --resume --workdir DIR``) continues an
 interrupted run with the same arguments: finished stages are kept, an interrupted collection goes on
-from the episodes on disk, and any other interrupted stage is redone from its start.
+from the episodes on disk, an interrupted model fit keeps the models it finished, and any other
+interrupted stage is redone from its start.
+
+``run_pipeline(..., share=[DIR, ...])`` takes over what earlier runs already computed: the longest run
+of leading stages that one of them finished with the same arguments as far as those stages read them
+(the simulator stages a-c do not read the hand or the residual's form, d-e do not read the residual's
+form). Their files are hard-linked (copied where links cannot be made) and their results taken over, so
+a grid over hands and residual forms (``benchmarks/sim2real.py``) collects and fits each thing once.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import pickle
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -206,7 +216,8 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
                  port: str | None = None, box_port: str | None = None, tracker: str | None = None,
                  wrist: str = "palm_up", object: str = "cylinder", axis: str = "+z", residual: str = "gains",
                  seed: int = 0, progress: bool = True, ready: Callable[[str], None] | None = None,
-                 place_object: Callable[[int], None] | None = None, resume: bool = False) -> dict:
+                 place_object: Callable[[int], None] | None = None, resume: bool = False,
+                 share: Sequence[str | Path] = ()) -> dict:
     """Run stages a-g (module docstring) and return the result that ``workdir/pipeline.json`` holds.
 
     Args:
@@ -227,6 +238,9 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
             given the episode's reset seed (e.g. ``VirtualHand.place_object``); default: ask via ``ready``.
         resume: continue the interrupted run in ``workdir`` (same arguments; a ValueError names any
             that differ) instead of refusing a non-empty directory.
+        share: workdirs of earlier runs; a run that has finished no stage yet takes over the longest
+            run of leading stages one of them finished with the same arguments as those stages read
+            (module docstring).
     Returns:
         ``{"rows": [{"condition", rot_rad, ttf, ttf_s, rotr, rotp, "rot_rad_se", "episodes", "report"}, ...],
         "gap_closed", "gap_closed_ci95", "improvement", "improvement_ci95", "data", "models", "timings",
@@ -244,6 +258,8 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
               progress=progress, workdir=prepare_workdir(workdir, resume), ready=ready, place_object=place_object)
     if resume:
         run.load_state()
+    if not run.done:
+        run.take_over(share)
     log.info("DexNDM pipeline: policy %s (%s observation), %s, simulator %s, %s; artefacts in %s", policy, obs_mode,
              task, simulator or "default", hand.describe(), run.workdir)
     for stage in STAGES:
@@ -252,6 +268,7 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
             continue
         stage.run_in(run)
         run.done.append(stage.name)
+        run.after[stage.name] = run.snapshot()
         run.save_state()
     run.timings["total"] = sum(run.timings[stage.name] for stage in STAGES)
 
@@ -262,7 +279,8 @@ def run_pipeline(policy: str, *, workdir: str | Path, size: str | Sizes = "quick
               "size": size if isinstance(size, str) else "custom", "sizes": asdict(sizes), "seed": seed,
               "rows": [{"condition": c, **run.rows[c]} for c in CONDITIONS],
               **transfer_figures(run.rows, run.episode_rot, seed=seed),
-              "data": run.data, "models": run.models, "timings": run.timings, "plot": str(plot),
+              "data": run.data, "models": run.models, "timings": run.timings, "taken_over": run.taken_over,
+              "plot": str(plot),
               "workdir": str(run.workdir)}
     write_json(run.workdir / "pipeline.json", result)
     return result
@@ -295,6 +313,11 @@ class Run:
     timings: dict[str, float] = field(default_factory=dict)
     done: list[str] = field(default_factory=list)
     """the names of the stages finished so far"""
+    after: dict[str, dict] = field(default_factory=dict)
+    """what the results were right after each finished stage (:meth:`snapshot`), for runs that share"""
+    taken_over: dict = field(default_factory=dict)
+    """``{"from": workdir, "stages": [...]}`` where stages were taken over from another run (their
+    timings are that run's)"""
     _replay: ReplaySource | None = None
 
     @property
@@ -309,27 +332,69 @@ class Run:
         return {"policy": self.policy, "task": self.task, "simulator": self.simulator, "hand": asdict(self.hand),
                 "sizes": asdict(self.sizes), "residual": self.residual, "seed": self.seed}
 
+    def snapshot(self) -> dict:
+        """The results so far, as copies of their dicts (the arrays and strings in them are never changed
+        in place, so they are shared, and pickled once however many snapshots hold them)."""
+        return {key: {k: dict(v) if isinstance(v, dict) else v for k, v in getattr(self, key).items()}
+                for key in RESULTS}
+
     def save_state(self) -> None:
         """Record the stages done and what they produced (atomically: a kill leaves the previous record)."""
-        state = {"identity": self.identity(), "done": self.done, "rows": self.rows, "curves": self.curves,
-                 "episode_rot": self.episode_rot, "data": self.data, "models": self.models, "timings": self.timings}
+        state = {"identity": self.identity(), "done": self.done, "after": self.after, "taken_over": self.taken_over,
+                 **self.snapshot()}
         atomic_write(self.workdir / STATE_FILE, lambda f: pickle.dump(state, f))
 
     def load_state(self) -> None:
         """Take over an interrupted run's progress (nothing where it finished no stage yet); a ValueError
         where it was started with other arguments."""
-        path = self.workdir / STATE_FILE
-        if not path.is_file():
+        state = read_state(self.workdir)
+        if state is None:
             return
-        with open(path, "rb") as f:
-            state = pickle.load(f)
         before = state["identity"]
         changed = {k: (v, before.get(k)) for k, v in self.identity().items() if before.get(k) != v}
         if changed:
             raise ValueError(f"--resume: the run in {self.workdir} was started with other arguments: "
                              + "; ".join(f"{k} {old!r}, now {new!r}" for k, (new, old) in changed.items()))
-        for key in ("done", "rows", "curves", "episode_rot", "data", "models", "timings"):
+        for key in ("done", *RESULTS):
             setattr(self, key, state[key])
+        self.after = state.get("after", {})  # runs recorded before runs could share have neither
+        self.taken_over = state.get("taken_over", {})
+
+    def shareable(self, state: dict) -> int:
+        """How many leading :data:`STAGES` this run can take over from a run recorded as ``state``: each
+        finished there with the same arguments as far as it reads them, the last with its snapshot."""
+        mine, theirs = self.identity(), state["identity"]
+        count = 0
+        for stage in STAGES:
+            if stage.name not in state["done"] or any(theirs.get(k) != mine[k] for k in (*SHARED, *stage.reads)):
+                break
+            count += 1
+        while count and STAGES[count - 1].name not in state.get("after", {}):
+            count -= 1
+        return count
+
+    def take_over(self, share: Sequence[str | Path]) -> None:
+        """Take over the longest run of leading stages that a run in ``share`` finished (:meth:`shareable`):
+        hard-link its files for those stages and take its results as they were after the last one, with
+        its workdir's paths in them made this run's."""
+        offers = [(self.shareable(state), Path(source), state) for source in share
+                  if (state := read_state(Path(source))) is not None]
+        count, source, state = max(offers, key=lambda offer: offer[0], default=(0, None, None))
+        if not count:
+            return
+        stages = STAGES[:count]
+        for stage in stages:
+            for name in stage.files:
+                link_tree(source / name, self.workdir / name)
+        results = moved(state["after"][stages[-1].name], str(source), str(self.workdir))
+        for key in RESULTS:
+            setattr(self, key, results[key])
+        self.done = [stage.name for stage in stages]
+        self.after = {stage.name: moved(state["after"][stage.name], str(source), str(self.workdir))
+                      for stage in stages if stage.name in state["after"]}
+        self.taken_over = {"from": str(source), "stages": list(self.done)}
+        self.save_state()
+        log.info("took over stages %s from the run in %s", ", ".join(self.done), source)
 
     @property
     def data_dir(self) -> Path:
@@ -369,6 +434,57 @@ class Run:
                                    _seed(self.seed, seed_stage), self.progress)
 
 
+RESULTS = ("rows", "curves", "episode_rot", "data", "models", "timings")
+"""The :class:`Run` fields that hold what the stages produced."""
+SHARED = ("policy", "task", "simulator", "sizes", "seed")
+"""The arguments every stage reads; a :class:`Stage` names any others in ``reads``."""
+
+
+def read_state(workdir: Path) -> dict | None:
+    """The progress recorded in ``workdir`` (:data:`STATE_FILE`), or None where there is none."""
+    path = workdir / STATE_FILE
+    if not path.is_file():
+        return None
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def moved(value, old: str, new: str):
+    """``value`` (dicts, lists, tuples, strings, anything else kept as is) with every string that starts
+    with the directory ``old`` starting with ``new`` instead."""
+    if isinstance(value, str):
+        return new + value[len(old):] if value == old or value.startswith(old + os.sep) else value
+    if isinstance(value, dict):
+        return {k: moved(v, old, new) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(moved(v, old, new) for v in value)
+    return value
+
+
+def link_tree(src: Path, dst: Path) -> None:
+    """Hard-link the file or directory tree ``src`` to ``dst`` (copying where a link cannot be made, e.g.
+    across file systems), replacing what an interrupted attempt left at ``dst``. The project never writes
+    into a file in place (atomic writes replace it), so linked files stay independent."""
+    if not src.exists():
+        return
+    if dst.is_dir():
+        shutil.rmtree(dst)
+    elif dst.exists():
+        dst.unlink()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, dst, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(src, dst)
+
+
+def _link_or_copy(src: str | Path, dst: str | Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def _sim_eval(run: Run) -> None:
     shutil.rmtree(run.rollouts[0], ignore_errors=True)  # simulated episodes of an interrupted attempt: redone
     run.evaluate("sim", (ROTATE, {**run.task, **run.simulator}, None), save_rollouts=run.rollouts[0])
@@ -393,18 +509,34 @@ def _real_box(run: Run) -> None:
     run.data["real_transitions"] = run.data["real_box"]["transitions"]
 
 
-def _fit(run: Run) -> None:
+def _fit(run: Run, data: str) -> dict[str, dict]:
+    """Fit both models on ``data/<data>_box`` into ``models/<kind>_<data>.pt`` (the sim ones from scratch,
+    the real ones from the sim ones) and return their reports; a model whose report an interrupted
+    attempt at this stage wrote is kept (the report is written after its checkpoint)."""
     settings = {"epochs": run.sizes.fit_epochs, "patience": run.sizes.fit_patience, "seed": run.seed,
                 "progress": run.progress}
+    reports = {}
     for kind in MODEL_OF.values():
-        sim = fit(run.data_dir / "sim_box", kind, run.model_dir / f"{kind}_sim.pt", **settings)
-        real = fit(run.data_dir / "real_box", kind, run.model_dir / f"{kind}_real.pt", init=sim["checkpoint"],
-                   **settings)
-        write_json(run.model_dir / f"{kind}_sim.json", sim)
-        write_json(run.model_dir / f"{kind}_real.json", real)
-        run.models[kind] = {"sim_checkpoint": sim["checkpoint"], "real_checkpoint": real["checkpoint"],
-                            "real_eval_rmse_1step": real["eval"]["rmse_1step"],
-                            "real_eval_rmse_10step": real["eval"]["rmse_10step"]}
+        path = run.model_dir / f"{kind}_{data}.json"
+        if path.is_file():
+            log.info("%s: fitted by an earlier part of this run", path.name)
+            reports[kind] = json.loads(path.read_text())
+            continue
+        init = run.models[kind]["sim_checkpoint"] if data == "real" else None
+        reports[kind] = fit(run.data_dir / f"{data}_box", kind, path.with_suffix(".pt"), init=init, **settings)
+        write_json(path, reports[kind])
+    return reports
+
+
+def _fit_sim(run: Run) -> None:
+    for kind, sim in _fit(run, "sim").items():
+        run.models[kind] = {"sim_checkpoint": sim["checkpoint"]}
+
+
+def _fit_real(run: Run) -> None:
+    for kind, real in _fit(run, "real").items():
+        run.models[kind].update(real_checkpoint=real["checkpoint"], real_eval_rmse_1step=real["eval"]["rmse_1step"],
+                                real_eval_rmse_10step=real["eval"]["rmse_10step"])
 
 
 def _residual(run: Run) -> None:
@@ -430,11 +562,15 @@ def _box_setup(run: Run) -> None:
 @dataclass(frozen=True)
 class Stage:
     """One named step of the pipeline: ``run(run)`` does the work, timed as ``timings[name]`` and logged
-    with ``what``; ``before(run)``, if given, prepares it untimed (e.g. waits for a person at the hand)."""
+    with ``what``; ``before(run)``, if given, prepares it untimed (e.g. waits for a person at the hand).
+    ``reads``: the run's arguments it reads beyond :data:`SHARED` (``hand``, ``residual``); ``files``: what
+    it writes, relative to the workdir (what a run that shares it links)."""
 
     name: str
     what: str | Callable[[Run], str]
     run: Callable[[Run], None]
+    files: tuple[str, ...]
+    reads: tuple[str, ...] = ()
     before: Callable[[Run], None] | None = None
 
     def run_in(self, run: Run) -> None:
@@ -448,16 +584,29 @@ class Stage:
         log.info("stage %s done in %.1f s", self.name, run.timings[self.name])
 
 
+def _evaluation(*conditions: str) -> tuple[str, ...]:
+    return tuple(f"eval/{c}.{ext}" for c in conditions for ext in ("json", "png"))
+
+
+def _models(stage: str) -> tuple[str, ...]:
+    return tuple(f"models/{kind}_{stage}.{ext}" for kind in MODEL_OF.values() for ext in ("pt", "json"))
+
+
 STAGES = (
-    Stage("sim_eval", "the base policy in the simulator", _sim_eval),
-    Stage("direct_eval", lambda run: f"direct transfer to the {run.hand.describe()}", _direct_eval),
-    Stage("sim_policy", "more base-policy episodes in the simulator", _sim_policy),
-    Stage("sim_box", "Chaos Box in the simulator, replaying the base policy", _sim_box),
+    Stage("sim_eval", "the base policy in the simulator", _sim_eval, (*_evaluation("sim"), "data/sim_rollouts")),
+    Stage("sim_policy", "more base-policy episodes in the simulator", _sim_policy, ("data/sim_policy",)),
+    Stage("sim_box", "Chaos Box in the simulator, replaying the base policy", _sim_box, ("data/sim_box",)),
+    Stage("fit_sim", "dynamics models pretrained on the sim Chaos Box data", _fit_sim, _models("sim")),
+    Stage("direct_eval", lambda run: f"direct transfer to the {run.hand.describe()}", _direct_eval,
+          _evaluation("direct"), reads=("hand",)),
     Stage("real_box", "Chaos Box on the hand, replaying the base policy (same seed as in sim)", _real_box,
-          before=_box_setup),
-    Stage("fit", "dynamics models: pretrain on sim Chaos Box data, fine-tune on the hand's", _fit),
-    Stage("residual", "residual corrections through the frozen real-hand models", _residual),
-    Stage("corrected_eval", "the base policy on the hand under each correction", _corrected_eval),
+          ("data/real_box",), reads=("hand",), before=_box_setup),
+    Stage("fit_real", "dynamics models fine-tuned on the hand's Chaos Box data", _fit_real, _models("real"),
+          reads=("hand",)),
+    Stage("residual", "residual corrections through the frozen real-hand models", _residual, _models("residual"),
+          reads=("hand", "residual")),
+    Stage("corrected_eval", "the base policy on the hand under each correction", _corrected_eval,
+          _evaluation(*CORRECTIONS), reads=("hand", "residual")),
 )
 """Stages a-f of the module docstring, in order (g, the plot and ``pipeline.json``, follows them)."""
 

@@ -25,7 +25,11 @@ with the same ``--policy``.
 
 With ``--workdir`` a cell whose ``pipeline.json`` exists is read back instead of run again, and a cell
 cut short goes on from its last finished stage (``run_pipeline(resume=True)``), so an interrupted grid
-resumes where it stopped.
+resumes where it stopped. Cells share what they have in common (``run_pipeline(share=...)``): a cell
+takes over the simulator stages (sim evaluation, sim data, sim-pretrained models) from an earlier cell
+with the same wrist and object, and the hand's stages too (direct transfer, real data, fine-tuned
+models) from one on the same hand, so only the residual and its evaluation are run per residual form.
+Every row's wall time is what its results cost, shared stages included.
 """
 
 from __future__ import annotations
@@ -113,6 +117,7 @@ def main() -> None:
           "| gap closed joint-wise [95 % CI] | gap closed whole-hand [95 % CI] | real transitions | wall time |")
     print("|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     closed: dict[str, list[float]] = {"joint_wise": [], "whole_hand": []}
+    cells: list[Path] = []
     for gap, wrist, obj, residual in itertools.product(args.gaps, args.wrists, args.objects, args.residuals):
         policy = (args.policy.format(wrist=wrist, object=obj) if args.policy
                   else default_policy(wrist, obj, deployable=args.emulator))
@@ -123,7 +128,8 @@ def main() -> None:
             with contextlib.ExitStack() as stack:
                 hand = emulated_hand(stack, gap, wrist, obj) if args.emulator else {"gap": gap}
                 result = run_pipeline(policy, workdir=cell, size=sizes, wrist=wrist, object=obj, residual=residual,
-                                      seed=args.seed, progress=False, resume=cell.exists(), **hand)
+                                      seed=args.seed, progress=False, resume=cell.exists(), share=cells, **hand)
+        cells.append(cell)
         for k, v in result["gap_closed"].items():
             if v is not None:
                 closed[k].append(v)

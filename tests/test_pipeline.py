@@ -16,13 +16,15 @@ from baselines.policy import policy_simulator
 from baselines.transfer_stats import format_figure, transfer_figure, transfer_figures, transfer_interval
 from dexndm_envs.dynamics.checkpoint import load_ndm
 from dexndm_envs.dynamics.dataset import EpisodeDataset
+from dexndm_envs.dynamics.fitting import fit
 from dexndm_envs.dynamics.residual import load_residual
 from dexndm_envs.gap import DEFAULT_HAND
 from dexndm_envs.metrics import METRIC_KEYS
 
 TOY = Sizes(eval_episodes=2, box_episodes=3, sim_box_episodes=3, policy_episodes=2, steps=30, fit_epochs=3,
             fit_patience=2, residual_epochs=2)
-STAGES = ("sim_eval", "direct_eval", "sim_policy", "sim_box", "real_box", "fit", "residual", "corrected_eval")
+STAGES = ("sim_eval", "sim_policy", "sim_box", "fit_sim", "direct_eval", "real_box", "fit_real", "residual",
+          "corrected_eval")
 CAPPED = {"name": "ideal_pd", "torque_limit": 0.18}
 
 
@@ -268,9 +270,10 @@ def test_demo_refuses_a_workdir_with_data(tmp_path):
 @pytest.mark.slow
 def test_an_interrupted_run_resumes_from_its_last_stage_and_gives_the_same_result(warm_grasps, toy_run, monkeypatch,
                                                                                   caplog):
-    """Stopped in the model fit (after four stages and its data), the run goes on with resume=True: the
-    finished stages are not run again, the data are not collected twice, and the result is the
-    uninterrupted run's; other arguments than the run's are refused."""
+    """Stopped in the real models' fit (after six stages and all its data), the run goes on with
+    resume=True: the finished stages are not run again, the data are not collected twice, the sim
+    models are not fitted again, and the result is the uninterrupted run's; other arguments than the
+    run's are refused."""
     import logging
 
     import baselines.pipeline as pipeline
@@ -280,7 +283,9 @@ def test_an_interrupted_run_resumes_from_its_last_stage_and_gives_the_same_resul
     kwargs = dict(workdir=workdir, size=TOY, object=OBJECT, wrist="palm_up", seed=0, progress=False)
 
     def stopped(*args, **kw):
-        raise KeyboardInterrupt
+        if kw.get("init") is not None and args[1] == "joint":  # the second real model's fine-tuning
+            raise KeyboardInterrupt
+        return fit(*args, **kw)
 
     with monkeypatch.context() as m:
         m.setattr(pipeline, "fit", stopped)
@@ -292,12 +297,42 @@ def test_an_interrupted_run_resumes_from_its_last_stage_and_gives_the_same_resul
         run_pipeline(policy, **{**kwargs, "seed": 1}, resume=True)
     caplog.set_level(logging.INFO, logger="baselines.pipeline")
     resumed = run_pipeline(policy, **kwargs, resume=True)
-    for stage in STAGES[:5]:
+    for stage in STAGES[:6]:
         assert f"stage {stage}: done by an earlier part of this run" in caplog.text
-    assert "stage fit: dynamics models" in caplog.text
+    assert "stage fit_real: dynamics models" in caplog.text
+    assert "whole_real.json: fitted by an earlier part of this run" in caplog.text
     assert len(EpisodeDataset(workdir / "data" / "real_box")) == TOY.box_episodes
     assert [r["rot_rad"] for r in resumed["rows"]] == [r["rot_rad"] for r in result["rows"]]
     assert resumed["improvement"] == result["improvement"]
+
+
+def test_runs_share_what_they_have_in_common(warm_grasps, toy_run, caplog):
+    """A run with another residual form takes over all but the residual and its evaluation from a finished
+    run of the same task; a run on another hand takes over only the simulator's stages. What it takes
+    over is linked and reads as its own; what follows is its own."""
+    import logging
+
+    result, done = toy_run
+    policy, root = str(done.parent / "gait.json"), done.parent
+    kwargs = dict(size=TOY, object=OBJECT, wrist="palm_up", seed=0, progress=False)
+    caplog.set_level(logging.INFO, logger="baselines.pipeline")
+    mlp = run_pipeline(policy, workdir=root / "mlp", residual="mlp", share=[done], **kwargs)
+    assert mlp["taken_over"] == {"from": str(done), "stages": list(STAGES[:7])}
+    assert "stage residual: residual corrections" in caplog.text and "stage fit_real: dynamics" not in caplog.text
+    before, after = ({r["condition"]: r for r in run["rows"]} for run in (result, mlp))
+    for condition in ("sim", "direct"):
+        assert after[condition]["rot_rad"] == before[condition]["rot_rad"]
+        assert after[condition]["report"] == str(root / "mlp" / "eval" / f"{condition}.json")
+    assert mlp["residual"] == "mlp" and "gains" in result["models"]["joint"] and "gains" not in mlp["models"]["joint"]
+    episode = next((done / "data" / "real_box").rglob("*.npz"))
+    assert (root / "mlp" / episode.relative_to(done)).samefile(episode)
+    assert not (root / "mlp" / "models" / "joint_residual.pt").samefile(done / "models" / "joint_residual.pt")
+
+    other = run_pipeline(policy, workdir=root / "xc330", gap="leap_xc330", share=[done, root / "mlp"], **kwargs)
+    assert other["taken_over"]["stages"] == list(STAGES[:4])
+    assert EpisodeDataset(root / "xc330" / "data" / "real_box")[0]["meta"]["gap"] == "leap_xc330"
+    assert other["data"]["real_box"]["path"] == str(root / "xc330" / "data" / "real_box")
+    assert other["models"]["joint"]["sim_checkpoint"] == str(root / "xc330" / "models" / "joint_sim.pt")
 
 
 def test_resume_needs_a_run_to_continue(tmp_path):

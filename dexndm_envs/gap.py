@@ -24,6 +24,9 @@ errors that name the file and the key. Keys (the servo's are read by the ``xc330
 ``encoder_noise_rad``         standard deviation of the joint reading noise, rad
 ``object_friction_scale``     factor on the object's friction coefficient
 ``object_mass_scale``         factor on the object's mass
+``simulator``                 the physics engine that plays the hand: ``"pybullet"`` (default, the
+                              policies' training simulator) or ``"mujoco"`` (the ``mujoco`` extra;
+                              MuJoCo's own contact model at its defaults)
 ``name``, ``description``     free text (say where the numbers come from)
 ============================  ======================================================================
 
@@ -64,6 +67,7 @@ from dexndm_envs.actuators import (
     latency_range,
 )
 from dexndm_envs.hand import check_side_gain_scale
+from dexndm_envs.simulators import DEFAULT_SIMULATOR, SIMULATORS
 
 BUILTIN_DIR = Path(__file__).parent / "gaps"
 DEFAULT_HAND = "leap_sysid"
@@ -101,6 +105,7 @@ class GapProfile:
     stiffness_scale: float | tuple[float, ...] = 1.0
     damping_scale: float | tuple[float, ...] = 1.0
     side_gain_scale: float = 1.0
+    simulator: str = DEFAULT_SIMULATOR
     description: str = ""
 
     @property
@@ -154,7 +159,7 @@ def load_gap(spec: str | Path | GapProfile) -> GapProfile:
         raise ValueError(f"gap profile {path}: not valid JSON ({e})") from e
     if not isinstance(data, dict):
         raise ValueError(f"gap profile {path}: expected a JSON object of settings")
-    allowed = {"name", "description", *_REQUIRED, *_NUMBERS, *_SERVO_KEYS}
+    allowed = {"name", "description", "simulator", *_REQUIRED, *_NUMBERS, *_SERVO_KEYS}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValueError(f"gap profile {path}: unknown keys {unknown}; allowed: {', '.join(sorted(allowed))}")
@@ -178,6 +183,9 @@ def load_gap(spec: str | Path | GapProfile) -> GapProfile:
     pd_units = data.get("pd_units", _SERVO_DEFAULTS["pd_units"])
     if pd_units not in PD_UNITS:
         raise ValueError(f"gap profile {path}: pd_units must be one of {', '.join(PD_UNITS)}, got {pd_units!r}")
+    simulator = data.get("simulator", DEFAULT_SIMULATOR)
+    if simulator not in SIMULATORS:
+        raise ValueError(f"gap profile {path}: simulator must be one of {', '.join(SIMULATORS)}, got {simulator!r}")
     latency = _parse(path, "latency_s", data["latency_s"], latency_range,
                      "a number >= 0 (s) or a range [min, max] with 0 <= min <= max")
     scales = {key: _parse(path, key, data.get(key, _SERVO_DEFAULTS[key]), joint_values,
@@ -187,6 +195,7 @@ def load_gap(spec: str | Path | GapProfile) -> GapProfile:
     for key, scale in scales.items():
         values[key] = float(scale[0]) if np.all(scale == scale[0]) else tuple(float(x) for x in scale)
     return GapProfile(name=str(data.get("name", path.stem)), actuator=data["actuator"], pd_units=pd_units,
+                      simulator=simulator,
                       description=str(data.get("description", "")), **values)
 
 

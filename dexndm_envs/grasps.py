@@ -45,7 +45,7 @@ from dexndm_envs.objects import ObjectSpec
 from dexndm_envs.robot import SELF_COLLISION_PAIRS, SimHand
 from dexndm_envs.rotations import quat_multiply, quat_to_matrix, rotvec_to_quat
 from dexndm_envs.urdf import URDF_PATH
-from dexndm_envs.world import GRAVITY, World
+from dexndm_envs.world import GRAVITY, PhysicsConfig, World
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def cache_dir() -> Path:
     return Path(root) / "grasps"
 
 
-def cache_key(spec: ObjectSpec, wrist_quat: np.ndarray, world: World, actuator: Actuator,
+def cache_key(spec: ObjectSpec, wrist_quat: np.ndarray, physics: PhysicsConfig, actuator: Actuator,
               config: GraspConfig) -> str:
     """A hash of everything that changes the generated grasps."""
     payload = {
@@ -105,7 +105,7 @@ def cache_key(spec: ObjectSpec, wrist_quat: np.ndarray, world: World, actuator: 
         "urdf": hashlib.sha256(URDF_PATH.read_bytes()).hexdigest(),
         "self_collision": sorted(sorted(pair) for pair in SELF_COLLISION_PAIRS),
         "link_friction": hand.LINK_FRICTION,
-        "physics": world.physics.key(),
+        "physics": physics.key(),
         "actuator": actuator.key(),
         "config": asdict(config),
         "pybullet": pb.getAPIVersion(),
@@ -208,30 +208,28 @@ def load_grasps(path: Path) -> GraspSet:
     return grasps
 
 
-def cached_grasps(world: World, robot: SimHand, body: int, spec: ObjectSpec, actuator: Actuator,
-                  config: GraspConfig, scratch: Callable[[], tuple[World, SimHand, int]] | None = None) -> GraspSet:
-    """Grasps for the object ``body`` (``spec``) with the hand at its current wrist orientation:
-    from the disk cache, or generated (seeded from the cache key) and stored.
+def cached_grasps(spec: ObjectSpec, wrist_quat: np.ndarray, actuator: Actuator, config: GraspConfig,
+                  scene: Callable[[], tuple[World, SimHand, int]]) -> GraspSet:
+    """Grasps for the object ``spec`` with the palm at ``wrist_quat`` (xyzw): from the disk cache, or
+    generated (seeded from the cache key) and stored.
 
-    ``scratch``, when given, builds a throwaway copy of the scene, set up as ``world`` is, to generate
-    in (closed afterwards): the generator adds and removes constraints, which leaves traces in a
-    PyBullet world that restoring a saved state does not undo, so an env that generated its grasps
-    would otherwise play different episodes from one that loaded them."""
-    wrist_quat = robot.orientation
-    key = cache_key(spec, wrist_quat, world, actuator, config)
+    Grasps are made in PyBullet, with the default :class:`~dexndm_envs.world.PhysicsConfig`, whatever
+    simulator plays the episodes (a MuJoCo hand settles them in its own world). ``scene`` builds a
+    throwaway PyBullet world for the generation (closed afterwards), set up as the env's: (world, hand
+    with its palm at ``wrist_quat``, the object's body). The generator adds and removes constraints,
+    which leaves traces in a PyBullet world that restoring a saved state does not undo, so an env that
+    generated its grasps in its own world would play different episodes from one that loaded them."""
+    key = cache_key(spec, wrist_quat, PhysicsConfig(), actuator, config)
     path = cache_dir() / f"{spec.name}-{key}.npz"
     if path.exists():
         try:
             return load_grasps(path)
         except ValueError as e:
             logger.warning("%s; regenerating", e)
-    if scratch is None:
+    world, robot, body = scene()
+    try:
         grasps = generate_grasps(world, robot, body, spec, actuator, config, seed=int(key[:8], 16))
-    else:
-        world, robot, body = scratch()
-        try:
-            grasps = generate_grasps(world, robot, body, spec, actuator, config, seed=int(key[:8], 16))
-        finally:
-            world.close()
+    finally:
+        world.close()
     save_grasps(grasps, path)
     return grasps

@@ -118,6 +118,18 @@ def obj_text(meshes: list[trimesh.Trimesh], digits: int = 9) -> str:
 
 
 
+def read_hulls(path: Path) -> list[np.ndarray]:
+    """The vertices ([n, 3], m) of each object group of an OBJ file as :func:`obj_text` writes it (a
+    collision mesh: one convex hull per group)."""
+    hulls: list[list[list[float]]] = []
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("o ") or (line.startswith("v ") and not hulls):
+            hulls.append([])
+        if line.startswith("v "):
+            hulls[-1].append([float(x) for x in line.split()[1:4]])
+    return [np.array(h) for h in hulls if h]
+
+
 def load_and_repair(path: Path, scale: float = 1.0) -> trimesh.Trimesh:
     """Read a mesh file, scale it (to metres), and repair what can be repaired (merged vertices,
     degenerate and duplicate faces, winding and normals, small holes).

@@ -19,7 +19,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import pybullet as pb
 
 from dexndm_envs.fileio import atomic_write
 from dexndm_envs.world import World
@@ -167,13 +166,7 @@ def create_body(world: World, spec: ObjectSpec, position=(0.0, 0.0, 0.0), rgba=(
     """Create the object in a world at a position (m); returns the body id."""
     if spec.shape in ("box", "cylinder"):
         return world.create_primitive(spec.shape, spec.extents, spec.mass, rgba=rgba, position=position)
-    c = world.client
-    col = pb.createCollisionShape(pb.GEOM_MESH, fileName=str(spec.collision), physicsClientId=c)
-    vis = pb.createVisualShape(pb.GEOM_MESH, fileName=str(spec.visual), rgbaColor=rgba, physicsClientId=c)
-    body = world.add_body(pb.createMultiBody(spec.mass, col, vis, position, physicsClientId=c))
-    # PyBullet estimates a compound's inertia from its bounding box; use the mesh's own.
-    pb.changeDynamics(body, -1, localInertiaDiagonal=list(spec.inertia), physicsClientId=c)
-    return body
+    return world.create_mesh(spec.collision, spec.visual, spec.mass, spec.inertia, rgba=rgba, position=position)
 
 
 def import_mesh(path: str | Path, name: str, scale: float = 1.0, mass: float | None = None,

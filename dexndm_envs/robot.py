@@ -6,6 +6,7 @@ name once, at load time, and never leak out of this module.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import numpy as np
@@ -31,8 +32,55 @@ they only graze, e.g. a curled fingertip against its own knuckle); dropping them
 collision detection."""
 
 
-class SimHand:
-    """A fixed-base LEAP hand at a world pose, driven by joint torques.
+class ActuatedHand(ABC):
+    """What a simulated hand does the same way in every simulator: the actuated substep. A subclass
+    (:class:`SimHand`, :class:`~dexndm_envs.mujoco_world.MujocoHand`) reads and drives its joints
+    (``joint_state``, ``apply_torques``) in its world, whose ``step`` advances the physics and whose
+    ``stamp`` counts the changes made to it."""
+
+    def __init__(self, world) -> None:
+        self.world = world
+        self._reading: tuple[int, np.ndarray, np.ndarray] | None = None  # (world stamp, q, qdot) after the last step
+
+    @abstractmethod
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Joint positions (rad) and velocities (rad/s), motor order."""
+
+    @abstractmethod
+    def apply_torques(self, tau: np.ndarray) -> None:
+        """Command joint torques (N m, motor order) for the next physics step."""
+
+    def actuated_step(self, actuator: Actuator, target: np.ndarray, enabled: np.ndarray | None = None,
+                      loads: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One physics step of the hand driven by ``actuator`` towards ``target`` (rad, motor order).
+
+        The one actuated substep of the project: the sim envs, the grasp generator and the virtual hand
+        all step the hand through it. The joint state the actuator sees is the previous call's reading
+        when nothing has changed the simulation since (no step or restore through the world, no
+        :meth:`set_joint_state` or :meth:`set_palm_pose`), else a fresh read. ``enabled`` (16 bools)
+        zeroes the torque of servos that are off; ``loads`` applies the scene's external forces after
+        the torques are set. Returns the torques applied (N m) and the joint positions (rad) and
+        velocities (rad/s) after the step; treat them as read-only (the next call reuses them).
+        """
+        reading = self._reading
+        if reading is not None and reading[0] == self.world.stamp:
+            q, qdot = reading[1], reading[2]
+        else:
+            q, qdot = self.joint_state()
+        tau = actuator.torque(target, q, qdot)
+        if enabled is not None:
+            tau = tau * enabled
+        self.apply_torques(tau)
+        if loads is not None:
+            loads()
+        self.world.step()
+        q, qdot = self.joint_state()
+        self._reading = (self.world.stamp, q, qdot)
+        return tau, q, qdot
+
+
+class SimHand(ActuatedHand):
+    """A fixed-base LEAP hand at a world pose in PyBullet, driven by joint torques.
 
     Args:
         world: the world to load into.
@@ -41,7 +89,7 @@ class SimHand:
     """
 
     def __init__(self, world: World, position=(0.0, 0.0, 0.3), orientation=(0.0, 0.0, 0.0, 1.0)) -> None:
-        self.world = world
+        super().__init__(world)
         self._c = world.client
         self.position = np.asarray(position, dtype=np.float64)
         self.orientation = np.asarray(orientation, dtype=np.float64)
@@ -66,7 +114,6 @@ class SimHand:
             pb.changeDynamics(self.body, i, linearDamping=0.0, angularDamping=0.0, jointDamping=0.0,
                               lateralFriction=hand.LINK_FRICTION, physicsClientId=self._c)
         self._filter_self_collisions()
-        self._reading: tuple[int, np.ndarray, np.ndarray] | None = None  # (world stamp, q, qdot) after the last step
 
     def set_palm_pose(self, position, orientation) -> None:
         """Move the (fixed) palm frame to a world pose: position in m, orientation xyzw.
@@ -105,34 +152,6 @@ class SimHand:
         """Command joint torques (N m, motor order) for the next physics step."""
         pb.setJointMotorControlArray(self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau.tolist(),
                                      physicsClientId=self._c)
-
-    def actuated_step(self, actuator: Actuator, target: np.ndarray, enabled: np.ndarray | None = None,
-                      loads: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One physics step of the hand driven by ``actuator`` towards ``target`` (rad, motor order).
-
-        The one actuated substep of the project: the sim envs, the grasp generator and the virtual hand
-        all step the hand through it. The joint state the actuator sees is the previous call's reading
-        when nothing has changed the simulation since (no step or restore through the world, no
-        :meth:`set_joint_state` or :meth:`set_palm_pose`), else a fresh read. ``enabled`` (16 bools)
-        zeroes the torque of servos that are off; ``loads`` applies the scene's external forces after
-        the torques are set. Returns the torques applied (N m) and the joint positions (rad) and
-        velocities (rad/s) after the step; treat them as read-only (the next call reuses them).
-        """
-        reading = self._reading
-        if reading is not None and reading[0] == self.world.stamp:
-            q, qdot = reading[1], reading[2]
-        else:
-            q, qdot = self.joint_state()
-        tau = actuator.torque(target, q, qdot)
-        if enabled is not None:
-            tau = tau * enabled
-        self.apply_torques(tau)
-        if loads is not None:
-            loads()
-        self.world.step()
-        q, qdot = self.joint_state()
-        self._reading = (self.world.stamp, q, qdot)
-        return tau, q, qdot
 
     def fingertip_positions(self) -> np.ndarray:
         """[4, 3] world positions (m) of the fingertip contact points: index, middle, ring, thumb."""

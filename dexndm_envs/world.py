@@ -8,6 +8,7 @@ quaternions are xyzw.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pybullet as pb
@@ -46,6 +47,8 @@ class World:
         gui: open the PyBullet GUI instead of the headless DIRECT client.
         physics: solver settings; see :class:`PhysicsConfig`.
     """
+
+    simulator = "pybullet"
 
     def __init__(self, gui: bool = False, physics: PhysicsConfig = PhysicsConfig()) -> None:
         self.physics = physics
@@ -118,6 +121,19 @@ class World:
             pb.changeVisualShape(body, -1, rgbaColor=(1, 1, 1, 0), physicsClientId=c)
         return self.add_body(body)
 
+    def create_mesh(self, collision: Path, visual: Path, mass: float, inertia, rgba=(0.85, 0.35, 0.2, 1.0),
+                    position=(0.0, 0.0, 0.0)) -> int:
+        """A rigid body colliding through the convex hulls of the OBJ file ``collision`` (one per object
+        group) and drawn with ``visual``, with ``mass`` (kg) and principal ``inertia`` (kg m^2) about its
+        origin. Returns the body id."""
+        c = self.client
+        col = pb.createCollisionShape(pb.GEOM_MESH, fileName=str(collision), physicsClientId=c)
+        vis = pb.createVisualShape(pb.GEOM_MESH, fileName=str(visual), rgbaColor=rgba, physicsClientId=c)
+        body = self.add_body(pb.createMultiBody(mass, col, vis, position, physicsClientId=c))
+        # PyBullet estimates a compound's inertia from its bounding box; use the mesh's own.
+        pb.changeDynamics(body, -1, localInertiaDiagonal=list(inertia), physicsClientId=c)
+        return body
+
     def remove_body(self, body: int) -> None:
         pb.removeBody(body, physicsClientId=self.client)
         self._links = [(b, link) for b, link in self._links if b != body]
@@ -186,6 +202,21 @@ class World:
     def contacts(self, body_a: int, body_b: int) -> list:
         """Contact points between two bodies after the last step (PyBullet tuples)."""
         return pb.getContactPoints(body_a, body_b, physicsClientId=self.client)
+
+    def touching_links(self, body: int, other: int) -> set[int]:
+        """The links of ``other`` (by link index; -1 the base) in contact with ``body`` after the last step."""
+        return {c[4] for c in self.contacts(body, other)}
+
+    def free_spheres(self, centres: np.ndarray, radius: float, other: int, margin: float) -> np.ndarray:
+        """Whether a sphere of ``radius`` (m) at each of ``centres`` ([n, 3], world) stays more than
+        ``margin`` (m) away from body ``other`` (a probe sphere is moved through the points)."""
+        probe = self.create_primitive("sphere", [2 * radius] * 3, 0.0, rgba=None)
+        clear = []
+        for p in np.asarray(centres, dtype=np.float64):
+            self.set_body_pose(probe, p, (0, 0, 0, 1))
+            clear.append(not pb.getClosestPoints(probe, other, margin, physicsClientId=self.client))
+        self.remove_body(probe)
+        return np.array(clear, dtype=bool)
 
     # -- camera -------------------------------------------------------------------------------------
     def render(self, eye, target, width: int = 480, height: int = 360, fov: float = 45.0) -> np.ndarray:

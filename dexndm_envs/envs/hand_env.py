@@ -14,8 +14,8 @@ from dexndm_envs import hand, interface
 from dexndm_envs.actuators import ActuatorSpec, make_actuator
 from dexndm_envs.gap import GapProfile, load_gap
 from dexndm_envs.metrics import CONTROL_HZ
-from dexndm_envs.robot import SimHand
-from dexndm_envs.world import PHYSICS_HZ, World
+from dexndm_envs.simulators import DEFAULT_SIMULATOR, make_simulation
+from dexndm_envs.world import PHYSICS_HZ
 
 SUBSTEPS = PHYSICS_HZ // CONTROL_HZ
 HAND_POSITION = np.array([0.0, 0.0, 0.5])
@@ -57,8 +57,8 @@ class LeapHandEnv(gym.Env):
         """A fresh physics world holding just the hand (closing the previous one, if any)."""
         if getattr(self, "world", None) is not None:
             self.world.close()
-        self.world = World(gui=self.render_mode == "human")
-        self.hand = SimHand(self.world, HAND_POSITION)
+        simulator = self.gap.simulator if self.gap else DEFAULT_SIMULATOR
+        self.world, self.hand = make_simulation(simulator, HAND_POSITION, gui=self.render_mode == "human")
 
     def _start(self, target: np.ndarray, q_reading: np.ndarray) -> None:
         """Begin an episode at joint target ``target`` with the first reading ``q_reading`` (rad)."""

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pybullet as pb
 
 from dexndm_envs import hand, interface
 from dexndm_envs.actuators import ActuatorSpec
@@ -167,15 +166,7 @@ class LeapChaosBoxEnv(LeapHandEnv):
         grid = grid[np.lexsort((grid[:, 1], grid[:, 0], grid[:, 2]))]
         if count is None:
             grid = grid[grid[:, 2] < self.box_lower[2] + fill * (self.box_upper[2] - self.box_lower[2])]
-        probe = self.world.create_primitive("sphere", [2 * self.ball_radius] * 3, 0.0, rgba=None)
-        free = []
-        for p in grid:
-            self.world.set_body_pose(probe, p, (0, 0, 0, 1))
-            if not pb.getClosestPoints(probe, self.hand.body, 0.002, physicsClientId=self.world.client):
-                free.append(p)
-                if len(free) == count:
-                    break
-        self.world.remove_body(probe)
+        free = list(grid[self.world.free_spheres(grid, self.ball_radius, self.hand.body, 0.002)][:count])
         if count is not None and len(free) < count:
             raise ValueError(f"{count} balls of {2 * self.ball_radius:.3f} m do not fit in the box around the hand "
                              f"(room for {len(free)}); use fewer or smaller balls or a larger margin")

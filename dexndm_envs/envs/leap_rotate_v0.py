@@ -21,6 +21,11 @@ from dexndm_envs.robot import SimHand
 from dexndm_envs.rotations import quat_multiply, quat_to_matrix
 from dexndm_envs.world import World
 
+GRASP_SIMULATOR = "pybullet"
+"""The engine grasps are made in (:mod:`dexndm_envs.grasps`); an env in another settles them first."""
+GRASP_SETTLE_STEPS = 30
+"""Physics steps (0.25 s) a grasp made in another engine is held at its target before the episode's
+saved start state is taken: contacts find their own depth in the new engine."""
 REWARD_TERMS = ("reward_rotate", "reward_rotp", "reward_linvel", "reward_pose", "reward_work", "reward_torque",
                 "reward_action_rate", "reward_fall")
 """The ``info`` keys of the signed, weighted reward terms, whose sum is the reward."""
@@ -167,15 +172,14 @@ class LeapRotateEnv(LeapHandEnv):
         if key not in self._grasps:
             self.objects.prepare_generation(obj)
             self._grasp_actuator.reset(np.zeros(hand.NUM_JOINTS))  # nominal gains
-            self._grasps[key] = cached_grasps(self.world, self.hand, self.objects.bodies[obj], self.objects[obj],
-                                              self._grasp_actuator, self.grasp_config,
-                                              scratch=lambda: self._scratch_scene(obj))
+            self._grasps[key] = cached_grasps(self.objects[obj], self.hand.orientation, self._grasp_actuator,
+                                              self.grasp_config, scene=lambda: self._scratch_scene(obj))
         return self._grasps[key]
 
     def _scratch_scene(self, obj: int) -> tuple[World, SimHand, int]:
-        """A throwaway world built as this env's was (the hand, then every object) and set up the same
-        way for generating object ``obj``'s grasps at the current wrist: (world, hand, obj's body)."""
-        world = World(physics=self.world.physics)
+        """A throwaway PyBullet world built as this env's is (the hand, then every object) and set up the
+        same way for generating object ``obj``'s grasps at the current wrist: (world, hand, obj's body)."""
+        world = World()
         robot = SimHand(world, HAND_POSITION)
         pool = ObjectPool(world, list(self.objects))
         robot.set_palm_pose(HAND_POSITION, self.hand.orientation)
@@ -194,6 +198,10 @@ class LeapRotateEnv(LeapHandEnv):
         self.hand.set_joint_state(grasps.q[index])
         self.world.set_body_pose(self.objects.bodies[obj], HAND_POSITION + rot @ grasps.object_pos[index],
                                  quat_multiply(wrist_quat, grasps.object_quat[index]))
+        if self.world.simulator != GRASP_SIMULATOR:  # made in another engine: let its contacts settle
+            self._grasp_actuator.reset(grasps.target[index])
+            for _ in range(GRASP_SETTLE_STEPS):
+                self.hand.actuated_step(self._grasp_actuator, grasps.target[index])
         self._states[key] = self.world.save_state()
         self.world.restore_state(self._states[key])
 
@@ -319,7 +327,7 @@ class LeapRotateEnv(LeapHandEnv):
         pos, quat = pose
         lin, ang = self.objects.velocity() if velocity is None else velocity
         tips = self.hand.fingertip_positions() - HAND_POSITION
-        touching = {c[4] for c in self.world.contacts(self.objects.body, self.hand.body)}
+        touching = self.world.touching_links(self.objects.body, self.hand.body)
         contacts = [float(t in touching) for t in self.hand.tip_ids]
         p = self.params
         physical = [p.mass, p.friction, *p.com, *self.objects.spec.size]

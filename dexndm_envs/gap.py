@@ -27,6 +27,8 @@ errors that name the file and the key. Keys (the servo's are read by the ``xc330
 ``simulator``                 the physics engine that plays the hand: ``"pybullet"`` (default, the
                               policies' training simulator) or ``"mujoco"`` (the ``mujoco`` extra;
                               MuJoCo's own contact model at its defaults)
+``extends``                   another profile (a built-in name, or a file relative to this one)
+                              whose keys this one takes where it does not set them
 ``name``, ``description``     free text (say where the numbers come from)
 ============================  ======================================================================
 
@@ -147,18 +149,7 @@ def load_gap(spec: str | Path | GapProfile) -> GapProfile:
     """
     if isinstance(spec, GapProfile):
         return spec
-    path = Path(spec)
-    if not path.suffix and str(spec) in builtin_gaps():
-        path = BUILTIN_DIR / f"{spec}.json"
-    if not path.is_file():
-        raise ValueError(f"gap profile {spec!r} is neither a built-in ({', '.join(builtin_gaps())}) "
-                         f"nor an existing JSON file")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise ValueError(f"gap profile {path}: not valid JSON ({e})") from e
-    if not isinstance(data, dict):
-        raise ValueError(f"gap profile {path}: expected a JSON object of settings")
+    path, data = _read(spec)
     allowed = {"name", "description", "simulator", *_REQUIRED, *_NUMBERS, *_SERVO_KEYS}
     unknown = sorted(set(data) - allowed)
     if unknown:
@@ -197,6 +188,37 @@ def load_gap(spec: str | Path | GapProfile) -> GapProfile:
     return GapProfile(name=str(data.get("name", path.stem)), actuator=data["actuator"], pd_units=pd_units,
                       simulator=simulator,
                       description=str(data.get("description", "")), **values)
+
+
+def _read(spec: str | Path, extended: tuple[Path, ...] = ()) -> tuple[Path, dict]:
+    """The file of a built-in name or path, and its settings with those of the profile it ``extends``
+    (a built-in name or a path relative to it) filled in, its own name and description kept."""
+    path = Path(spec)
+    if not path.suffix and str(spec) in builtin_gaps():
+        path = BUILTIN_DIR / f"{spec}.json"
+    if not path.is_file():
+        raise ValueError(f"gap profile {spec!r} is neither a built-in ({', '.join(builtin_gaps())}) "
+                         f"nor an existing JSON file")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"gap profile {path}: not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"gap profile {path}: expected a JSON object of settings")
+    if "extends" not in data:
+        return path, data
+    base = data.pop("extends")
+    if not isinstance(base, str) or path.resolve() in extended:
+        raise ValueError(f"gap profile {path}: extends must name another profile (a built-in or a JSON file), "
+                         f"without a cycle; got {base!r}")
+    base_path = base if base in builtin_gaps() else path.parent / base
+    try:
+        _, inherited = _read(base_path, (*extended, path.resolve()))
+    except ValueError as e:
+        raise ValueError(f"gap profile {path}: extends {base!r}: {e}") from None
+    inherited.pop("name", None)
+    inherited.pop("description", None)
+    return path, {**inherited, **data}
 
 
 def _parse(path: Path, key: str, value, parse, allowed: str):

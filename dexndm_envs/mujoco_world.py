@@ -37,6 +37,11 @@ _STATE = mujoco.mjtState.mjSTATE_INTEGRATION
 state replays exactly."""
 
 
+RUNTIME_FIELDS = ("body_pos", "body_quat", "body_mass", "body_inertia", "body_gravcomp", "geom_friction")
+"""The model fields this module changes after compiling (palm and static poses, dynamics); a
+recompile carries them over."""
+
+
 def _wxyz(quat_xyzw) -> np.ndarray:
     x, y, z, w = np.asarray(quat_xyzw, dtype=np.float64)
     return np.array([w, x, y, z])
@@ -93,8 +98,14 @@ class MujocoWorld:
             if self.model is None:
                 self.model = self.spec.compile()
                 self.data = mujoco.MjData(self.model)
-            else:
-                self.model, self.data = self.spec.recompile(self.model, self.data)
+            else:  # bodies were added: their geoms come last, so the others keep their ids and runtime settings
+                old = self.model
+                self.model, self.data = self.spec.recompile(old, self.data)
+                for name in RUNTIME_FIELDS:
+                    field = getattr(self.model, name)
+                    field[:len(getattr(old, name))] = getattr(old, name)
+                self.model.opt.gravity[:] = old.opt.gravity
+                self._set_const()
             for body, name in enumerate(self._names):
                 if mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name) != body:
                     raise RuntimeError(f"MuJoCo body {name!r} is not body {body}")
@@ -105,6 +116,16 @@ class MujocoWorld:
     def d(self) -> mujoco.MjData:
         self.m  # noqa: B018 (compiles on first use)
         return self.data
+
+    def _set_const(self) -> None:
+        """Recompute the model's mass-derived constants (``mj_setConst`` uses the data as scratch space,
+        so the state is kept aside and put back)."""
+        m, d = self.model, self.data
+        state = np.empty(mujoco.mj_stateSize(m, _STATE))
+        mujoco.mj_getState(m, d, state, _STATE)
+        mujoco.mj_setConst(m, d)
+        mujoco.mj_setState(m, d, state, _STATE)
+        mujoco.mj_forward(m, d)
 
     def _add(self, name: str) -> int:
         self._names.append(name)
@@ -176,9 +197,17 @@ class MujocoWorld:
 
     # -- stepping and state ---------------------------------------------------------------------------
     def step(self) -> None:
-        """Advance physics by one time step; forces applied for it are then cleared (PyBullet's rule)."""
-        mujoco.mj_step(self.m, self.data)
-        self.data.qfrc_applied[:] = 0.0
+        """Advance physics by one time step; forces applied for it are then cleared (PyBullet's rule).
+
+        ``mj_step`` leaves the body poses and velocities of the state it started from; they are brought
+        to the new state here, so every reading after a step (poses, velocities, fingertips, the loads
+        computed from them) is of the state the step reached, as in PyBullet."""
+        m, d = self.m, self.data
+        mujoco.mj_step(m, d)
+        d.qfrc_applied[:] = 0.0
+        mujoco.mj_kinematics(m, d)
+        mujoco.mj_comPos(m, d)
+        mujoco.mj_comVel(m, d)
         self.stamp += 1
 
     def save_state(self) -> int:
@@ -251,11 +280,7 @@ class MujocoWorld:
                 m.body_inertia[target] *= mass / m.body_mass[target]
                 m.body_mass[target] = mass
                 m.body_gravcomp[target] = 0.0
-            state = np.empty(mujoco.mj_stateSize(m, _STATE))
-            mujoco.mj_getState(m, self.data, state, _STATE)
-            mujoco.mj_setConst(m, self.data)  # the mass-derived constants; it overwrites the state, so keep it
-            mujoco.mj_setState(m, self.data, state, _STATE)
-            mujoco.mj_forward(m, self.data)
+            self._set_const()
         geoms = np.flatnonzero(m.geom_bodyid == target)
         if lateralFriction is not None:
             m.geom_friction[geoms, 0] = lateralFriction

@@ -27,6 +27,7 @@ import mujoco
 import numpy as np
 
 from dexndm_envs import hand
+from dexndm_envs.meshes import read_hulls
 from dexndm_envs.robot import SELF_COLLISION_PAIRS, ActuatedHand
 from dexndm_envs.rotations import quat_to_matrix
 from dexndm_envs.urdf import URDF_PATH
@@ -182,14 +183,15 @@ class MujocoWorld:
             geom.mass = mass
         return body_id
 
-    def create_mesh(self, hulls: list[np.ndarray], mass: float, inertia, rgba=(0.85, 0.35, 0.2, 1.0),
+    def create_mesh(self, collision: Path, visual: Path, mass: float, inertia, rgba=(0.85, 0.35, 0.2, 1.0),
                     position=(0.0, 0.0, 0.0)) -> int:
-        """A rigid body made of convex hulls (each an [n, 3] vertex array in the body frame, m) with
-        ``mass`` (kg) and principal ``inertia`` (kg m^2) about its origin. Returns its id."""
+        """A rigid body colliding through the convex hulls of the OBJ file ``collision`` (one per object
+        group, :func:`~dexndm_envs.meshes.read_hulls`), with ``mass`` (kg) and principal ``inertia``
+        (kg m^2) about its origin; drawn as its hulls (``visual`` is PyBullet's drawing mesh). Returns its id."""
         body_id, body = self._body(mass, position, (0.0, 0.0, 0.0, 1.0), rgba)
         body.explicitinertial = True
         body.mass, body.inertia, body.ipos = mass, np.asarray(inertia, dtype=np.float64), np.zeros(3)
-        for k, vertices in enumerate(hulls):
+        for k, vertices in enumerate(read_hulls(collision)):
             mesh = self.spec.add_mesh(name=f"{self._names[body_id]}_hull{k}")
             mesh.uservert = np.asarray(vertices, dtype=np.float32).ravel()
             body.add_geom(type=mujoco.mjtGeom.mjGEOM_MESH, meshname=mesh.name, rgba=rgba, mass=0.0)

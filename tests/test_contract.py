@@ -1,8 +1,9 @@
 """The sim/real contract (``dexndm_envs.interface``), run against the simulated env and the virtual hand alike.
 
-One set of tests, two hands: ``DexNDM/LeapRotate-v0`` with the ``leap_xc330`` gap, and
+One set of tests, two hands in two engines: ``DexNDM/LeapRotate-v0`` with the ``leap_xc330`` gap, and
 ``DexNDM/LeapRotateReal-v0`` driving the virtual LEAP hand (real-time physics behind a serial line,
-with its tracker). Both must offer the same spaces, the same timing (after ``reset`` the history holds
+with its tracker), each in PyBullet and in MuJoCo (the ``mujoco`` extra). Both must offer the same
+spaces, the same timing (after ``reset`` the history holds
 ``(q_0, target_{-1})``; ``step(a)`` returns ``(q_{t+1}, target_t)`` as the newest pair with
 ``target_t = clip(target_{t-1} + a / 24, limits)``), the same target-correction semantics and the
 :class:`~dexndm_envs.interface.RotationEnv` members.
@@ -10,6 +11,7 @@ with its tracker). Both must offer the same spaces, the same timing (after ``res
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -18,6 +20,7 @@ import numpy as np
 import pytest
 
 from dexndm_envs import interface
+from dexndm_envs.gap import DEFAULT_HAND
 from dexndm_envs.hand import LOWER_LIMITS, NUM_JOINTS, UPPER_LIMITS, ticks_to_urdf, urdf_to_ticks
 from dexndm_envs.interface import HISTORY_STEPS, PROPRIO_LAYOUT, RotationEnv
 from dexndm_envs.metrics import METRIC_KEYS
@@ -41,18 +44,18 @@ class Hand:
     virtual hand the motion between the env's read and ours (its physics runs in real time)."""
 
 
-def _sim() -> Iterator[Hand]:
-    env = gym.make("DexNDM/LeapRotate-v0", gap="leap_xc330", **SCENE)
+def _sim(gap: str) -> Iterator[Hand]:
+    env = gym.make("DexNDM/LeapRotate-v0", gap=gap, **SCENE)
     try:
         yield Hand(env, lambda: env.unwrapped.hand.joint_state()[0], None, q_tol=0.01)
     finally:
         env.close()
 
 
-def _virtual_hand() -> Iterator[Hand]:
+def _virtual_hand(gap: str) -> Iterator[Hand]:
     from real.emulator.virtual_hand import VirtualHand
 
-    with VirtualHand(seed=0, **SCENE) as hand:
+    with VirtualHand(gap=gap, seed=0, **SCENE) as hand:
         env = gym.make("DexNDM/LeapRotateReal-v0", port=hand.port, wrist=SCENE["wrist"],
                        tracker=hand.tracker_address)
 
@@ -66,9 +69,16 @@ def _virtual_hand() -> Iterator[Hand]:
             env.close()
 
 
-@pytest.fixture(scope="module", params=["sim", "virtual_hand"])
-def hand(request, warm_grasps) -> Iterator[Hand]:
-    yield from {"sim": _sim, "virtual_hand": _virtual_hand}[request.param]()
+@pytest.fixture(scope="module", params=["sim", "virtual_hand", "mujoco_sim", "mujoco_virtual_hand"])
+def hand(request, warm_grasps, tmp_path_factory) -> Iterator[Hand]:
+    mujoco, kind = request.param.startswith("mujoco_"), request.param.removeprefix("mujoco_")
+    gap = {"sim": "leap_xc330", "virtual_hand": DEFAULT_HAND}[kind]  # the virtual hand's default: the identified servo
+    if mujoco:  # the same hand in MuJoCo
+        pytest.importorskip("mujoco")
+        path = tmp_path_factory.mktemp("gap") / f"mujoco_{gap}.json"
+        path.write_text(json.dumps({"extends": gap, "simulator": "mujoco"}))
+        gap = str(path)
+    yield from {"sim": _sim, "virtual_hand": _virtual_hand}[kind](gap)
 
 
 def _history(obs: np.ndarray) -> np.ndarray:

@@ -78,6 +78,9 @@ def test_profile_from_a_path_with_the_ideal_actuator(tmp_path):
     ({"latency_s": [0.0, 0.05, 0.1]}, "latency_s must be a number >= 0 (s) or a range [min, max]"),
     ({"latency_s": -0.01}, "latency_s must be a number >= 0 (s) or a range [min, max]"),
     ({"latency_s": [0.0, True]}, "latency_s must be a number >= 0 (s) or a range [min, max]"),
+    ({"simulator": "bullet"}, "simulator must be one of pybullet, mujoco, got 'bullet'"),
+    ({"extends": 3}, "extends must name another profile"),
+    ({"extends": "no_such_hand"}, "extends 'no_such_hand': gap profile"),
 ])
 def test_bad_profiles_name_the_problem(tmp_path, changes, message):
     with pytest.raises(ValueError, match="profile .*profile.json") as err:

@@ -9,6 +9,9 @@ Measured, in one process on this machine (the main thread pinned to one CPU when
 * **Peer steps/s**: the same loop for Gymnasium-Robotics ``HandManipulateBlockRotateZ-v1`` (MuJoCo
   Shadow hand; skipped with a message when ``gymnasium-robotics`` is not installed).
 * **Ratio LeapRotate / peer** (target >= 2.5 per core).
+* **LeapRotate in MuJoCo steps/s**: the same loop with ``gap="mujoco_ideal_pd"`` (the same hand, object,
+  grasps and ideal PD, played by MuJoCo), and its ratio to the PyBullet env's; skipped with a message
+  when ``mujoco`` is not installed.
 * **Step overhead**: time per ``env.step`` over time per six bare ``pybullet.stepSimulation`` calls
   in the same scene (target <= 1.6). Both are timed from the same simulator states along the env's
   trajectory: before each env step the state is saved, six bare steps are timed from it and the
@@ -49,6 +52,8 @@ from dexndm_envs.fileio import write_json
 LEAP_ID = "DexNDM/LeapRotate-v0"
 LEAP_KWARGS = dict(object="cylinder_d55_ar20", wrist="palm_up", axis="+z", obs_mode="proprio")
 PEER_ID = "HandManipulateBlockRotateZ-v1"
+MUJOCO_GAP = "mujoco_ideal_pd"
+"""The training actuator in MuJoCo: the same env as LeapRotate's default but for the engine."""
 BARE_STEPS_PER_ENV_STEP = 6
 SEED = 0
 
@@ -174,9 +179,10 @@ def time_resets(env: gym.Env, count: int, warmup: int) -> list[float]:
 
 
 # -- envs ---------------------------------------------------------------------------------------------
-def make_leap() -> tuple[gym.Env, float]:
-    """The LeapRotate env and the seconds its first reset took (grasp cache load or generation)."""
-    env = gym.make(LEAP_ID, **LEAP_KWARGS)
+def make_leap(**kwargs) -> tuple[gym.Env, float]:
+    """The LeapRotate env (``kwargs`` added to :data:`LEAP_KWARGS`) and the seconds its first reset took
+    (grasp cache load or generation)."""
+    env = gym.make(LEAP_ID, **LEAP_KWARGS, **kwargs)
     t0 = time.perf_counter()
     env.reset(seed=SEED)
     return env, time.perf_counter() - t0
@@ -248,6 +254,11 @@ def main() -> None:
     leap, first_reset_s = make_leap()
     print(f"\nLeapRotate: {LEAP_KWARGS}; first reset {first_reset_s:.3f} s (grasp cache load or generation)")
     peer = make_peer()
+    try:
+        mujoco_leap, _ = make_leap(gap=MUJOCO_GAP)
+    except ValueError as e:  # the mujoco extra is not installed
+        print(f"{e}; skipping the MuJoCo hand")
+        mujoco_leap = None
     print(f"{args.repeats} repeats x {args.steps} steps, random actions seeded {SEED}; resets excluded from "
           f"step time\n")
 
@@ -256,6 +267,8 @@ def main() -> None:
     peer_sps: list[float] = []
     overhead: list[float] = []
     peer_ratio: list[float] = []
+    mujoco_sps: list[float] = []
+    mujoco_ratio: list[float] = []
     for _ in range(args.repeats):
         leap_s = time_env_steps(leap, args.steps)
         paired_step_s, bare_s = time_step_and_bare_physics(leap, args.steps)
@@ -266,10 +279,15 @@ def main() -> None:
             peer_s = time_env_steps(peer, args.steps)
             peer_sps.append(args.steps / peer_s)
             peer_ratio.append(peer_s / leap_s)
+        if mujoco_leap is not None:
+            mujoco_s = time_env_steps(mujoco_leap, args.steps)
+            mujoco_sps.append(args.steps / mujoco_s)
+            mujoco_ratio.append(leap_s / mujoco_s)
     reset_ms = [t * 1e3 for t in time_resets(leap, args.resets, warmup=100)]
     leap.close()
-    if peer is not None:
-        peer.close()
+    for env in (peer, mujoco_leap):
+        if env is not None:
+            env.close()
 
     reset_median = statistics.median(reset_ms)
     reset_p90 = float(np.percentile(reset_ms, 90))
@@ -281,6 +299,8 @@ def main() -> None:
         "step_over_6_bare": median(overhead),
         "reset_median_ms": reset_median,
         "reset_p90_ms": reset_p90,
+        "mujoco_leap_steps_per_s": median(mujoco_sps),
+        "mujoco_over_pybullet": median(mujoco_ratio),
     }
     checks = {
         "leap_over_peer": verdict(results["leap_over_peer"], lambda v: v >= MIN_PEER_RATIO),
@@ -299,6 +319,10 @@ def main() -> None:
         (f"reset median ms ({args.resets} resets)", fmt(reset_median, ".3f"), spread(reset_ms, ".3f"),
          f"<= {MAX_RESET_MEDIAN_MS}", checks["reset_median_ms"]),
         ("reset p90 ms", fmt(reset_p90, ".3f"), "", "", ""),
+        (f"LeapRotate in MuJoCo ({MUJOCO_GAP}) steps/s", fmt(results["mujoco_leap_steps_per_s"], ".0f"),
+         spread(mujoco_sps, ".0f"), "", ""),
+        ("MuJoCo / PyBullet LeapRotate", fmt(results["mujoco_over_pybullet"], ".2f"), spread(mujoco_ratio, ".2f"),
+         "", ""),
     ]
     print_table(rows)
 
@@ -310,6 +334,7 @@ def main() -> None:
             "results": results, "checks": checks,
             "repeats": {"leap_steps_per_s": leap_sps, "bare_6x_stepSimulation_per_s": bare_sps,
                         "peer_steps_per_s": peer_sps, "leap_over_peer": peer_ratio,
+                        "mujoco_leap_steps_per_s": mujoco_sps, "mujoco_over_pybullet": mujoco_ratio,
                         "step_over_6_bare": overhead},
         }
         write_json(args.json, report)

@@ -156,7 +156,7 @@ class MujocoWorld:
             geom.friction = [hand.LINK_FRICTION, *geom.friction[1:]]
         return links["palm"], links
 
-    def _body(self, mass: float, position, orientation, rgba) -> tuple[int, mujoco.MjsBody]:
+    def _body(self, mass: float, position, orientation) -> tuple[int, mujoco.MjsBody]:
         body_id = self._add(f"body{len(self._names)}")
         body = self.spec.worldbody.add_body(name=self._names[body_id], pos=np.asarray(position, dtype=np.float64),
                                             quat=_wxyz(orientation))
@@ -176,7 +176,7 @@ class MujocoWorld:
                  "sphere": (mujoco.mjtGeom.mjGEOM_SPHERE, [size[0] / 2, 0.0, 0.0])}
         if shape not in kinds:
             raise ValueError(f"unknown primitive shape {shape!r}; allowed: {', '.join(kinds)}")
-        body_id, body = self._body(mass, position, orientation, rgba)
+        body_id, body = self._body(mass, position, orientation)
         kind, half = kinds[shape]
         geom = body.add_geom(type=kind, size=half, rgba=rgba if rgba is not None else (1, 1, 1, 0))
         if mass > 0:
@@ -188,7 +188,7 @@ class MujocoWorld:
         """A rigid body colliding through the convex hulls of the OBJ file ``collision`` (one per object
         group, :func:`~dexndm_envs.meshes.read_hulls`), with ``mass`` (kg) and principal ``inertia``
         (kg m^2) about its origin; drawn as its hulls (``visual`` is PyBullet's drawing mesh). Returns its id."""
-        body_id, body = self._body(mass, position, (0.0, 0.0, 0.0, 1.0), rgba)
+        body_id, body = self._body(mass, position, (0.0, 0.0, 0.0, 1.0))
         body.explicitinertial = True
         body.mass, body.inertia, body.ipos = mass, np.asarray(inertia, dtype=np.float64), np.zeros(3)
         for k, vertices in enumerate(read_hulls(collision)):
@@ -220,8 +220,12 @@ class MujocoWorld:
         return len(self._states) - 1
 
     def restore_state(self, state_id: int) -> None:
-        """Restore a snapshot exactly."""
-        mujoco.mj_setState(self.m, self.data, self._states[state_id], _STATE)
+        """Restore a snapshot exactly (one taken since the last body was added: the state's size is the
+        model's)."""
+        state = self._states[state_id]
+        if len(state) != mujoco.mj_stateSize(self.m, _STATE):
+            raise RuntimeError(f"state {state_id} was saved before bodies were added to the world; save it again")
+        mujoco.mj_setState(self.m, self.data, state, _STATE)
         mujoco.mj_forward(self.m, self.data)
         self.stamp += 1
 

@@ -15,6 +15,11 @@ under
 * ``best correction``: the simulator's ideal PD with its torque clip at the profile's Goal Current, with
   the profile's object: joints that move exactly as the simulator's would, as far as the servo's
   current allows. That is the most a perfect correction of the targets could give back.
+* ``engine`` (a profile whose ``simulator`` is not PyBullet's, e.g. ``mujoco_leap_sysid``): the policy's
+  own simulator, actuator, clip and objects, played by the profile's engine: what the contact model
+  alone costs, which no correction of joint targets is made to win back.
+
+Every condition but ``sim`` runs in the profile's engine.
 
 "sim" is the policy's own simulator (its training actuator, :func:`baselines.policy.policy_simulator`;
 for a policy trained with the clip at the Goal Current, ``object`` and ``best correction`` coincide).
@@ -23,7 +28,7 @@ sim Rot minus the condition's Rot; the share is of the full profile's loss. The 
 gap closed, (Rot - full Rot) / (sim Rot - full Rot), that a correction reaching the condition would
 score: for ``best correction``, the ceiling of issue #8's measure.
 
-    python benchmarks/gap_budget.py [--gaps leap_xc330 leap_xc330_worn] [--episodes 30] [--policy P]
+    python benchmarks/gap_budget.py [--gaps leap_xc330 leap_xc330_worn mujoco_leap_sysid] [--episodes 30] [--policy P]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from baselines.pipeline import default_policy
 from baselines.policy import policy_label, policy_obs_mode, policy_simulator
 from dexndm_envs.actuators import TORQUE_CONSTANT, IdealPD, make_actuator
 from dexndm_envs.gap import GapProfile, load_gap
+from dexndm_envs.simulators import DEFAULT_SIMULATOR
 
 
 def variants(gap: GapProfile, sim: IdealPD) -> dict[str, GapProfile]:
@@ -49,6 +55,9 @@ def variants(gap: GapProfile, sim: IdealPD) -> dict[str, GapProfile]:
     sim_current_ma = 1000.0 * sim.torque_limit / TORQUE_CONSTANT
     nominal_object = {"object_mass_scale": 1.0, "object_friction_scale": 1.0}
     ideal = {"actuator": "ideal_pd", "kp": sim.kp_nominal, "kd": sim.kd_nominal, "ki": 0.0}
+    in_sim = dataclasses.replace(gap, goal_current_ma=sim_current_ma, torque_constant_nm_per_a=TORQUE_CONSTANT,
+                                 **ideal, **nominal_object)  # the simulator's actuator and objects
+    engine = {"engine": in_sim} if gap.simulator != DEFAULT_SIMULATOR else {}
     return {
         "full": gap,
         "actuator": dataclasses.replace(gap, **nominal_object),
@@ -56,6 +65,7 @@ def variants(gap: GapProfile, sim: IdealPD) -> dict[str, GapProfile]:
         "full, uncapped": dataclasses.replace(gap, goal_current_ma=sim_current_ma),
         "actuator, uncapped": dataclasses.replace(gap, goal_current_ma=sim_current_ma, **nominal_object),
         "best correction": dataclasses.replace(gap, **ideal),
+        **engine,
     }
 
 

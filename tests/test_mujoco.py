@@ -155,6 +155,7 @@ def _episode(env_id: str, seed: int, **kwargs) -> np.ndarray:
 
 @pytest.mark.parametrize("env_id, kwargs", [
     (ROTATE, dict(object=OBJECT, wrist="palm_down", obs_mode="privileged")),
+    (ROTATE, dict(object=OBJECT, wrist="palm_up", randomize=True)),  # drawn mass, friction, gains and pushes
     (BOX, dict(wrist="palm_down", balls=12)),
     (BOX, dict(wrist="palm_up")),
 ])

@@ -316,9 +316,11 @@ class MujocoWorld:
                     touching.add(int(theirs))
         return touching
 
-    def free_spheres(self, centres: np.ndarray, radius: float, other: int, margin: float) -> np.ndarray:
+    def free_spheres(self, centres: np.ndarray, radius: float, other: int, margin: float,
+                     limit: int | None = None) -> np.ndarray:
         """Whether a sphere of ``radius`` (m) at each of ``centres`` ([n, 3], world) stays more than
-        ``margin`` (m) away from every geom of ``other``'s tree (boxes and spheres: the hand's)."""
+        ``margin`` (m) away from every geom of ``other``'s tree (boxes and spheres: the hand's). All
+        points are tested at once, so ``limit`` (World's early stop) changes nothing here."""
         m, d = self.m, self.data
         centres = np.asarray(centres, dtype=np.float64)
         clear = np.ones(len(centres), dtype=bool)

@@ -207,16 +207,20 @@ class World:
         """The links of ``other`` (by link index; -1 the base) in contact with ``body`` after the last step."""
         return {c[4] for c in self.contacts(body, other)}
 
-    def free_spheres(self, centres: np.ndarray, radius: float, other: int, margin: float) -> np.ndarray:
+    def free_spheres(self, centres: np.ndarray, radius: float, other: int, margin: float,
+                     limit: int | None = None) -> np.ndarray:
         """Whether a sphere of ``radius`` (m) at each of ``centres`` ([n, 3], world) stays more than
-        ``margin`` (m) away from body ``other`` (a probe sphere is moved through the points)."""
+        ``margin`` (m) away from body ``other`` (a probe sphere is moved through the points); with
+        ``limit``, points after the ``limit``-th free one are not probed (False)."""
         probe = self.create_primitive("sphere", [2 * radius] * 3, 0.0, rgba=None)
-        clear = []
-        for p in np.asarray(centres, dtype=np.float64):
+        clear = np.zeros(len(centres), dtype=bool)
+        for i, p in enumerate(np.asarray(centres, dtype=np.float64)):
+            if limit is not None and clear.sum() == limit:
+                break
             self.set_body_pose(probe, p, (0, 0, 0, 1))
-            clear.append(not pb.getClosestPoints(probe, other, margin, physicsClientId=self.client))
+            clear[i] = not pb.getClosestPoints(probe, other, margin, physicsClientId=self.client)
         self.remove_body(probe)
-        return np.array(clear, dtype=bool)
+        return clear
 
     # -- camera -------------------------------------------------------------------------------------
     def render(self, eye, target, width: int = 480, height: int = 360, fov: float = 45.0) -> np.ndarray:

@@ -24,6 +24,13 @@ from dexndm_envs.mujoco_world import MujocoHand, MujocoWorld  # noqa: E402  (nee
 ROTATE, BOX = "DexNDM/LeapRotate-v0", "DexNDM/LeapChaosBox-v0"
 
 
+def test_the_mujoco_hand_refuses_a_gui_and_an_unknown_engine_is_named():
+    with pytest.raises(ValueError, match="no GUI"):
+        MujocoWorld(gui=True)
+    with pytest.raises(ValueError, match="unknown simulator 'bullet'; allowed: pybullet, mujoco"):
+        make_simulation("bullet", (0.0, 0.0, 0.5))
+
+
 def test_the_builtin_mujoco_hands_say_what_they_are():
     sysid, ideal, pybullet = load_gap("mujoco_leap_sysid"), load_gap("mujoco_ideal_pd"), load_gap("leap_sysid")
     assert {"mujoco_leap_sysid", "mujoco_ideal_pd"} <= set(builtin_gaps())

@@ -166,7 +166,7 @@ class LeapChaosBoxEnv(LeapHandEnv):
         grid = grid[np.lexsort((grid[:, 1], grid[:, 0], grid[:, 2]))]
         if count is None:
             grid = grid[grid[:, 2] < self.box_lower[2] + fill * (self.box_upper[2] - self.box_lower[2])]
-        free = list(grid[self.world.free_spheres(grid, self.ball_radius, self.hand.body, 0.002)][:count])
+        free = list(grid[self.world.free_spheres(grid, self.ball_radius, self.hand.body, 0.002, limit=count)][:count])
         if count is not None and len(free) < count:
             raise ValueError(f"{count} balls of {2 * self.ball_radius:.3f} m do not fit in the box around the hand "
                              f"(room for {len(free)}); use fewer or smaller balls or a larger margin")

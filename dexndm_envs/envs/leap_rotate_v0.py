@@ -21,8 +21,6 @@ from dexndm_envs.robot import SimHand
 from dexndm_envs.rotations import quat_multiply, quat_to_matrix
 from dexndm_envs.world import World
 
-GRASP_SIMULATOR = "pybullet"
-"""The engine grasps are made in (:mod:`dexndm_envs.grasps`); an env in another settles them first."""
 GRASP_SETTLE_STEPS = 30
 """Physics steps (0.25 s) a grasp made in another engine is held at its target before the episode's
 saved start state is taken: contacts find their own depth in the new engine."""
@@ -198,7 +196,7 @@ class LeapRotateEnv(LeapHandEnv):
         self.hand.set_joint_state(grasps.q[index])
         self.world.set_body_pose(self.objects.bodies[obj], HAND_POSITION + rot @ grasps.object_pos[index],
                                  quat_multiply(wrist_quat, grasps.object_quat[index]))
-        if self.world.simulator != GRASP_SIMULATOR:  # made in another engine: let its contacts settle
+        if self.world.simulator != World.simulator:  # grasps are made in PyBullet: let another engine's contacts settle
             self._grasp_actuator.reset(grasps.target[index])
             for _ in range(GRASP_SETTLE_STEPS):
                 self.hand.actuated_step(self._grasp_actuator, grasps.target[index])

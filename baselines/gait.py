@@ -15,10 +15,13 @@ from dexndm_envs.interface import action_towards, latest_target, next_target
 class PeriodicGaitSource:
     """An open-loop periodic gait found by :mod:`baselines.gait_search`, from its JSON file.
 
-    Joint j's target follows ``target0_j + offset_j min(1, t / P) + a_j (cos(2 pi t / P) - 1)
-    + b_j sin(2 pi t / P)`` (rad, motor order; t in policy steps, P = ``period_steps``) from the target
-    the episode starts at, turned into relative actions like :class:`~baselines.sources.WaveSource` (so a jump becomes a
-    ramp at 1/24 rad per step).
+    Joint j's target follows ``target0_j + offset_j min(1, t / P) + sum_h [a_hj (cos(2 pi h t / P) - 1)
+    + b_hj sin(2 pi h t / P)]`` over the harmonics h = 1..H (rad, motor order; t in policy steps,
+    P = ``period_steps``, H = ``harmonics``, default 1) from the target the episode starts at, turned
+    into relative actions like :class:`~baselines.sources.WaveSource` (so a jump becomes a ramp at 1/24
+    rad per step). The file's ``cos`` and ``sin`` lists hold H x 16 values, harmonic by harmonic. One
+    harmonic moves every joint as fast out as back; a second lets a finger push slowly and return
+    quickly, which is what a steady turn asks of it.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -26,24 +29,37 @@ class PeriodicGaitSource:
         try:
             gait = json.loads(path.read_text())
             self.period = float(gait["period_steps"])
+            self.harmonics = int(gait.get("harmonics", 1))
             self.a, self.b, self.offset = (np.asarray(gait[k], dtype=np.float64) for k in ("cos", "sin", "offset"))
             self.env_kwargs = dict(gait.get("env_kwargs", {}))  # what it was searched on
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"{path}: not a gait file ({type(e).__name__}: {e}); gait files hold period_steps "
-                             "and 16-long cos, sin and offset lists (python -m baselines.gait_search writes them)"
-                             ) from None
-        if not all(v.shape == (NUM_JOINTS,) for v in (self.a, self.b, self.offset)) or not self.period > 1:
-            raise ValueError(f"{path}: cos, sin and offset must hold {NUM_JOINTS} values and period_steps be > 1")
+                             "and cos, sin (16 per harmonic) and offset (16) lists (python -m baselines.gait_search "
+                             "writes them)") from None
+        wave = (self.harmonics * NUM_JOINTS,)
+        if (self.harmonics < 1 or self.a.shape != wave or self.b.shape != wave or self.offset.shape != (NUM_JOINTS,)
+                or not self.period > 1):
+            raise ValueError(f"{path}: need harmonics >= 1, cos and sin of {NUM_JOINTS} x harmonics values, "
+                             f"offset of {NUM_JOINTS} and period_steps > 1; got harmonics {self.harmonics}, "
+                             f"cos {self.a.size}, sin {self.b.size}, offset {self.offset.size}, "
+                             f"period_steps {self.period}")
         if not (np.isfinite(self.period) and all(np.isfinite(v).all() for v in (self.a, self.b, self.offset))):
             raise ValueError(f"{path}: the gait holds NaN or infinite values")
+        self.a, self.b = self.a.reshape(self.harmonics, NUM_JOINTS), self.b.reshape(self.harmonics, NUM_JOINTS)
         self.name = f"gait:{path.name}"
 
     @classmethod
     def from_params(cls, period: float, params: np.ndarray) -> PeriodicGaitSource:
-        """A gait from a flat parameter vector (cos, sin, offset: 48 values), as the search samples them."""
+        """A gait from a flat parameter vector, as the search samples them: H x 16 cosine amplitudes,
+        H x 16 sine amplitudes, 16 offsets (rad), so (2 H + 1) x 16 values for H harmonics."""
+        params = np.asarray(params, dtype=np.float64)
+        harmonics, rest = divmod(params.size // NUM_JOINTS - 1, 2)
+        if params.size % NUM_JOINTS or rest or harmonics < 1:
+            raise ValueError(f"a gait has (2 H + 1) x {NUM_JOINTS} parameters for H >= 1 harmonics; got {params.size}")
         gait = cls.__new__(cls)
-        gait.period, gait.name, gait.env_kwargs = float(period), "gait", {}
-        gait.a, gait.b, gait.offset = np.split(np.asarray(params, dtype=np.float64), 3)
+        gait.period, gait.name, gait.env_kwargs, gait.harmonics = float(period), "gait", {}, harmonics
+        a, b, gait.offset = np.split(params, [harmonics * NUM_JOINTS, 2 * harmonics * NUM_JOINTS])
+        gait.a, gait.b = a.reshape(harmonics, NUM_JOINTS), b.reshape(harmonics, NUM_JOINTS)
         return gait
 
     def reset(self, rng: np.random.Generator) -> None:
@@ -52,8 +68,9 @@ class PeriodicGaitSource:
     def wave(self, t: int) -> np.ndarray:
         """The gait's wanted target at step ``t`` (rad, motor order; not clipped to the limits), from the
         episode's start target ``self.start``."""
-        w = 2 * np.pi * t / self.period
-        return self.start + self.offset * min(1.0, t / self.period) + self.a * (np.cos(w) - 1) + self.b * np.sin(w)
+        w = 2 * np.pi * t / self.period * np.arange(1, self.harmonics + 1)[:, None]
+        wave = (self.a * (np.cos(w) - 1) + self.b * np.sin(w)).sum(0)
+        return self.start + self.offset * min(1.0, t / self.period) + wave
 
     def __call__(self, observation: np.ndarray) -> np.ndarray:
         if self.t == 0:

@@ -30,11 +30,13 @@ from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS
 _ENV = None  # one env per worker process
 
 
-FITNESS = ("rot", "rotr")
+FITNESS = ("rot", "rotr", "steady")
 """What a candidate is scored by: ``rot``, the rotation about the axis (rad, what Rot counts);
 ``rotr``, the clipped rotation rate sampled at the end of each step, summed and divided by 20 Hz
 (rad-equivalent: equal to ``rot`` for a steady rotation below the env's reward clip, less for one that
-comes in jerks within a step or runs faster than the clip)."""
+comes in jerks within a step or runs faster than the clip); ``steady``, ``rotr`` less the part of each
+sampled rate beyond the clip, either way (the env's ``reward_overspeed`` at weight 1): a flick forward
+and its spring back cost instead of cancelling, so only a turn below the clip scores fully."""
 
 
 def _score(job: tuple[dict, float, np.ndarray, int, int, float, str]) -> float:
@@ -52,32 +54,37 @@ def _score(job: tuple[dict, float, np.ndarray, int, int, float, str]) -> float:
     gait = PeriodicGaitSource.from_params(period, params)
     gait.reset(None)
     obs, _ = _ENV.reset(seed=seed)
+    clip, overspeed = _ENV.unwrapped.rotate_reward_clip, 0.0
     for _ in range(steps):
         obs, _, terminated, truncated, info = _ENV.step(gait(obs))
+        overspeed += max(abs(info["rate_step"]) - clip, 0.0)
         if terminated or truncated:
             break
-    score = float(info["rot"]) if fitness == "rot" else float(info["rotr"]) / CONTROL_HZ
+    score = {"rot": float(info["rot"]), "rotr": float(info["rotr"]) / CONTROL_HZ,
+             "steady": float(info["rotr"] - overspeed) / CONTROL_HZ}[fitness]
     return score - fall_penalty if terminated else score
 
 
-def search(env_kwargs: dict, *, period: float = 16, generations: int = 25, population: int = 24, elite: int = 6,
-           episodes: int = 6, steps: int = 160, init_std: float = 0.25, bound: float = 0.5,
-           fall_penalty: float = 2.0, fitness: str = "rot", seed: int = 0, workers: int = 2,
+def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, generations: int = 25,
+           population: int = 24, elite: int = 6, episodes: int = 6, steps: int = 160, init_std: float = 0.25,
+           bound: float = 0.5, fall_penalty: float = 2.0, fitness: str = "rot", seed: int = 0, workers: int = 2,
            progress: bool = True) -> dict:
-    """Cross-entropy search over (cos, sin, offset) amplitudes in [-bound, bound] rad, scoring by
-    ``fitness`` (:data:`FITNESS`); returns the gait (the final mean, the distribution's best estimate)
-    with the fitness history."""
+    """Cross-entropy search over the (cos, sin) amplitudes of ``harmonics`` harmonics and the offsets,
+    all in [-bound, bound] rad, scoring by ``fitness`` (:data:`FITNESS`); returns the gait (the final
+    mean, the distribution's best estimate) with the fitness history."""
     if fitness not in FITNESS:
         raise ValueError(f"unknown fitness {fitness!r}; allowed: {', '.join(FITNESS)}")
-    if not 1 <= steps <= EPISODE_STEPS or not 1 <= elite <= population or episodes < 1 or generations < 1:
-        raise ValueError(f"need 1 <= steps <= {EPISODE_STEPS}, 1 <= elite <= population, episodes >= 1 and "
-                         f"generations >= 1; got steps={steps}, elite={elite}, population={population}, "
-                         f"episodes={episodes}, generations={generations}")
+    if (not 1 <= steps <= EPISODE_STEPS or not 1 <= elite <= population or episodes < 1 or generations < 1
+            or harmonics < 1):
+        raise ValueError(f"need 1 <= steps <= {EPISODE_STEPS}, 1 <= elite <= population, episodes >= 1, "
+                         f"generations >= 1 and harmonics >= 1; got steps={steps}, elite={elite}, "
+                         f"population={population}, episodes={episodes}, generations={generations}, "
+                         f"harmonics={harmonics}")
     settings = {"generations": generations, "population": population, "elite": elite, "episodes": episodes,
                 "steps": steps, "init_std": init_std, "bound": bound, "fall_penalty": fall_penalty, "fitness": fitness,
                 "seed": seed}
     rng = np.random.default_rng(seed)
-    dim = 3 * NUM_JOINTS
+    dim = (2 * harmonics + 1) * NUM_JOINTS
     mean, std = np.zeros(dim), np.full(dim, init_std)
     history = []
     start = time.perf_counter()
@@ -91,8 +98,9 @@ def search(env_kwargs: dict, *, period: float = 16, generations: int = 25, popul
             mean, std = candidates[best].mean(0), np.maximum(candidates[best].std(0), 0.03)
             history.append({"generation": gen, "mean_fitness": float(scores.mean()),
                             "elite_fitness": float(scores[best].mean())})
-    a, b, offset = np.split(mean, 3)
-    return {"period_steps": period, "cos": a.tolist(), "sin": b.tolist(), "offset": offset.tolist(),
+    a, b, offset = np.split(mean, [harmonics * NUM_JOINTS, 2 * harmonics * NUM_JOINTS])
+    return {"period_steps": period, "harmonics": harmonics, "cos": a.tolist(), "sin": b.tolist(),
+            "offset": offset.tolist(),
             "env_kwargs": env_kwargs, "search": settings,
             "fitness": f"{fitness} (rad) in {steps} steps minus {fall_penalty} rad per fall, "
                        f"mean of {episodes} episodes",
@@ -105,18 +113,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env-kwargs", default='{"object": "cylinder", "wrist": "palm_up", "axis": "+z"}')
     parser.add_argument("--period", type=float, default=16, help="gait period, policy steps (16 = 0.8 s)")
+    parser.add_argument("--harmonics", type=int, default=1,
+                        help="harmonics of the period per joint (2 lets a finger push slowly and return quickly)")
     parser.add_argument("--generations", type=int, default=25)
     parser.add_argument("--population", type=int, default=24)
     parser.add_argument("--episodes", type=int, default=6, help="episodes per candidate")
     parser.add_argument("--steps", type=int, default=160, help="steps per scoring episode")
     parser.add_argument("--fitness", choices=FITNESS, default="rot",
-                        help="rot: rotation about the axis; rotr: the clipped end-of-step rate (steady turning)")
+                        help="rot: rotation about the axis; rotr: the clipped end-of-step rate; steady: rotr less "
+                             "the rate beyond the clip (a turn without flicks)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     try:
-        gait = search(parse_env_kwargs(args.env_kwargs), period=args.period, generations=args.generations,
+        gait = search(parse_env_kwargs(args.env_kwargs), period=args.period, harmonics=args.harmonics,
+                      generations=args.generations,
                       population=args.population, episodes=args.episodes, steps=args.steps, fitness=args.fitness,
                       seed=args.seed, workers=args.workers)
     except ValueError as e:

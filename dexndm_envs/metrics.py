@@ -12,7 +12,8 @@ episode's target axis (unit vector, world frame).
 * **RotR** (``rotr``): the episode sum of the clipped rotation reward, clip(omega . k, -c, c) with
   c = ``rotate_reward_clip`` (0.5 rad/s by default), one sample per step (``info["rotr_step"]``). It
   is a sum of rates (rad/s per step), not an angle: RotR / 20 is the angle those samples would turn
-  in 50 ms each. In simulation omega is the object's velocity after the step's last physics substep;
+  in 50 ms each. The sample before the clip is ``info["rate_step"]`` (omega . k, rad/s).
+  In simulation omega is the object's velocity after the step's last physics substep;
   on the real hand, the tracker's pose difference since the previous step over the time between them.
 * **RotP** (rad/s, ``rotp``): the mean over the steps of the off-axis angular speed |omega x k| at the
   step's end (lower is better).
@@ -81,10 +82,14 @@ def off_axis_velocity(angvel, axis) -> tuple[float, float, float]:
     return (wy * kz - wz * ky, wz * kx - wx * kz, wx * ky - wy * kx)
 
 
+def rotation_rate(angvel, axis) -> float:
+    """omega . k (rad/s): the angular velocity (world frame) about the axis (unit vector, world frame)."""
+    return float(angvel[0] * axis[0] + angvel[1] * axis[1] + angvel[2] * axis[2])
+
+
 def rotation_reward(angvel, axis, clip: float = 0.5) -> float:
     """clip(omega . k, -clip, clip) with omega the world angular velocity (rad/s)."""
-    dot = float(angvel[0] * axis[0] + angvel[1] * axis[1] + angvel[2] * axis[2])
-    return min(max(dot, -clip), clip)
+    return min(max(rotation_rate(angvel, axis), -clip), clip)
 
 
 def off_axis_speed(angvel, axis) -> float:
@@ -121,7 +126,8 @@ class EpisodeMetrics:
     def update(self, quat: np.ndarray, angvel: np.ndarray, fell: bool = False) -> dict[str, float]:
         """Account one policy step; returns this step's values for ``info``."""
         d_rot = rotation_about_axis(self._quat, quat, self.axis)
-        r = rotation_reward(angvel, self.axis, self.reward_clip)
+        rate = rotation_rate(angvel, self.axis)
+        r = min(max(rate, -self.reward_clip), self.reward_clip)
         p = off_axis_speed(angvel, self.axis)
         self._quat = quat
         self.steps += 1
@@ -130,7 +136,8 @@ class EpisodeMetrics:
         self._rotp_sum += p
         if fell and self.fell_at is None:
             self.fell_at = self.steps
-        return {"rot_step": d_rot, "rot": self.rot, "rotr_step": r, "rotr": self.rotr, "rotp_step": p}
+        return {"rot_step": d_rot, "rot": self.rot, "rate_step": rate, "rotr_step": r, "rotr": self.rotr,
+                "rotp_step": p}
 
     def summary(self) -> dict[str, float]:
         """Episode metrics: rot_rad, ttf_s, ttf (fraction of the episode), rotr, rotp, steps."""

@@ -19,7 +19,8 @@ from dexndm_envs.metrics import METRIC_KEYS
 from dexndm_envs.poses import WRISTS, general_axes
 from dexndm_envs.rotations import quat_multiply, quat_to_matrix, rotvec_to_quat
 
-STEP_INFO_KEYS = {"rot", "rot_step", "rotr", "rotr_step", "rotp_step", "fell", "target", "policy_target", *REWARD_TERMS}
+STEP_INFO_KEYS = {"rot", "rot_step", "rate_step", "rotr", "rotr_step", "rotp_step", "fell", "target", "policy_target",
+                  *REWARD_TERMS}
 DT = 1.0 / 20.0
 
 
@@ -273,7 +274,7 @@ def test_reward_settings_are_attributes_under_their_argument_names(env_factory, 
     settings = dict(rotate_reward_weight=1.5, rotate_reward_clip=0.7, rotate_reward_rate="step_mean",
                     rotp_penalty_weight=0.2, linvel_penalty_weight=0.4, pose_penalty_weight=0.5,
                     work_penalty_weight=2.5, torque_penalty_weight=0.3, action_rate_penalty_weight=0.2,
-                    fall_penalty_weight=10.0, fall_distance=0.05)
+                    fall_penalty_weight=10.0, overspeed_penalty_weight=0.5, fall_distance=0.05)
     u = env_factory(**settings).unwrapped
     assert {name: getattr(u, name) for name in settings} == settings
     reward_arguments = [name for name in inspect.signature(LeapRotateEnv).parameters
@@ -315,6 +316,21 @@ def test_the_fall_penalty_is_paid_once_on_the_step_the_object_falls(env_factory,
     assert terminated and info["fell"], "the opened palm-down hand should drop the object"
 
 
+def test_the_overspeed_term_charges_the_rate_the_clip_cuts_off(env_factory, warm_grasps):
+    """-w |omega . k - clip(omega . k, -c, c)|: nothing for a turn slower than the clip, the excess either
+    way for a faster one (a flick forward and its spring back both cost)."""
+    env = env_factory(overspeed_penalty_weight=2.0, rotate_reward_clip=0.05)
+    env.reset(seed=1)
+    charged = 0
+    for _ in range(20):
+        _, _, _, _, info = env.step(env.action_space.sample())
+        excess = abs(info["rate_step"]) - 0.05
+        assert info["reward_overspeed"] == pytest.approx(-2.0 * max(excess, 0.0), abs=1e-12)
+        assert info["rotr_step"] == pytest.approx(np.clip(info["rate_step"], -0.05, 0.05), abs=1e-12)
+        charged += excess > 0
+    assert charged > 0, "random actions should turn the object faster than 0.05 rad/s at some step"
+
+
 def test_rotation_metrics_follow_the_object_velocity(env):
     env.reset(seed=1)
     u = env.unwrapped
@@ -322,6 +338,7 @@ def test_rotation_metrics_follow_the_object_velocity(env):
     for _ in range(10):
         _, _, _, _, info = env.step(env.action_space.sample())
         _, ang = u.world.body_velocity(body)
+        assert info["rate_step"] == pytest.approx(ang @ u.axis, abs=1e-12)
         assert info["rotr_step"] == pytest.approx(np.clip(ang @ u.axis, -0.5, 0.5), abs=1e-12)
         assert info["rotp_step"] == pytest.approx(np.linalg.norm(np.cross(ang, u.axis)), abs=1e-12)
 

@@ -57,8 +57,14 @@ def test_bad_gait_files_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="not a gait file"):
         load_policy(str(bad))
     bad.write_text(json.dumps({"period_steps": 12, "cos": [0.0] * 3, "sin": [0.0] * 3, "offset": [0.0] * 3}))
-    with pytest.raises(ValueError, match="must hold 16 values"):
+    with pytest.raises(ValueError, match="cos and sin of 16 x harmonics values, offset of 16.*got harmonics 1, cos 3"):
         load_policy(str(bad))
+    bad.write_text(json.dumps({"period_steps": 12, "harmonics": 2, "cos": [0.0] * 16, "sin": [0.0] * 32,
+                               "offset": [0.0] * 16}))
+    with pytest.raises(ValueError, match="got harmonics 2, cos 16, sin 32"):
+        load_policy(str(bad))
+    with pytest.raises(ValueError, match=r"\(2 H \+ 1\) x 16 parameters for H >= 1 harmonics; got 32"):
+        PeriodicGaitSource.from_params(12, np.zeros(32))
     bad.write_text(json.dumps({"period_steps": 12, "cos": [float("nan")] * 16, "sin": [0.0] * 16,
                                "offset": [0.0] * 16}))
     with pytest.raises(ValueError, match="NaN or infinite"):
@@ -67,36 +73,71 @@ def test_bad_gait_files_are_clear_errors(tmp_path):
         search(KWARGS, population=4, elite=5, progress=False)
     with pytest.raises(ValueError, match="steps <= 400"):
         search(KWARGS, steps=401, progress=False)
-    with pytest.raises(ValueError, match="unknown fitness 'speed'; allowed: rot, rotr"):
+    with pytest.raises(ValueError, match="unknown fitness 'speed'; allowed: rot, rotr, steady"):
         search(KWARGS, fitness="speed", progress=False)
+    with pytest.raises(ValueError, match="harmonics >= 1; got .*harmonics=0"):
+        search(KWARGS, harmonics=0, progress=False)
+
+
+def test_a_second_harmonic_adds_the_double_frequency_wave(tmp_path):
+    """target_j(t) = start_j + offset_j min(1, t/P) + sum_h a_hj (cos(2 pi h t/P) - 1) + b_hj sin(2 pi h t/P),
+    the file's cos and sin lists harmonic by harmonic."""
+    rng = np.random.default_rng(5)
+    a, b = rng.uniform(-0.2, 0.2, (2, NUM_JOINTS)), rng.uniform(-0.2, 0.2, (2, NUM_JOINTS))
+    offset = np.zeros(NUM_JOINTS)
+    path = tmp_path / "gait2.json"
+    path.write_text(json.dumps({"period_steps": 20, "harmonics": 2, "cos": a.ravel().tolist(),
+                                "sin": b.ravel().tolist(), "offset": offset.tolist()}))
+    from_file = PeriodicGaitSource(path)
+    from_params = PeriodicGaitSource.from_params(20, np.concatenate([a.ravel(), b.ravel(), offset]))
+    for gait in (from_file, from_params):
+        gait.start = np.zeros(NUM_JOINTS)
+        for t in (0, 3, 7, 15):
+            w = 2 * np.pi * t / 20
+            want = sum(a[h] * (np.cos((h + 1) * w) - 1) + b[h] * np.sin((h + 1) * w) for h in range(2))
+            np.testing.assert_allclose(gait.wave(t), want, atol=1e-12)
+    one = PeriodicGaitSource.from_params(20, np.concatenate([a[0], b[0], offset]))
+    one.start = np.zeros(NUM_JOINTS)
+    assert np.abs(from_file.wave(3) - one.wave(3)).max() > 0.01  # the second harmonic is there
 
 
 def test_the_fitness_is_rot_or_the_clipped_rate_over_20_hz(warm_grasps):
     """rot scores what Rot counts; rotr the sum of the clipped end-of-step rates / 20 Hz, which a gait
-    turning the object in jerks inside its steps cannot inflate."""
+    turning the object in jerks inside its steps cannot inflate; steady that less the rate beyond the
+    clip, either way."""
     from baselines import gait_search
 
     params = np.random.default_rng(1).uniform(-0.3, 0.3, 3 * NUM_JOINTS)
     gait = PeriodicGaitSource.from_params(16, params)
     env = gym.make("DexNDM/LeapRotate-v0", **KWARGS)
+    overspeed = 0.0
     try:
         obs, _ = env.reset(seed=3)
         gait.reset(None)
         for _ in range(30):
             obs, _, terminated, _, info = env.step(gait(obs))
+            overspeed += max(abs(info["rate_step"]) - 0.5, 0.0)
             assert not terminated
     finally:
         env.close()
     scores = {f: gait_search._score((KWARGS, 16, params, 3, 30, 2.0, f)) for f in gait_search.FITNESS}
     assert scores["rot"] == pytest.approx(info["rot"])
     assert scores["rotr"] == pytest.approx(info["rotr"] / 20)
+    assert overspeed > 0  # this gait flicks the object: steady scores less than rotr
+    assert scores["steady"] == pytest.approx((info["rotr"] - overspeed) / 20)
 
 
-def test_the_search_writes_a_usable_gait(warm_grasps):
-    gait = search(KWARGS, generations=2, population=4, elite=2, episodes=1, steps=8, workers=1, progress=False)
+@pytest.mark.parametrize("harmonics", [1, 2])
+def test_the_search_writes_a_usable_gait(warm_grasps, harmonics, tmp_path):
+    gait = search(KWARGS, harmonics=harmonics, generations=2, population=4, elite=2, episodes=1, steps=8, workers=1,
+                  progress=False)
     assert len(gait["history"]) == 2 and all(np.isfinite(h["elite_fitness"]) for h in gait["history"])
-    assert all(len(gait[k]) == NUM_JOINTS and max(map(abs, gait[k])) <= 0.5 for k in ("cos", "sin", "offset"))
-    PeriodicGaitSource.from_params(gait["period_steps"], np.concatenate([gait["cos"], gait["sin"], gait["offset"]]))
+    assert gait["harmonics"] == harmonics and len(gait["offset"]) == NUM_JOINTS
+    assert all(len(gait[k]) == harmonics * NUM_JOINTS for k in ("cos", "sin"))
+    assert all(max(map(abs, gait[k])) <= 0.5 for k in ("cos", "sin", "offset"))
+    path = tmp_path / "gait.json"
+    path.write_text(json.dumps(gait))
+    assert PeriodicGaitSource(path).harmonics == harmonics
 
 
 def test_warm_start_clones_the_gait_into_the_new_model(warm_grasps, gait_file, tmp_path):

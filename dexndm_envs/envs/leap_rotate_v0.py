@@ -25,7 +25,7 @@ GRASP_SETTLE_STEPS = 30
 """Physics steps (0.25 s) a grasp made in another engine is held at its target before the episode's
 saved start state is taken: contacts find their own depth in the new engine."""
 REWARD_TERMS = ("reward_rotate", "reward_rotp", "reward_linvel", "reward_pose", "reward_work", "reward_torque",
-                "reward_action_rate", "reward_fall")
+                "reward_action_rate", "reward_fall", "reward_overspeed")
 """The ``info`` keys of the signed, weighted reward terms, whose sum is the reward."""
 
 
@@ -54,10 +54,13 @@ class LeapRotateEnv(LeapHandEnv):
 
     ## Rewards
     ``r = w_rot clip(omega . k, -c, c) - w_rotp |omega x k|_1 - w_linvel |v|^2 - w_pose |q - q_0|^2
-    - w_work sum |tau * qdot| - w_torque |tau|^2 - w_rate |a_t - a_{t-1}|^2 - w_fall [fell]`` with omega, v
+    - w_work sum |tau * qdot| - w_torque |tau|^2 - w_rate |a_t - a_{t-1}|^2 - w_fall [fell]
+    - w_over |omega . k - clip(omega . k, -c, c)|`` with omega, v
     the object's angular / linear velocity, k the axis, q_0 the grasp's joint positions, tau and qdot from
     the last physics step, a the action (a_{-1} = 0) and [fell] 1 on the step the object falls. The last
-    two are not the paper's (their weights default to 0): the action-rate term asks for steady target
+    three are not the paper's (their weights default to 0): the overspeed term charges the part of the
+    rate the clip cuts off (either way), so a turn that comes in flicks costs where the clip alone only
+    stops paying; the action-rate term asks for steady target
     motion (a is the target's velocity, so it penalises the target's acceleration), and the fall term
     makes a drop cost more than the reward it forgoes (the public LEAP sim charges 10 for it, MuJoCo
     Playground 100). The paper writes
@@ -67,7 +70,7 @@ class LeapRotateEnv(LeapHandEnv):
     end of a 50 ms step misses rotation that comes in jerks within the step (docs/decisions.md).
     Each signed, weighted term is in ``info`` (:data:`REWARD_TERMS`: ``reward_rotate``, ``reward_rotp``,
     ``reward_linvel``, ``reward_pose``, ``reward_work``, ``reward_torque``, ``reward_action_rate``,
-    ``reward_fall``; penalties are <= 0); the reward is their sum.
+    ``reward_fall``, ``reward_overspeed``; penalties are <= 0); the reward is their sum.
     The weights are attributes of the env under their argument names (``env.rotate_reward_weight``...).
 
     ## Starting State
@@ -76,7 +79,7 @@ class LeapRotateEnv(LeapHandEnv):
     from the env's ``np_random``.
 
     ## Info
-    Every step: the metrics' step values (``rot_step``, ``rot``, ``rotr_step``, ``rotr``, ``rotp_step``;
+    Every step: the metrics' step values (``rot_step``, ``rot``, ``rate_step``, ``rotr_step``, ``rotr``, ``rotp_step``;
     :mod:`dexndm_envs.metrics`), the ``reward_*`` terms, ``fell``, ``target`` (the executed target) and
     ``policy_target`` (rad, motor order); ``episode_metrics`` when the object falls.
 
@@ -115,6 +118,7 @@ class LeapRotateEnv(LeapHandEnv):
         torque_penalty_weight: float = 0.1,
         action_rate_penalty_weight: float = 0.0,
         fall_penalty_weight: float = 0.0,
+        overspeed_penalty_weight: float = 0.0,
         fall_distance: float = 0.06,
         grasp_config: GraspConfig | None = None,
         render_mode: str | None = None,
@@ -146,6 +150,7 @@ class LeapRotateEnv(LeapHandEnv):
         self.torque_penalty_weight = torque_penalty_weight
         self.action_rate_penalty_weight = action_rate_penalty_weight
         self.fall_penalty_weight = fall_penalty_weight
+        self.overspeed_penalty_weight = overspeed_penalty_weight
         self._last_action = np.zeros(hand.NUM_JOINTS)
         self.fall_distance = fall_distance
         self.grasp_config = grasp_config or GraspConfig()
@@ -284,18 +289,16 @@ class LeapRotateEnv(LeapHandEnv):
     def _reward_terms(self, step_metrics: dict[str, float], angvel: np.ndarray, linvel: np.ndarray, q: np.ndarray,
                       tau: np.ndarray, qdot: np.ndarray, action_change: np.ndarray, fell: bool) -> dict[str, float]:
         """The signed, weighted reward terms of a step (``REWARD_TERMS``; the reward is their sum, in
-        that order): the rotation reward (>= 0 when turning the right way) and seven penalties (<= 0).
+        that order): the rotation reward (>= 0 when turning the right way) and eight penalties (<= 0).
 
         ``angvel`` (rad/s) and ``linvel`` (m/s): the object's velocities at the end of the step (world
         frame); ``q`` (rad), ``qdot`` (rad/s), ``tau`` (N m): the joints and torques of the last physics
         step (motor order); ``action_change``: a_t - a_{t-1} (motor order); ``fell``: the object fell
         this step. Formulas in the class docstring (Rewards).
         """
-        if self.rotate_reward_rate == "instant":
-            rate = step_metrics["rotr_step"]
-        else:
-            clip = self.rotate_reward_clip
-            rate = min(max(step_metrics["rot_step"] * CONTROL_HZ, -clip), clip)
+        instant = self.rotate_reward_rate == "instant"
+        raw = step_metrics["rate_step"] if instant else step_metrics["rot_step"] * CONTROL_HZ
+        rate = min(max(raw, -self.rotate_reward_clip), self.rotate_reward_clip)
         pose_error = q - self.q_init
         return {
             "reward_rotate": self.rotate_reward_weight * rate,
@@ -306,6 +309,7 @@ class LeapRotateEnv(LeapHandEnv):
             "reward_torque": -(self.torque_penalty_weight * float(tau @ tau)),
             "reward_action_rate": -(self.action_rate_penalty_weight * float(action_change @ action_change)),
             "reward_fall": -self.fall_penalty_weight if fell else 0.0,
+            "reward_overspeed": -(self.overspeed_penalty_weight * abs(raw - rate)),
         }
 
     def episode_metrics(self) -> dict[str, float]:

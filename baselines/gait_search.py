@@ -65,13 +65,30 @@ def _score(job: tuple[dict, float, np.ndarray, int, int, float, str]) -> float:
     return score - fall_penalty if terminated else score
 
 
+def _initial_mean(path: str | Path, harmonics: int) -> np.ndarray:
+    """The flat parameter vector (:meth:`~baselines.gait.PeriodicGaitSource.from_params`) of the gait file
+    at ``path`` with its harmonics padded by zeros to ``harmonics``."""
+    from baselines.gait import PeriodicGaitSource
+
+    gait = PeriodicGaitSource(path)
+    if gait.harmonics > harmonics:
+        raise ValueError(f"{path}: the initial gait has {gait.harmonics} harmonics, more than the {harmonics} "
+                         "searched; search at least as many")
+    pad = np.zeros((harmonics - gait.harmonics, NUM_JOINTS))
+    return np.concatenate([np.vstack([gait.a, pad]).ravel(), np.vstack([gait.b, pad]).ravel(), gait.offset])
+
+
 def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, generations: int = 25,
            population: int = 24, elite: int = 6, episodes: int = 6, steps: int = 160, init_std: float = 0.25,
            bound: float = 0.5, fall_penalty: float = 2.0, fitness: str = "rot", seed: int = 0, workers: int = 2,
-           progress: bool = True) -> dict:
+           init: str | Path | None = None, progress: bool = True) -> dict:
     """Cross-entropy search over the (cos, sin) amplitudes of ``harmonics`` harmonics and the offsets,
     all in [-bound, bound] rad, scoring by ``fitness`` (:data:`FITNESS`); returns the gait (the final
-    mean, the distribution's best estimate) with the fitness history."""
+    mean, the distribution's best estimate) with the fitness history.
+
+    The search starts from zero amplitudes, or from the gait file ``init`` (its harmonics, the others
+    zero): a fitness that charges flicks, searched from zero, finds that holding still is safest, where
+    from a gait that turns it can trade speed for steadiness."""
     if fitness not in FITNESS:
         raise ValueError(f"unknown fitness {fitness!r}; allowed: {', '.join(FITNESS)}")
     if (not 1 <= steps <= EPISODE_STEPS or not 1 <= elite <= population or episodes < 1 or generations < 1
@@ -86,6 +103,9 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, generati
     rng = np.random.default_rng(seed)
     dim = (2 * harmonics + 1) * NUM_JOINTS
     mean, std = np.zeros(dim), np.full(dim, init_std)
+    if init is not None:
+        mean = _initial_mean(init, harmonics)
+        settings["init"] = str(init)
     history = []
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
@@ -122,6 +142,8 @@ def main() -> None:
     parser.add_argument("--fitness", choices=FITNESS, default="rot",
                         help="rot: rotation about the axis; rotr: the clipped end-of-step rate; steady: rotr less "
                              "the rate beyond the clip (a turn without flicks)")
+    parser.add_argument("--init", type=Path, help="start from this gait file instead of zero amplitudes")
+    parser.add_argument("--init-std", type=float, default=0.25, help="initial sampling spread, rad")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
@@ -130,7 +152,7 @@ def main() -> None:
         gait = search(parse_env_kwargs(args.env_kwargs), period=args.period, harmonics=args.harmonics,
                       generations=args.generations,
                       population=args.population, episodes=args.episodes, steps=args.steps, fitness=args.fitness,
-                      seed=args.seed, workers=args.workers)
+                      init_std=args.init_std, seed=args.seed, workers=args.workers, init=args.init)
     except ValueError as e:
         raise SystemExit(f"gait_search: error: {e}") from None
     write_json(args.out, gait)

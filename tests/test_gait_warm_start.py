@@ -127,6 +127,24 @@ def test_the_fitness_is_rot_or_the_clipped_rate_over_20_hz(warm_grasps):
     assert scores["steady"] == pytest.approx((info["rotr"] - overspeed) / 20)
 
 
+def test_the_search_can_start_from_a_gait_with_fewer_harmonics(warm_grasps, gait_file, tmp_path):
+    """--init: the gait's amplitudes are the starting mean, the extra harmonics start at zero."""
+    from baselines.gait_search import _initial_mean
+
+    one = json.loads(gait_file.read_text())
+    mean = _initial_mean(gait_file, 2)
+    np.testing.assert_allclose(mean, np.concatenate([one["cos"], np.zeros(NUM_JOINTS), one["sin"],
+                                                     np.zeros(NUM_JOINTS), one["offset"]]))
+    gait = search(KWARGS, harmonics=2, init=gait_file, init_std=0.0, generations=1, population=2, elite=1,
+                  episodes=1, steps=4, workers=1, progress=False)
+    np.testing.assert_allclose(gait["cos"], mean[:2 * NUM_JOINTS], atol=1e-12)  # no spread: the start is kept
+    assert gait["search"]["init"] == str(gait_file)
+    two = tmp_path / "two.json"
+    two.write_text(json.dumps(gait))
+    with pytest.raises(ValueError, match="initial gait has 2 harmonics, more than the 1 searched"):
+        search(KWARGS, harmonics=1, init=two, progress=False)
+
+
 @pytest.mark.parametrize("harmonics", [1, 2])
 def test_the_search_writes_a_usable_gait(warm_grasps, harmonics, tmp_path):
     gait = search(KWARGS, harmonics=harmonics, generations=2, population=4, elite=2, episodes=1, steps=8, workers=1,

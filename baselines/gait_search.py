@@ -35,11 +35,12 @@ FITNESS = ("rot", "rotr", "steady")
 ``rotr``, the clipped rotation rate sampled at the end of each step, summed and divided by 20 Hz
 (rad-equivalent: equal to ``rot`` for a steady rotation below the env's reward clip, less for one that
 comes in jerks within a step or runs faster than the clip); ``steady``, ``rotr`` less the part of each
-sampled rate beyond the clip, either way (the env's ``reward_overspeed`` at weight 1): a flick forward
-and its spring back cost instead of cancelling, so only a turn below the clip scores fully."""
+sampled rate beyond the clip, either way, times ``overspeed_weight`` (the env's ``reward_overspeed``):
+a flick forward and its spring back cost instead of cancelling, so only a turn below the clip scores
+fully."""
 
 
-def _score(job: tuple[dict, float, np.ndarray, int, int, float, str]) -> float:
+def _score(job: tuple[dict, float, np.ndarray, int, int, float, str, float]) -> float:
     """The fitness (:data:`FITNESS`, rad) of one gait in one episode, minus the fall penalty if the
     object dropped."""
     import gymnasium as gym
@@ -48,7 +49,7 @@ def _score(job: tuple[dict, float, np.ndarray, int, int, float, str]) -> float:
     from baselines.gait import PeriodicGaitSource
 
     global _ENV
-    env_kwargs, period, params, seed, steps, fall_penalty, fitness = job
+    env_kwargs, period, params, seed, steps, fall_penalty, fitness, overspeed_weight = job
     if _ENV is None:
         _ENV = gym.make("DexNDM/LeapRotate-v0", **env_kwargs)
     gait = PeriodicGaitSource.from_params(period, params)
@@ -61,7 +62,7 @@ def _score(job: tuple[dict, float, np.ndarray, int, int, float, str]) -> float:
         if terminated or truncated:
             break
     score = {"rot": float(info["rot"]), "rotr": float(info["rotr"]) / CONTROL_HZ,
-             "steady": float(info["rotr"] - overspeed) / CONTROL_HZ}[fitness]
+             "steady": float(info["rotr"] - overspeed_weight * overspeed) / CONTROL_HZ}[fitness]
     return score - fall_penalty if terminated else score
 
 
@@ -81,7 +82,7 @@ def _initial_mean(path: str | Path, harmonics: int) -> np.ndarray:
 def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, generations: int = 25,
            population: int = 24, elite: int = 6, episodes: int = 6, steps: int = 160, init_std: float = 0.25,
            bound: float = 0.5, fall_penalty: float = 2.0, fitness: str = "rot", seed: int = 0, workers: int = 2,
-           init: str | Path | None = None, progress: bool = True) -> dict:
+           overspeed_weight: float = 1.0, init: str | Path | None = None, progress: bool = True) -> dict:
     """Cross-entropy search over the (cos, sin) amplitudes of ``harmonics`` harmonics and the offsets,
     all in [-bound, bound] rad, scoring by ``fitness`` (:data:`FITNESS`); returns the gait (the final
     mean, the distribution's best estimate) with the fitness history.
@@ -99,6 +100,7 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, generati
                          f"harmonics={harmonics}")
     settings = {"generations": generations, "population": population, "elite": elite, "episodes": episodes,
                 "steps": steps, "init_std": init_std, "bound": bound, "fall_penalty": fall_penalty, "fitness": fitness,
+                "overspeed_weight": overspeed_weight,
                 "seed": seed}
     rng = np.random.default_rng(seed)
     dim = (2 * harmonics + 1) * NUM_JOINTS
@@ -112,7 +114,8 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, generati
         for gen in tqdm(range(generations), desc="gait search", unit="generation", disable=not progress):
             candidates = np.clip(mean + std * rng.normal(size=(population, dim)), -bound, bound)
             seeds = rng.integers(2**31, size=episodes)  # the same episodes for every candidate
-            jobs = [(env_kwargs, period, c, int(s), steps, fall_penalty, fitness) for c in candidates for s in seeds]
+            jobs = [(env_kwargs, period, c, int(s), steps, fall_penalty, fitness, overspeed_weight)
+                    for c in candidates for s in seeds]
             scores = np.array(pool.map(_score, jobs)).reshape(population, episodes).mean(1)
             best = np.argsort(scores)[::-1][:elite]
             mean, std = candidates[best].mean(0), np.maximum(candidates[best].std(0), 0.03)
@@ -144,6 +147,8 @@ def main() -> None:
                              "the rate beyond the clip (a turn without flicks)")
     parser.add_argument("--init", type=Path, help="start from this gait file instead of zero amplitudes")
     parser.add_argument("--init-std", type=float, default=0.25, help="initial sampling spread, rad")
+    parser.add_argument("--overspeed-weight", type=float, default=1.0,
+                        help="steady fitness: what a rad/s beyond the clip costs per step, against the clipped rate")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
@@ -152,7 +157,8 @@ def main() -> None:
         gait = search(parse_env_kwargs(args.env_kwargs), period=args.period, harmonics=args.harmonics,
                       generations=args.generations,
                       population=args.population, episodes=args.episodes, steps=args.steps, fitness=args.fitness,
-                      init_std=args.init_std, seed=args.seed, workers=args.workers, init=args.init)
+                      init_std=args.init_std, seed=args.seed, workers=args.workers, init=args.init,
+                      overspeed_weight=args.overspeed_weight)
     except ValueError as e:
         raise SystemExit(f"gait_search: error: {e}") from None
     write_json(args.out, gait)

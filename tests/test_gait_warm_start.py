@@ -120,11 +120,13 @@ def test_the_fitness_is_rot_or_the_clipped_rate_over_20_hz(warm_grasps):
             assert not terminated
     finally:
         env.close()
-    scores = {f: gait_search._score((KWARGS, 16, params, 3, 30, 2.0, f)) for f in gait_search.FITNESS}
+    scores = {f: gait_search._score((KWARGS, 16, params, 3, 30, 2.0, f, 1.0)) for f in gait_search.FITNESS}
     assert scores["rot"] == pytest.approx(info["rot"])
     assert scores["rotr"] == pytest.approx(info["rotr"] / 20)
     assert overspeed > 0  # this gait flicks the object: steady scores less than rotr
     assert scores["steady"] == pytest.approx((info["rotr"] - overspeed) / 20)
+    half = gait_search._score((KWARGS, 16, params, 3, 30, 2.0, "steady", 0.5))
+    assert half == pytest.approx((info["rotr"] - 0.5 * overspeed) / 20)
 
 
 def test_the_search_can_start_from_a_gait_with_fewer_harmonics(warm_grasps, gait_file, tmp_path):

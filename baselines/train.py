@@ -274,7 +274,8 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     residual over that gait, moving its wanted targets by up to ``residual_scale`` rad
     (:mod:`baselines.residual_gait`; the gait is copied into ``out``); ``residual_over="search"`` first
     searches the gait on the training env (:func:`baselines.gait_search.search`, with ``gait_search``'s
-    settings if given; ~4 min on 2 cores at its defaults) and writes it to ``out/gait.json``: the
+    settings if given, its ``env_kwargs`` merged over the training env's for the search only; ~4 min on
+    2 cores at the search's defaults) and writes it to ``out/gait.json``: the
     oracle recipe in one call. ``asymmetric`` trains PPO's actor on
     the proprioceptive part of the privileged observation only (:mod:`baselines.asymmetric`).
     ``penalty_curriculum`` (env steps) ramps the motion penalties from 0 to their weights over that many
@@ -319,9 +320,10 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     if residual_over == GAIT_SEARCH:
         from baselines.gait_search import search
 
-        log.info("searching a gait on %s %s first", env_id, env_kwargs)
-        gait = search({k: v for k, v in env_kwargs.items() if k != "obs_mode"}, seed=seed, progress=progress,
-                      **(gait_search or {}))
+        settings = dict(gait_search or {})
+        search_kwargs = {**{k: v for k, v in env_kwargs.items() if k != "obs_mode"}, **settings.pop("env_kwargs", {})}
+        log.info("searching a gait on %s %s first", env_id, search_kwargs)
+        gait = search(search_kwargs, seed=seed, progress=progress, **settings)
         residual_over = out / "gait.json"
         write_json(residual_over, gait)
     if residual_over:

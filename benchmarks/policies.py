@@ -38,6 +38,9 @@ Columns (per row):
 * **targets**: how many of :data:`TARGETS` (a rotation policy a real hand could run) the row meets, and
   which it misses; a line per target below the table counts the rows that meet it.
 
+A second table says where each row's rotation comes from (:func:`motion_profile`): the share of control
+steps in which the object turned forward, faster than the reward clip, and backwards.
+
 The observation (privileged for an oracle, else proprioceptive) is the one the policy reads
 (:func:`baselines.policy.policy_env_kwargs`, from its run record or its input size). ``--json PATH``
 writes every row.
@@ -50,6 +53,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from report import header
 
 from baselines.evaluate import evaluate, rot_standard_error
@@ -113,6 +117,20 @@ def steadiness(rot_rad: float, rotr: float) -> float | None:
     return rotr / (CONTROL_HZ * rot_rad) if rot_rad > 0 else None
 
 
+def motion_profile(curves: list[np.ndarray], clip: float = 0.5, still: float = 0.05) -> dict[str, float]:
+    """Where a policy's rotation comes from, from each episode's cumulative rotation per step (rad, the
+    ``rot`` that Rot sums; :func:`baselines.evaluate.evaluate`'s curves): the fractions of all control
+    steps in which the object turned forward (step-mean rate about the axis above ``still`` rad/s),
+    faster than the reward ``clip`` (rad/s), and backwards (below -``still``). A steady turn is forward
+    in nearly every step and never above the clip; a gait that turns the object in pulses is forward in
+    few steps and above the clip in most of them, which caps its steadiness whatever the reward."""
+    rates = np.concatenate([np.diff(c) * CONTROL_HZ for c in curves])
+    if rates.size == 0:
+        return {"turning": 0.0, "above_clip": 0.0, "backwards": 0.0}
+    return {"turning": float(np.mean(rates > still)), "above_clip": float(np.mean(rates > clip)),
+            "backwards": float(np.mean(rates < -still))}
+
+
 def torque_clip(simulator: dict) -> float:
     """The torque clip (N m) of a simulator given as env kwargs (:func:`baselines.policy.policy_simulator`):
     its ideal PD's ``torque_limit`` (0.5 N m by default, where no actuator is named), or a servo model's
@@ -150,7 +168,8 @@ def evaluate_row(name: str, policy: str, task: dict, episodes: int, steps: int, 
            "rot_rad_se": rot_standard_error(report) if episodes >= 2 else None,
            "steadiness": steadiness(report["rot_rad"], report["rotr"]), "simulator": simulator,
            "obs_mode": report["env_kwargs"].get("obs_mode"),
-           "torque_clip_nm": clip, "within_servo_cap": clip <= SERVO_CAP, "cpu_hours": training_cpu_hours(policy)}
+           "torque_clip_nm": clip, "within_servo_cap": clip <= SERVO_CAP, "cpu_hours": training_cpu_hours(policy),
+           **motion_profile(report["_curves"])}
     row["targets_met"] = [target for target, met in TARGETS.items() if met(row)]
     row["seconds"] = time.perf_counter() - start
     return row
@@ -204,6 +223,12 @@ def print_table(rows: list[dict]) -> None:
     print()
     for target in TARGETS:
         print(f"{target}: {sum(target in r['targets_met'] for r in rows)} of {len(rows)} rows")
+    print("\nWhere the rotation comes from (% of all control steps, by the step's mean rate about the axis):\n")
+    print("| policy | wrist | object | turning (> 0.05 rad/s) | above the 0.5 rad/s clip | backwards (< -0.05 rad/s) |")
+    print("|---|---|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['policy']} | {r['wrist']} | {r['object']} | {100 * r['turning']:.0f} | "
+              f"{100 * r['above_clip']:.0f} | {100 * r['backwards']:.0f} |")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,6 +33,18 @@ def test_steadiness(policies):
     assert policies.steadiness(-1.0, -20.0) is None
 
 
+def test_the_motion_profile_counts_the_steps_by_their_mean_rate(policies):
+    import numpy as np
+
+    steady = np.arange(401) * 0.3 / 20  # 0.3 rad/s every step
+    pulses = np.concatenate([[0.0], np.cumsum(np.tile([2.0, 2.0, -0.4, 0, 0, 0, 0, 0], 50) / 20)])
+    assert policies.motion_profile([steady]) == {"turning": 1.0, "above_clip": 0.0, "backwards": 0.0}
+    assert policies.motion_profile([pulses]) == pytest.approx({"turning": 0.25, "above_clip": 0.25,
+                                                               "backwards": 0.125})
+    both = policies.motion_profile([steady, pulses])
+    assert both["turning"] == pytest.approx(0.625) and both["above_clip"] == pytest.approx(0.125)
+
+
 def test_torque_clip(policies):
     assert policies.torque_clip({}) == pytest.approx(0.5)  # the ideal PD's default
     assert policies.torque_clip({"actuator": {"name": "ideal_pd", "torque_limit": 0.18}}) == pytest.approx(0.18)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from baselines.gait import PeriodicGaitSource
 from dexndm_envs.fileio import write_json
 from dexndm_envs.hand import NUM_JOINTS
 from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS
@@ -46,7 +47,6 @@ def _score(job: tuple[dict, float, np.ndarray, int, int, float, str, float]) -> 
     import gymnasium as gym
 
     import dexndm_envs  # noqa: F401  (registers the ids in the worker)
-    from baselines.gait import PeriodicGaitSource
 
     global _ENV
     env_kwargs, period, params, seed, steps, fall_penalty, fitness, overspeed_weight = job
@@ -69,8 +69,6 @@ def _score(job: tuple[dict, float, np.ndarray, int, int, float, str, float]) -> 
 def _initial_mean(path: str | Path, harmonics: int) -> np.ndarray:
     """The flat parameter vector (:meth:`~baselines.gait.PeriodicGaitSource.from_params`) of the gait file
     at ``path`` with its harmonics padded by zeros to ``harmonics``."""
-    from baselines.gait import PeriodicGaitSource
-
     gait = PeriodicGaitSource(path)
     if gait.harmonics > harmonics:
         raise ValueError(f"{path}: the initial gait has {gait.harmonics} harmonics, more than the {harmonics} "
@@ -121,9 +119,9 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, generati
             mean, std = candidates[best].mean(0), np.maximum(candidates[best].std(0), 0.03)
             history.append({"generation": gen, "mean_fitness": float(scores.mean()),
                             "elite_fitness": float(scores[best].mean())})
-    a, b, offset = np.split(mean, [harmonics * NUM_JOINTS, 2 * harmonics * NUM_JOINTS])
-    return {"period_steps": period, "harmonics": harmonics, "cos": a.tolist(), "sin": b.tolist(),
-            "offset": offset.tolist(),
+    gait = PeriodicGaitSource.from_params(period, mean)
+    return {"period_steps": period, "harmonics": harmonics, "cos": gait.a.ravel().tolist(),
+            "sin": gait.b.ravel().tolist(), "offset": gait.offset.tolist(),
             "env_kwargs": env_kwargs, "search": settings,
             "fitness": f"{fitness} (rad) in {steps} steps minus {fall_penalty} rad per fall, "
                        f"mean of {episodes} episodes",

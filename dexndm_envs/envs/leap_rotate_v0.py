@@ -65,8 +65,8 @@ class LeapRotateEnv(LeapHandEnv):
     makes a drop cost more than the reward it forgoes (the public LEAP sim charges 10 for it, MuJoCo
     Playground 100). The paper writes
     the work term as tau . qdot; we penalise its magnitude so negative work is not rewarded.
-    ``rotate_reward_rate="step_mean"`` replaces omega . k in the first term by the step's mean rate about
-    the axis (the step's rotation increment, the one Rot sums, times 20 Hz): the velocity sampled at the
+    ``rotate_reward_rate="step_mean"`` replaces omega . k in the first and last terms by the step's mean
+    rate about the axis (the step's rotation increment, the one Rot sums, times 20 Hz): the velocity sampled at the
     end of a 50 ms step misses rotation that comes in jerks within the step (docs/decisions.md).
     Each signed, weighted term is in ``info`` (:data:`REWARD_TERMS`: ``reward_rotate``, ``reward_rotp``,
     ``reward_linvel``, ``reward_pose``, ``reward_work``, ``reward_torque``, ``reward_action_rate``,

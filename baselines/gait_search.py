@@ -41,7 +41,7 @@ a flick forward and its spring back cost instead of cancelling, so only a turn b
 fully."""
 
 
-def _score(job: tuple[dict, float, np.ndarray, int, int, float, str, float]) -> float:
+def _score(job: tuple[dict, float, float | None, np.ndarray, int, int, float, str, float]) -> float:
     """The fitness (:data:`FITNESS`, rad) of one gait in one episode, minus the fall penalty if the
     object dropped."""
     import gymnasium as gym
@@ -49,10 +49,10 @@ def _score(job: tuple[dict, float, np.ndarray, int, int, float, str, float]) -> 
     import dexndm_envs  # noqa: F401  (registers the ids in the worker)
 
     global _ENV
-    env_kwargs, period, params, seed, steps, fall_penalty, fitness, overspeed_weight = job
+    env_kwargs, period, skew, params, seed, steps, fall_penalty, fitness, overspeed_weight = job
     if _ENV is None:
         _ENV = gym.make("DexNDM/LeapRotate-v0", **env_kwargs)
-    gait = PeriodicGaitSource.from_params(period, params)
+    gait = PeriodicGaitSource.from_params(period, params, skew)
     gait.reset(None)
     obs, _ = _ENV.reset(seed=seed)
     clip, overspeed = _ENV.unwrapped.rotate_reward_clip, 0.0
@@ -77,13 +77,15 @@ def _initial_mean(path: str | Path, harmonics: int) -> np.ndarray:
     return np.concatenate([np.vstack([gait.a, pad]).ravel(), np.vstack([gait.b, pad]).ravel(), gait.offset])
 
 
-def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, generations: int = 25,
+def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, skew: float | None = None,
+           generations: int = 25,
            population: int = 24, elite: int = 6, episodes: int = 6, steps: int = 160, init_std: float = 0.25,
            bound: float = 0.5, fall_penalty: float = 2.0, fitness: str = "rot", seed: int = 0, workers: int = 2,
            overspeed_weight: float = 1.0, init: str | Path | None = None, progress: bool = True) -> dict:
     """Cross-entropy search over the (cos, sin) amplitudes of ``harmonics`` harmonics and the offsets,
     all in [-bound, bound] rad, scoring by ``fitness`` (:data:`FITNESS`); returns the gait (the final
-    mean, the distribution's best estimate) with the fitness history.
+    mean, the distribution's best estimate) with the fitness history. ``skew`` makes the waves
+    triangles that rise for that fraction of each cycle (:func:`baselines.gait.cos_like`).
 
     The search starts from zero amplitudes, or from the gait file ``init`` (its harmonics, the others
     zero): a fitness that charges flicks, searched from zero, finds that holding still is safest, where
@@ -91,11 +93,11 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, generati
     if fitness not in FITNESS:
         raise ValueError(f"unknown fitness {fitness!r}; allowed: {', '.join(FITNESS)}")
     if (not 1 <= steps <= EPISODE_STEPS or not 1 <= elite <= population or episodes < 1 or generations < 1
-            or harmonics < 1):
+            or harmonics < 1 or (skew is not None and not 0 < skew < 1)):
         raise ValueError(f"need 1 <= steps <= {EPISODE_STEPS}, 1 <= elite <= population, episodes >= 1, "
-                         f"generations >= 1 and harmonics >= 1; got steps={steps}, elite={elite}, "
+                         f"generations >= 1, harmonics >= 1 and 0 < skew < 1; got steps={steps}, elite={elite}, "
                          f"population={population}, episodes={episodes}, generations={generations}, "
-                         f"harmonics={harmonics}")
+                         f"harmonics={harmonics}, skew={skew}")
     settings = {"generations": generations, "population": population, "elite": elite, "episodes": episodes,
                 "steps": steps, "init_std": init_std, "bound": bound, "fall_penalty": fall_penalty, "fitness": fitness,
                 "overspeed_weight": overspeed_weight,
@@ -112,16 +114,16 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, generati
         for gen in tqdm(range(generations), desc="gait search", unit="generation", disable=not progress):
             candidates = np.clip(mean + std * rng.normal(size=(population, dim)), -bound, bound)
             seeds = rng.integers(2**31, size=episodes)  # the same episodes for every candidate
-            jobs = [(env_kwargs, period, c, int(s), steps, fall_penalty, fitness, overspeed_weight)
+            jobs = [(env_kwargs, period, skew, c, int(s), steps, fall_penalty, fitness, overspeed_weight)
                     for c in candidates for s in seeds]
             scores = np.array(pool.map(_score, jobs)).reshape(population, episodes).mean(1)
             best = np.argsort(scores)[::-1][:elite]
             mean, std = candidates[best].mean(0), np.maximum(candidates[best].std(0), 0.03)
             history.append({"generation": gen, "mean_fitness": float(scores.mean()),
                             "elite_fitness": float(scores[best].mean())})
-    gait = PeriodicGaitSource.from_params(period, mean)
-    return {"period_steps": period, "harmonics": harmonics, "cos": gait.a.ravel().tolist(),
-            "sin": gait.b.ravel().tolist(), "offset": gait.offset.tolist(),
+    gait = PeriodicGaitSource.from_params(period, mean, skew)
+    return {"period_steps": period, "harmonics": harmonics, **({"skew": skew} if skew is not None else {}),
+            "cos": gait.a.ravel().tolist(), "sin": gait.b.ravel().tolist(), "offset": gait.offset.tolist(),
             "env_kwargs": env_kwargs, "search": settings,
             "fitness": f"{fitness} (rad) in {steps} steps minus {fall_penalty} rad per fall, "
                        f"mean of {episodes} episodes",
@@ -136,6 +138,9 @@ def main() -> None:
     parser.add_argument("--period", type=float, default=16, help="gait period, policy steps (16 = 0.8 s)")
     parser.add_argument("--harmonics", type=int, default=1,
                         help="harmonics of the period per joint (2 lets a finger push slowly and return quickly)")
+    parser.add_argument("--skew", type=float, default=None,
+                        help="triangle waves rising for this fraction of each cycle instead of sinusoids "
+                             "(e.g. 0.3: a slow stroke one way, a quick return)")
     parser.add_argument("--generations", type=int, default=25)
     parser.add_argument("--population", type=int, default=24)
     parser.add_argument("--episodes", type=int, default=6, help="episodes per candidate")
@@ -152,7 +157,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     try:
-        gait = search(parse_env_kwargs(args.env_kwargs), period=args.period, harmonics=args.harmonics,
+        gait = search(parse_env_kwargs(args.env_kwargs), period=args.period, harmonics=args.harmonics, skew=args.skew,
                       generations=args.generations,
                       population=args.population, episodes=args.episodes, steps=args.steps, fitness=args.fitness,
                       init_std=args.init_std, seed=args.seed, workers=args.workers, init=args.init,

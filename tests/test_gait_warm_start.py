@@ -120,13 +120,41 @@ def test_the_fitness_is_rot_or_the_clipped_rate_over_20_hz(warm_grasps):
             assert not terminated
     finally:
         env.close()
-    scores = {f: gait_search._score((KWARGS, 16, params, 3, 30, 2.0, f, 1.0)) for f in gait_search.FITNESS}
+    scores = {f: gait_search._score((KWARGS, 16, None, params, 3, 30, 2.0, f, 1.0)) for f in gait_search.FITNESS}
     assert scores["rot"] == pytest.approx(info["rot"])
     assert scores["rotr"] == pytest.approx(info["rotr"] / 20)
     assert overspeed > 0  # this gait flicks the object: steady scores less than rotr
     assert scores["steady"] == pytest.approx((info["rotr"] - overspeed) / 20)
-    half = gait_search._score((KWARGS, 16, params, 3, 30, 2.0, "steady", 0.5))
+    half = gait_search._score((KWARGS, 16, None, params, 3, 30, 2.0, "steady", 0.5))
     assert half == pytest.approx((info["rotr"] - 0.5 * overspeed) / 20)
+
+
+def test_a_skewed_gait_strokes_slowly_one_way_and_returns_quickly(tmp_path):
+    """skew s: triangle waves with cos's period and peak, falling for 1 - s of the cycle, rising for s;
+    a joint moves at one constant speed each way, and the speeds' ratio is (1 - s) / s."""
+    from baselines.gait import cos_like
+
+    angles = np.linspace(0, 2 * np.pi, 9)
+    np.testing.assert_allclose(cos_like(angles, None), np.cos(angles))
+    np.testing.assert_allclose(cos_like(np.array([0.0, 0.5 * np.pi, np.pi, 2 * np.pi]), 0.5), [1, 0, -1, 1], atol=1e-12)
+    np.testing.assert_allclose(cos_like(np.array([0.0, 1.4 * np.pi, 1.7 * np.pi]), 0.3), [1, -1, 0], atol=1e-12)
+    a = np.zeros(NUM_JOINTS)
+    a[3] = 0.2
+    path = tmp_path / "skewed.json"
+    path.write_text(json.dumps({"period_steps": 20, "skew": 0.25, "cos": a.tolist(), "sin": [0.0] * NUM_JOINTS,
+                                "offset": [0.0] * NUM_JOINTS}))
+    gait = PeriodicGaitSource(path)
+    gait.start = np.zeros(NUM_JOINTS)
+    steps = np.diff([gait.wave(t)[3] for t in range(21)])
+    assert np.sum(steps < 0) == 15 and np.sum(steps > 0) == 5  # 15 steps down, 5 back up
+    assert steps.max() == pytest.approx(-3 * steps.min())
+    assert gait.wave(0)[3] == pytest.approx(0.0) and gait.wave(20)[3] == pytest.approx(0.0, abs=1e-12)
+    path.write_text(json.dumps({"period_steps": 20, "skew": 1.0, "cos": a.tolist(), "sin": [0.0] * NUM_JOINTS,
+                                "offset": [0.0] * NUM_JOINTS}))
+    with pytest.raises(ValueError, match=r"skew is the rising fraction of each cycle, in \(0, 1\); got 1.0"):
+        PeriodicGaitSource(path)
+    with pytest.raises(ValueError, match="0 < skew < 1; got .*skew=0"):
+        search(KWARGS, skew=0.0, progress=False)
 
 
 def test_the_search_can_start_from_a_gait_with_fewer_harmonics(warm_grasps, gait_file, tmp_path):
@@ -147,17 +175,18 @@ def test_the_search_can_start_from_a_gait_with_fewer_harmonics(warm_grasps, gait
         search(KWARGS, harmonics=1, init=two, progress=False)
 
 
-@pytest.mark.parametrize("harmonics", [1, 2])
-def test_the_search_writes_a_usable_gait(warm_grasps, harmonics, tmp_path):
-    gait = search(KWARGS, harmonics=harmonics, generations=2, population=4, elite=2, episodes=1, steps=8, workers=1,
-                  progress=False)
+@pytest.mark.parametrize("harmonics, skew", [(1, None), (2, None), (1, 0.3)])
+def test_the_search_writes_a_usable_gait(warm_grasps, harmonics, skew, tmp_path):
+    gait = search(KWARGS, harmonics=harmonics, skew=skew, generations=2, population=4, elite=2, episodes=1, steps=8,
+                  workers=1, progress=False)
+    assert gait.get("skew") == skew
     assert len(gait["history"]) == 2 and all(np.isfinite(h["elite_fitness"]) for h in gait["history"])
     assert gait["harmonics"] == harmonics and len(gait["offset"]) == NUM_JOINTS
     assert all(len(gait[k]) == harmonics * NUM_JOINTS for k in ("cos", "sin"))
     assert all(max(map(abs, gait[k])) <= 0.5 for k in ("cos", "sin", "offset"))
     path = tmp_path / "gait.json"
     path.write_text(json.dumps(gait))
-    assert PeriodicGaitSource(path).harmonics == harmonics
+    assert PeriodicGaitSource(path).harmonics == harmonics and PeriodicGaitSource(path).skew == skew
 
 
 def test_warm_start_clones_the_gait_into_the_new_model(warm_grasps, gait_file, tmp_path):

@@ -75,7 +75,7 @@ def test_bad_gait_files_are_clear_errors(tmp_path):
         search(KWARGS, steps=401, progress=False)
     with pytest.raises(ValueError, match="unknown fitness 'speed'; allowed: rot, rotr, steady"):
         search(KWARGS, fitness="speed", progress=False)
-    with pytest.raises(ValueError, match="harmonics >= 1; got .*harmonics=0"):
+    with pytest.raises(ValueError, match="harmonics >= 1 and 0 < skew < 1; got .*harmonics=0"):
         search(KWARGS, harmonics=0, progress=False)
 
 

@@ -2,12 +2,13 @@
 
 PPO from scratch on a 2-core CPU (a few million env steps) learns to hold the object, not to gait
 (docs/decisions.md). A periodic gait is 48 numbers (per joint: a cosine and a sine amplitude and an
-offset, :class:`~baselines.gait.PeriodicGaitSource`) at a fixed period, few enough for the
-cross-entropy method: sample a population around a Gaussian, score each on the same few episodes
-(rotation about the axis in ``steps`` steps, minus ``fall_penalty`` rad for a drop), refit the Gaussian
-to the best, repeat. The result is a gait file that ``dexndm train --warm-start`` clones into the PPO
-policy before training (the oracle then improves on it closed loop), and that ``--policy`` accepts
-anywhere.
+offset, :class:`~baselines.gait.PeriodicGaitSource`; 32 more per extra harmonic) at a fixed period and
+waveform (sinusoids, or triangles with ``--skew``), few enough for the cross-entropy method: sample a
+population around a Gaussian (centred on zero or on an ``--init`` gait), score each on the same few
+episodes (:data:`FITNESS` in ``steps`` steps, minus ``fall_penalty`` rad for a drop), refit the
+Gaussian to the best, repeat. The result is a gait file that ``dexndm train --residual-over`` trains a
+policy over (the oracle then improves on it closed loop), that ``--warm-start`` clones into a new PPO
+policy, and that ``--policy`` accepts anywhere.
 
     python -m baselines.gait_search --env-kwargs '{"object": "cylinder", "wrist": "palm_up", "axis": "+z"}' \\
         --out baselines/gaits/palm_up_cylinder_z.json

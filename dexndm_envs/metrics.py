@@ -87,9 +87,14 @@ def rotation_rate(angvel, axis) -> float:
     return float(angvel[0] * axis[0] + angvel[1] * axis[1] + angvel[2] * axis[2])
 
 
+def clip_rate(rate: float, clip: float) -> float:
+    """A rotation rate (rad/s) clipped to [-clip, clip], as the rotation reward and RotR count it."""
+    return min(max(rate, -clip), clip)
+
+
 def rotation_reward(angvel, axis, clip: float = 0.5) -> float:
     """clip(omega . k, -clip, clip) with omega the world angular velocity (rad/s)."""
-    return min(max(rotation_rate(angvel, axis), -clip), clip)
+    return clip_rate(rotation_rate(angvel, axis), clip)
 
 
 def off_axis_speed(angvel, axis) -> float:
@@ -127,7 +132,7 @@ class EpisodeMetrics:
         """Account one policy step; returns this step's values for ``info``."""
         d_rot = rotation_about_axis(self._quat, quat, self.axis)
         rate = rotation_rate(angvel, self.axis)
-        r = min(max(rate, -self.reward_clip), self.reward_clip)
+        r = clip_rate(rate, self.reward_clip)
         p = off_axis_speed(angvel, self.axis)
         self._quat = quat
         self.steps += 1

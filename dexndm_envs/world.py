@@ -213,12 +213,13 @@ class World:
         ``margin`` (m) away from body ``other`` (a probe sphere is moved through the points); with
         ``limit``, points after the ``limit``-th free one are not probed (False)."""
         probe = self.create_primitive("sphere", [2 * radius] * 3, 0.0, rgba=None)
-        clear = np.zeros(len(centres), dtype=bool)
+        clear, found = np.zeros(len(centres), dtype=bool), 0
         for i, p in enumerate(np.asarray(centres, dtype=np.float64)):
-            if limit is not None and clear.sum() == limit:
+            if limit is not None and found == limit:
                 break
             self.set_body_pose(probe, p, (0, 0, 0, 1))
             clear[i] = not pb.getClosestPoints(probe, other, margin, physicsClientId=self.client)
+            found += int(clear[i])
         self.remove_body(probe)
         return clear
 

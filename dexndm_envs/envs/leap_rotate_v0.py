@@ -13,7 +13,7 @@ from dexndm_envs.envs.hand_env import HAND_POSITION, LeapHandEnv
 from dexndm_envs.envs.object_pool import ObjectPool
 from dexndm_envs.gap import GapProfile
 from dexndm_envs.grasps import GraspConfig, GraspSet, cached_grasps
-from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics, off_axis_velocity
+from dexndm_envs.metrics import CONTROL_HZ, EpisodeMetrics, clip_rate, off_axis_velocity
 from dexndm_envs.objects import resolve_objects
 from dexndm_envs.poses import WRISTS, parse_axis, parse_wrist, sample_axis
 from dexndm_envs.randomization import EpisodeParams, Perturbation, Randomization
@@ -298,7 +298,7 @@ class LeapRotateEnv(LeapHandEnv):
         """
         instant = self.rotate_reward_rate == "instant"
         raw = step_metrics["rate_step"] if instant else step_metrics["rot_step"] * CONTROL_HZ
-        rate = min(max(raw, -self.rotate_reward_clip), self.rotate_reward_clip)
+        rate = clip_rate(raw, self.rotate_reward_clip)
         pose_error = q - self.q_init
         return {
             "reward_rotate": self.rotate_reward_weight * rate,

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from baselines.gait import PeriodicGaitSource
-from dexndm_envs.fileio import write_json
+from dexndm_envs.fileio import atomic_write, write_json
 from dexndm_envs.hand import NUM_JOINTS
 from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS
 
@@ -129,6 +129,37 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, skew: fl
             "fitness": f"{fitness} (rad) in {steps} steps minus {fall_penalty} rad per fall, "
                        f"mean of {episodes} episodes",
             "history": history, "wall_s": time.perf_counter() - start}
+
+
+def search_stages(env_kwargs: dict, stages: dict | list[dict], out: str | Path, *, seed: int = 0,
+                  progress: bool = True) -> Path:
+    """Search a gait in one or more stages and write it to ``out/gait.json``; returns that path.
+
+    ``stages`` is :func:`search`'s keyword arguments, or a list of them run in turn, each stage after
+    the first starting from the gait of the one before (its ``init``), e.g. a sinusoidal gait first,
+    then skewed waves searched from it. A stage's ``env_kwargs`` are merged over ``env_kwargs`` for
+    that stage only (a search clip, say). Each stage's gait is kept as ``out/gait_stage<i>.json`` and
+    reused when the search runs again in the same ``out`` (a run stopped between stages loses none)."""
+    stages = [stages] if isinstance(stages, dict) else list(stages)
+    if not stages:
+        raise ValueError("a gait search needs at least one stage of settings")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    previous = None
+    for i, stage in enumerate(stages):
+        path = out / f"gait_stage{i}.json" if len(stages) > 1 else out / "gait.json"
+        if len(stages) > 1 and path.is_file():
+            previous = path
+            continue
+        settings = {**stage, "env_kwargs": {**env_kwargs, **stage.get("env_kwargs", {})}}
+        if previous is not None:
+            settings.setdefault("init", previous)
+        kwargs = settings.pop("env_kwargs")
+        write_json(path, search(kwargs, seed=seed, progress=progress, **settings))
+        previous = path
+    if previous != out / "gait.json":
+        atomic_write(out / "gait.json", previous.read_bytes())
+    return out / "gait.json"
 
 
 def main() -> None:

@@ -264,7 +264,7 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
           steps: int | None = None, n_envs: int | None = None, n_workers: int | None = None, resume: bool = False,
           seed: int = 0, warm_start: str | None = None, warm_start_episodes: int = 20,
           residual_over: str | None = None, residual_scale: float | None = None, asymmetric: bool = False,
-          penalty_curriculum: int = 0, gait_search: dict | None = None, eval_every: int = 100_000,
+          penalty_curriculum: int = 0, gait_search: dict | list[dict] | None = None, eval_every: int = 100_000,
           progress: bool = True) -> dict:
     """Train and save; returns the run summary written to ``train.json``.
 
@@ -273,9 +273,10 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     model first (:mod:`baselines.warm_start`); ``residual_over`` (a gait file) makes the model a
     residual over that gait, moving its wanted targets by up to ``residual_scale`` rad
     (:mod:`baselines.residual_gait`; the gait is copied into ``out``); ``residual_over="search"`` first
-    searches the gait on the training env (:func:`baselines.gait_search.search`, with ``gait_search``'s
-    settings if given, its ``env_kwargs`` merged over the training env's for the search only; ~4 min on
-    2 cores at the search's defaults) and writes it to ``out/gait.json``: the
+    searches the gait on the training env (:func:`baselines.gait_search.search_stages`, with ``gait_search``'s
+    settings if given, or a list of them searched in turn, each stage's ``env_kwargs`` merged over the
+    training env's for the search only; ~4 min per stage on 2 cores at the search's defaults) and writes
+    it to ``out/gait.json``: the
     oracle recipe in one call. ``asymmetric`` trains PPO's actor on
     the proprioceptive part of the privileged observation only (:mod:`baselines.asymmetric`).
     ``penalty_curriculum`` (env steps) ramps the motion penalties from 0 to their weights over that many
@@ -318,14 +319,11 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
         raise ValueError(f"--resume: {out} was trained with --algo {record.info.get('algo', 'ppo')}, not {algo}")
     residual = record.residual if record else None  # a resumed run keeps its gait
     if residual_over == GAIT_SEARCH:
-        from baselines.gait_search import search
+        from baselines.gait_search import search_stages
 
-        settings = dict(gait_search or {})
-        search_kwargs = {**{k: v for k, v in env_kwargs.items() if k != "obs_mode"}, **settings.pop("env_kwargs", {})}
+        search_kwargs = {k: v for k, v in env_kwargs.items() if k != "obs_mode"}
         log.info("searching a gait on %s %s first", env_id, search_kwargs)
-        gait = search(search_kwargs, seed=seed, progress=progress, **settings)
-        residual_over = out / "gait.json"
-        write_json(residual_over, gait)
+        residual_over = search_stages(search_kwargs, gait_search or {}, out, seed=seed, progress=progress)
     if residual_over:
         scale = DEFAULT_SCALE if residual_scale is None else residual_scale
         GaitResidual(residual_over, scale)  # a bad gait file or scale fails here, before any env starts

@@ -175,6 +175,27 @@ def test_the_search_can_start_from_a_gait_with_fewer_harmonics(warm_grasps, gait
         search(KWARGS, harmonics=1, init=two, progress=False)
 
 
+def test_a_staged_search_starts_each_stage_from_the_last_and_keeps_the_stages(warm_grasps, tmp_path):
+    """search_stages: stage 2 starts from stage 1's gait under its own settings and env kwargs; run again
+    in the same folder after a stop between the stages, it reuses stage 1 instead of searching it again."""
+    from baselines.gait_search import search_stages
+
+    tiny = {"generations": 1, "population": 2, "elite": 1, "episodes": 1, "steps": 4, "workers": 1}
+    stages = [{**tiny, "period": 20}, {**tiny, "period": 20, "skew": 0.3, "env_kwargs": {"rotate_reward_clip": 0.3}}]
+    path = search_stages(KWARGS, stages, tmp_path, progress=False)
+    first, final = (json.loads((tmp_path / name).read_text()) for name in ("gait_stage0.json", "gait.json"))
+    assert final == json.loads((tmp_path / "gait_stage1.json").read_text()) and path == tmp_path / "gait.json"
+    assert final["search"]["init"] == str(tmp_path / "gait_stage0.json") and final["skew"] == 0.3
+    assert final["env_kwargs"] == {**KWARGS, "rotate_reward_clip": 0.3} and first["env_kwargs"] == KWARGS
+    (tmp_path / "gait_stage1.json").unlink()
+    (tmp_path / "gait.json").unlink()
+    search_stages(KWARGS, stages, tmp_path, progress=False)  # stopped after stage 1: only stage 2 runs again
+    assert json.loads((tmp_path / "gait_stage0.json").read_text()) == first
+    assert (tmp_path / "gait.json").is_file()
+    with pytest.raises(ValueError, match="at least one stage"):
+        search_stages(KWARGS, [], tmp_path / "none", progress=False)
+
+
 @pytest.mark.parametrize("harmonics, skew", [(1, None), (2, None), (1, 0.3)])
 def test_the_search_writes_a_usable_gait(warm_grasps, harmonics, skew, tmp_path):
     gait = search(KWARGS, harmonics=harmonics, skew=skew, generations=2, population=4, elite=2, episodes=1, steps=8,

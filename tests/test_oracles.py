@@ -8,20 +8,23 @@ import pytest
 
 from baselines.oracles import ORACLE_GAIT_SEARCH, ORACLE_REWARD, SERVO_TORQUE_NM, train_cells
 
-TINY_SEARCH = {**ORACLE_GAIT_SEARCH, "generations": 1, "population": 2, "elite": 1, "episodes": 1, "steps": 4,
-               "workers": 1}
+TINY_SEARCH = [{**stage, "generations": 1, "population": 2, "elite": 1, "episodes": 1, "steps": 4, "workers": 1}
+               for stage in ORACLE_GAIT_SEARCH]
 
 
 @pytest.mark.slow
 def test_a_cell_trains_with_the_oracle_recipe_and_a_second_call_leaves_it_alone(warm_grasps, tmp_path):
-    """The cell's gait is searched with the recipe's period, fitness and search clip (the search env only),
-    its residual trains with the oracle reward at the servo's torque, and the grid can be run again."""
+    """The cell's gait is searched in the recipe's two stages with its period, fitness and search clip
+    (the search env only), its residual trains with the oracle reward at the servo's torque, and the
+    grid can be run again."""
     cells = dict(wrists=["palm_up"], objects=["cylinder"], gait_search=TINY_SEARCH, n_envs=1, n_workers=1,
                  progress=False)
     [record] = train_cells(tmp_path, 64, **cells)
     cell = tmp_path / "oracle_palm_up_cylinder_z"
     gait = json.loads((cell / "gait.json").read_text())
-    assert gait["period_steps"] == 32 and gait["search"]["fitness"] == "rotr"
+    assert gait["period_steps"] == 32 and gait["search"]["fitness"] == "rotr" and gait["skew"] == 0.3
+    assert gait["search"]["init"] == str(cell / "gait_stage0.json")  # the skewed stage starts from the first
+    assert "skew" not in json.loads((cell / "gait_stage0.json").read_text())
     assert gait["env_kwargs"]["rotate_reward_clip"] == 0.3  # the search's clip ...
     assert record["env_kwargs"]["rotate_reward_clip"] == 0.5  # ... not the training reward's
     assert {k: record["env_kwargs"][k] for k in ORACLE_REWARD} == ORACLE_REWARD

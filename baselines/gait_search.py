@@ -17,6 +17,7 @@ policy, and that ``--policy`` accepts anywhere.
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from dexndm_envs.hand import NUM_JOINTS
 from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS
 
 _ENV = None  # one env per worker process
+log = logging.getLogger(__name__)
 
 
 FITNESS = ("rot", "rotr", "steady")
@@ -154,6 +156,7 @@ def search_stages(env_kwargs: dict, stages: dict | list[dict], out: str | Path, 
         settings = {**stage, "env_kwargs": {**env_kwargs, **stage.get("env_kwargs", {})}}
         if previous is not None:
             settings.setdefault("init", previous)
+        log.info("gait search stage %d of %d -> %s (from %s)", i + 1, len(stages), path, settings.get("init", "zero"))
         kwargs = settings.pop("env_kwargs")
         write_json(path, search(kwargs, seed=seed, progress=progress, **settings))
         previous = path

@@ -274,7 +274,8 @@ def test_reward_settings_are_attributes_under_their_argument_names(env_factory, 
     settings = dict(rotate_reward_weight=1.5, rotate_reward_clip=0.7, rotate_reward_rate="step_mean",
                     rotp_penalty_weight=0.2, linvel_penalty_weight=0.4, pose_penalty_weight=0.5,
                     work_penalty_weight=2.5, torque_penalty_weight=0.3, action_rate_penalty_weight=0.2,
-                    fall_penalty_weight=10.0, overspeed_penalty_weight=0.5, fall_distance=0.05)
+                    fall_penalty_weight=10.0, overspeed_penalty_weight=0.5, unsteady_penalty_weight=0.25,
+                    fall_distance=0.05)
     u = env_factory(**settings).unwrapped
     assert {name: getattr(u, name) for name in settings} == settings
     reward_arguments = [name for name in inspect.signature(LeapRotateEnv).parameters
@@ -329,6 +330,22 @@ def test_the_overspeed_term_charges_the_rate_the_clip_cuts_off(env_factory, warm
         assert info["rotr_step"] == pytest.approx(np.clip(info["rate_step"], -0.05, 0.05), abs=1e-12)
         charged += excess > 0
     assert charged > 0, "random actions should turn the object faster than 0.05 rad/s at some step"
+
+
+def test_the_unsteady_term_charges_what_steadiness_loses(env_factory, warm_grasps):
+    """-w |20 Hz d_theta - clip(omega . k, -c, c)|: the step's mean rate against the clipped rate RotR
+    samples at its end; over an episode the charges add up to at least 20 Rot - RotR, the gap between a
+    steady turn's RotR and this one's."""
+    env = env_factory(unsteady_penalty_weight=2.0)
+    env.reset(seed=1)
+    charged = 0.0
+    for _ in range(20):
+        _, _, _, _, info = env.step(env.action_space.sample())
+        want = 2.0 * abs(20 * info["rot_step"] - np.clip(info["rate_step"], -0.5, 0.5))
+        assert info["reward_unsteady"] == pytest.approx(-want, abs=1e-12)
+        charged += want / 2.0
+    assert charged > 0.0, "random actions should not turn the object steadily"
+    assert charged >= 20 * info["rot"] - info["rotr"] - 1e-9
 
 
 def test_rotation_metrics_follow_the_object_velocity(env):

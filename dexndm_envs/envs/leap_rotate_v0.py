@@ -25,7 +25,7 @@ GRASP_SETTLE_STEPS = 30
 """Physics steps (0.25 s) a grasp made in another engine is held at its target before the episode's
 saved start state is taken: contacts find their own depth in the new engine."""
 REWARD_TERMS = ("reward_rotate", "reward_rotp", "reward_linvel", "reward_pose", "reward_work", "reward_torque",
-                "reward_action_rate", "reward_fall", "reward_overspeed")
+                "reward_action_rate", "reward_fall", "reward_overspeed", "reward_unsteady")
 """The ``info`` keys of the signed, weighted reward terms, whose sum is the reward."""
 
 
@@ -55,12 +55,15 @@ class LeapRotateEnv(LeapHandEnv):
     ## Rewards
     ``r = w_rot clip(omega . k, -c, c) - w_rotp |omega x k|_1 - w_linvel |v|^2 - w_pose |q - q_0|^2
     - w_work sum |tau * qdot| - w_torque |tau|^2 - w_rate |a_t - a_{t-1}|^2 - w_fall [fell]
-    - w_over |omega . k - clip(omega . k, -c, c)|`` with omega, v
-    the object's angular / linear velocity, k the axis, q_0 the grasp's joint positions, tau and qdot from
-    the last physics step, a the action (a_{-1} = 0) and [fell] 1 on the step the object falls. The last
-    three are not the paper's (their weights default to 0): the overspeed term charges the part of the
-    rate the clip cuts off (either way), so a turn that comes in flicks costs where the clip alone only
-    stops paying; the action-rate term asks for steady target
+    - w_over |omega . k - clip(omega . k, -c, c)| - w_unsteady |20 Hz d_theta - clip(omega . k, -c, c)|``
+    with omega, v the object's angular / linear velocity, k the axis, d_theta the step's rotation about k
+    (the increment Rot sums), q_0 the grasp's joint positions, tau and qdot from the last physics step, a
+    the action (a_{-1} = 0) and [fell] 1 on the step the object falls. The last four are not the
+    paper's (their weights default to 0): the overspeed term charges the part of the rate the clip cuts
+    off (either way), so a turn that comes in flicks costs where the clip alone only stops paying; the
+    unsteady term charges the difference between the step's mean rate and the clipped rate sampled at
+    its end, which is zero for a steady turn slower than the clip and sums, over an episode, to what
+    steadiness (RotR / (20 Rot)) loses: a flick above the clip, a jerk inside the step; the action-rate term asks for steady target
     motion (a is the target's velocity, so it penalises the target's acceleration), and the fall term
     makes a drop cost more than the reward it forgoes (the public LEAP sim charges 10 for it, MuJoCo
     Playground 100). The paper writes
@@ -70,7 +73,7 @@ class LeapRotateEnv(LeapHandEnv):
     end of a 50 ms step misses rotation that comes in jerks within the step (docs/decisions.md).
     Each signed, weighted term is in ``info`` (:data:`REWARD_TERMS`: ``reward_rotate``, ``reward_rotp``,
     ``reward_linvel``, ``reward_pose``, ``reward_work``, ``reward_torque``, ``reward_action_rate``,
-    ``reward_fall``, ``reward_overspeed``; penalties are <= 0); the reward is their sum.
+    ``reward_fall``, ``reward_overspeed``, ``reward_unsteady``; penalties are <= 0); the reward is their sum.
     The weights are attributes of the env under their argument names (``env.rotate_reward_weight``...).
 
     ## Starting State
@@ -119,6 +122,7 @@ class LeapRotateEnv(LeapHandEnv):
         action_rate_penalty_weight: float = 0.0,
         fall_penalty_weight: float = 0.0,
         overspeed_penalty_weight: float = 0.0,
+        unsteady_penalty_weight: float = 0.0,
         fall_distance: float = 0.06,
         grasp_config: GraspConfig | None = None,
         render_mode: str | None = None,
@@ -151,6 +155,7 @@ class LeapRotateEnv(LeapHandEnv):
         self.action_rate_penalty_weight = action_rate_penalty_weight
         self.fall_penalty_weight = fall_penalty_weight
         self.overspeed_penalty_weight = overspeed_penalty_weight
+        self.unsteady_penalty_weight = unsteady_penalty_weight
         self._last_action = np.zeros(hand.NUM_JOINTS)
         self.fall_distance = fall_distance
         self.grasp_config = grasp_config or GraspConfig()
@@ -289,7 +294,7 @@ class LeapRotateEnv(LeapHandEnv):
     def _reward_terms(self, step_metrics: dict[str, float], angvel: np.ndarray, linvel: np.ndarray, q: np.ndarray,
                       tau: np.ndarray, qdot: np.ndarray, action_change: np.ndarray, fell: bool) -> dict[str, float]:
         """The signed, weighted reward terms of a step (``REWARD_TERMS``; the reward is their sum, in
-        that order): the rotation reward (>= 0 when turning the right way) and eight penalties (<= 0).
+        that order): the rotation reward (>= 0 when turning the right way) and nine penalties (<= 0).
 
         ``angvel`` (rad/s) and ``linvel`` (m/s): the object's velocities at the end of the step (world
         frame); ``q`` (rad), ``qdot`` (rad/s), ``tau`` (N m): the joints and torques of the last physics
@@ -297,8 +302,10 @@ class LeapRotateEnv(LeapHandEnv):
         this step. Formulas in the class docstring (Rewards).
         """
         instant = self.rotate_reward_rate == "instant"
-        raw = step_metrics["rate_step"] if instant else step_metrics["rot_step"] * CONTROL_HZ
+        mean_rate = step_metrics["rot_step"] * CONTROL_HZ
+        raw = step_metrics["rate_step"] if instant else mean_rate
         rate = clip_rate(raw, self.rotate_reward_clip)
+        sampled = clip_rate(step_metrics["rate_step"], self.rotate_reward_clip)  # what RotR counts
         pose_error = q - self.q_init
         return {
             "reward_rotate": self.rotate_reward_weight * rate,
@@ -310,6 +317,7 @@ class LeapRotateEnv(LeapHandEnv):
             "reward_action_rate": -(self.action_rate_penalty_weight * float(action_change @ action_change)),
             "reward_fall": -self.fall_penalty_weight if fell else 0.0,
             "reward_overspeed": -(self.overspeed_penalty_weight * abs(raw - rate)),
+            "reward_unsteady": -(self.unsteady_penalty_weight * abs(mean_rate - sampled)),
         }
 
     def episode_metrics(self) -> dict[str, float]:

@@ -117,6 +117,18 @@ def steadiness(rot_rad: float, rotr: float) -> float | None:
     return rotr / (CONTROL_HZ * rot_rad) if rot_rad > 0 else None
 
 
+def steadiness_standard_error(rot_rad: np.ndarray, rotr: np.ndarray) -> float | None:
+    """The standard error of :func:`steadiness` over episodes (per-episode Rot in rad and RotR), by the
+    delta method for a ratio of means: sd(RotR_i - s 20 Rot_i) / (sqrt(n) 20 mean Rot), s the steadiness
+    of the means. None with fewer than 2 episodes or no rotation."""
+    rot_rad, rotr = np.asarray(rot_rad, float), np.asarray(rotr, float)
+    s = steadiness(float(rot_rad.mean()), float(rotr.mean())) if rot_rad.size else None
+    if s is None or rot_rad.size < 2:
+        return None
+    residual = rotr - s * CONTROL_HZ * rot_rad
+    return float(residual.std(ddof=1) / (np.sqrt(rot_rad.size) * CONTROL_HZ * rot_rad.mean()))
+
+
 def motion_profile(curves: list[np.ndarray], clip: float = 0.5, still: float = 0.05) -> dict[str, float]:
     """Where a policy's rotation comes from, from each episode's cumulative rotation per step (rad, the
     ``rot`` that Rot sums; :func:`baselines.evaluate.evaluate`'s curves): the fractions of all control
@@ -166,7 +178,10 @@ def evaluate_row(name: str, policy: str, task: dict, episodes: int, steps: int, 
     row = {"policy": name, "spec": policy, "label": policy_label(policy), **task, "episodes": episodes,
            "steps": steps, "seed": seed, **{k: report[k] for k in METRIC_KEYS},
            "rot_rad_se": rot_standard_error(report) if episodes >= 2 else None,
-           "steadiness": steadiness(report["rot_rad"], report["rotr"]), "simulator": simulator,
+           "steadiness": steadiness(report["rot_rad"], report["rotr"]),
+           "steadiness_se": steadiness_standard_error([e["rot_rad"] for e in report["per_episode"]],
+                                                      [e["rotr"] for e in report["per_episode"]]),
+           "simulator": simulator,
            "obs_mode": report["env_kwargs"].get("obs_mode"),
            "torque_clip_nm": clip, "within_servo_cap": clip <= SERVO_CAP, "cpu_hours": training_cpu_hours(policy),
            **motion_profile(report["_curves"])}
@@ -210,14 +225,15 @@ def _number(value: float | None, digits: int) -> str:
 
 def print_table(rows: list[dict]) -> None:
     """The rows as a Markdown table (module docstring), then a line per target: the rows that meet it."""
-    print("| policy | wrist | object | Rot (rad) | +- se | TTF | RotR | RotP (rad/s) | steadiness | clip (N m) | "
-          f"<= {SERVO_CAP} N m cap | CPU h | targets |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|")
+    print("| policy | wrist | object | Rot (rad) | +- se | TTF | RotR | RotP (rad/s) | steadiness | +- se | "
+          f"clip (N m) | <= {SERVO_CAP} N m cap | CPU h | targets |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|")
     for r in rows:
         missed = [target.split(" ")[0] for target in TARGETS if target not in r["targets_met"]]
         met = f"{len(r['targets_met'])}/{len(TARGETS)}" + (f" (not {', '.join(missed)})" if missed else "")
         print(f"| {r['policy']} | {r['wrist']} | {r['object']} | {r['rot_rad']:.2f} | {_number(r['rot_rad_se'], 2)} | "
               f"{r['ttf']:.2f} | {r['rotr']:.1f} | {r['rotp']:.3f} | {_number(r['steadiness'], 2)} | "
+              f"{_number(r.get('steadiness_se'), 2)} | "
               f"{r['torque_clip_nm']:.2f} | {'yes' if r['within_servo_cap'] else 'no'} | "
               f"{_number(r['cpu_hours'], 1)} | {met} |")
     print()

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import OBJECT
 
@@ -31,6 +32,18 @@ def test_steadiness(policies):
     assert policies.steadiness(4.0, 40.0) == pytest.approx(0.5)
     assert policies.steadiness(0.0, 10.0) is None
     assert policies.steadiness(-1.0, -20.0) is None
+
+
+def test_the_steadiness_standard_error_is_the_ratio_estimators(policies):
+    """Zero when every episode has the same steadiness; for scattered episodes it matches the spread of
+    the ratio over resampled sets of episodes."""
+    assert policies.steadiness_standard_error([2.0, 4.0], [20.0, 40.0]) == pytest.approx(0.0)
+    assert policies.steadiness_standard_error([4.0], [40.0]) is None
+    rng = np.random.default_rng(0)
+    rot = rng.uniform(4, 8, 50)
+    rotr = 20 * rot * rng.uniform(0.4, 0.7, 50)
+    boot = [policies.steadiness(rot[i].mean(), rotr[i].mean()) for i in rng.integers(50, size=(2000, 50))]
+    assert policies.steadiness_standard_error(rot, rotr) == pytest.approx(np.std(boot), rel=0.15)
 
 
 def test_the_motion_profile_counts_the_steps_by_their_mean_rate(policies):
@@ -58,11 +71,11 @@ def test_cells_run(policies, warm_grasps, tmp_path, capsys):
     policies.main(["--cells", "--wrists", "palm_up", "--objects", OBJECT, "--policy-template", "hold",
                    "--episodes", "1", "--steps", "10", "--json", str(out)])
     printed = capsys.readouterr().out
-    assert "| steadiness | clip (N m) | <= 0.29 N m cap | CPU h |" in printed
+    assert "| steadiness | +- se | clip (N m) | <= 0.29 N m cap | CPU h |" in printed
     row = next(line for line in printed.splitlines() if line.startswith(f"| hold | palm_up | {OBJECT} |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     # hold runs in the default simulator (0.5 N m, above the servos' cap) and took no training (no CPU hours)
-    assert cells[9:12] == ["0.50", "no", "-"]
+    assert cells[9:13] == ["-", "0.50", "no", "-"]  # one episode: no steadiness error
     assert "torque clip <= 0.29 N m: 0 of 1 rows" in printed
     [saved] = json.loads(out.read_text())["rows"]
     assert saved["wrist"] == "palm_up" and saved["object"] == OBJECT and saved["steps"] == 10

@@ -63,8 +63,9 @@ class LeapRotateEnv(LeapHandEnv):
     off (either way), so a turn that comes in flicks costs where the clip alone only stops paying; the
     unsteady term charges the difference between the step's mean rate and the clipped rate sampled at
     its end, which is zero for a steady turn slower than the clip and sums, over an episode, to what
-    steadiness (RotR / (20 Rot)) loses: a flick above the clip, a jerk inside the step; the action-rate term asks for steady target
-    motion (a is the target's velocity, so it penalises the target's acceleration), and the fall term
+    steadiness (RotR / (20 Rot)) loses: a flick above the clip, a jerk inside the step; the action-rate
+    term asks for steady target motion (a is the target's velocity, so it penalises the target's
+    acceleration), and the fall term
     makes a drop cost more than the reward it forgoes (the public LEAP sim charges 10 for it, MuJoCo
     Playground 100). The paper writes
     the work term as tau . qdot; we penalise its magnitude so negative work is not rewarded.

@@ -36,20 +36,25 @@ log = logging.getLogger(__name__)
 
 
 class _Frames(gym.Wrapper):
-    """Keeps the rgb_array frame of every step (for a video) and the cumulative rotation (for a plot)."""
+    """Keeps the rgb_array frame of every step (for a video), the cumulative rotation (for a plot) and the
+    episode's sum of the return and of each signed reward term the env reports (``info["reward_*"]``)."""
 
     def __init__(self, env: gym.Env, keep_frames: bool) -> None:
         super().__init__(env)
-        self.keep_frames, self.frames, self.rotation = keep_frames, [], []
+        self.keep_frames, self.frames, self.rotation, self.returns = keep_frames, [], [], {}
 
     def reset(self, **kwargs):
         out = self.env.reset(**kwargs)
         self.frames, self.rotation = ([self.env.render()] if self.keep_frames else []), [0.0]
+        self.returns = {"return": 0.0}
         return out
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.rotation.append(float(info.get("rot", self.rotation[-1])))
+        self.returns["return"] += float(reward)
+        for key in (k for k in info if k.startswith("reward_")):
+            self.returns[key] = self.returns.get(key, 0.0) + float(info[key])
         if self.keep_frames:
             self.frames.append(self.env.render())
         return obs, reward, terminated, truncated, info
@@ -98,7 +103,7 @@ def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port:
             ep = record_episode(env, source, steps, seed=env_seed)
             metrics = env.unwrapped.episode_metrics()
             condition = {"object": ep["reset_info"].get("object", meta["object"]), "wrist": meta["wrist"]}
-            results.append({**condition, **{k: float(metrics[k]) for k in METRIC_KEYS}})
+            results.append({**condition, **{k: float(metrics[k]) for k in METRIC_KEYS}, "returns": dict(env.returns)})
             curves.append(np.array(env.rotation))
             if writer is not None:
                 writer.write(ep["q"], ep["targets"], ep["timestamps"], actions=ep["actions"],
@@ -111,7 +116,9 @@ def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port:
         env.close()
     report = {"policy": policy, "env": env_id, "env_kwargs": env_kwargs,
               "correction": None if correction is None else str(correction), "episodes": episodes, "seed": seed,
-              **_mean(results), "conditions": _conditions(results), "per_episode": results}
+              **_mean(results), "returns": {k: float(np.mean([r["returns"][k] for r in results]))
+                                            for k in results[0]["returns"]},
+              "conditions": _conditions(results), "per_episode": results}
     report["_curves"] = curves
     return report
 

@@ -21,6 +21,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import policies
 from report import header
 
 from baselines.evaluate import evaluate, rot_standard_error
@@ -59,6 +60,19 @@ def evaluate_recipe(out: Path, episodes: int) -> dict:
     return evaluate("DexNDM/LeapRotate-v0", task, str(out / "model.zip"), episodes, seed=0, progress=False)
 
 
+def training_returns(record: dict, policy: str | Path, episodes: int) -> dict[str, float]:
+    """Mean episode return of ``policy`` under a recipe's own training reward (the env kwargs of its run
+    record ``record``: its weights at full strength, its fall penalty), with its standard error and the
+    mean of the rotation term and of all penalties together: did the recipe's reward prefer what the
+    recipe learned, or a policy that rotates?"""
+    kwargs = {k: v for k, v in record["env_kwargs"].items() if k != "obs_mode"}
+    report = evaluate("DexNDM/LeapRotate-v0", kwargs, str(policy), episodes, seed=0, progress=False)
+    returns = np.array([e["returns"]["return"] for e in report["per_episode"]])
+    rotate = report["returns"]["reward_rotate"]
+    return {"return": float(returns.mean()), "return_se": float(returns.std(ddof=1) / np.sqrt(returns.size)),
+            "rotate": rotate, "penalties": report["returns"]["return"] - rotate, "rot_rad": report["rot_rad"]}
+
+
 def plot(curves: dict[str, np.ndarray], path: Path) -> None:
     from baselines import plots
 
@@ -83,25 +97,41 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--plot", type=Path, default=Path("docs/recipes.png"))
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="a policy that rotates (an oracle trained at the same torque clip), scored under each "
+                             "recipe's training reward beside the recipe's own model")
     args = parser.parse_args()
     header()
-    rows, curves = [], {}
+    rows, curves, reward_rows = [], {}, []
     for name in args.recipes:
         out = args.out / name
         record = run_recipe(name, out, args.steps)
         curves[name] = np.genfromtxt(out / CURVE_FILE, delimiter=",", names=True, ndmin=1)
         m = evaluate_recipe(out, args.episodes)
         rot, se = m["rot_rad"], rot_standard_error(m)
-        steadiness = m["rotr"] / (20 * rot) if rot > 0 else float("nan")
+        steadiness = policies.steadiness(rot, m["rotr"])
+        steadiness = "-" if steadiness is None else f"{steadiness:.2f}"
         rows.append(f"| {name} | {record['algo']} | {rot:.2f} +- {se:.2f} | {m['ttf']:.2f} | {m['rotr']:.1f} "
-                    f"| {m['rotp']:.2f} | {steadiness:.2f} | {record['total_env_steps'] / 1e6:.2f} M "
+                    f"| {m['rotp']:.2f} | {steadiness} | {record['total_env_steps'] / 1e6:.2f} M "
                     f"| {record['total_wall_s'] / 3600:.2f} | {record['total_cpu_hours']:.2f} |")
         print(rows[-1], flush=True)
+        if args.reference:
+            mine, ref = (training_returns(record, p, args.episodes) for p in (out / "model.zip", args.reference))
+            cells = [f"{r['return']:.1f} +- {r['return_se']:.1f} | {r['rotate']:.1f} | {r['penalties']:.1f} | "
+                     f"{r['rot_rad']:.2f}" for r in (mine, ref)]
+            reward_rows.append(f"| {name} | {' | '.join(cells)} |")
     plot(curves, args.plot)
     print(f"torque clip {SERVO_TORQUE_NM} N m; {args.episodes} evaluation episodes per recipe; curves in {args.plot}")
     print("| recipe | algo | Rot (rad) | TTF | RotR | RotP (rad/s) | steadiness | env steps | wall h | CPU h |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
+    if reward_rows:
+        print(f"\nEach recipe's training reward (its weights at full strength), per episode: its own model against "
+              f"{args.reference}")
+        print("| recipe | return | rotation term | penalties | Rot (rad) | reference's return | rotation term | "
+              "penalties | Rot (rad) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("\n".join(reward_rows))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from baselines.sources import ReplaySource
 from dexndm_envs.dynamics.checkpoint import save_checkpoint
 from dexndm_envs.dynamics.dataset import EpisodeDataset
 from dexndm_envs.dynamics.residual import RESIDUAL_FORMAT, MLPResidual
+from dexndm_envs.envs.leap_rotate_v0 import REWARD_TERMS
 
 KWARGS = {"object": OBJECT, "wrist": "palm_down"}
 KEYS = ("rot_rad", "ttf", "ttf_s", "rotr", "rotp")
@@ -39,6 +40,11 @@ def test_eval_writes_the_metrics_json_a_plot_and_prints_a_table(warm_grasps, tmp
     assert data["ttf_s"] == pytest.approx(20.0 * data["ttf"])
     assert report.with_suffix(".png").stat().st_size > 1000
     assert OBJECT in capsys.readouterr().out
+    for episode in data["per_episode"]:  # the return and each signed reward term, summed over the episode
+        terms = episode["returns"]
+        assert set(REWARD_TERMS) < set(terms) and terms["reward_rotp"] < 0.0
+        assert terms["return"] == pytest.approx(sum(terms[k] for k in REWARD_TERMS))
+    assert data["returns"]["return"] == pytest.approx(np.mean([e["returns"]["return"] for e in data["per_episode"]]))
 
 
 def test_eval_is_seeded(warm_grasps, tmp_path):

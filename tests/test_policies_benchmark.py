@@ -83,3 +83,25 @@ def test_cells_run(policies, warm_grasps, tmp_path, capsys):
     expected = None if saved["rot_rad"] <= 0 else saved["rotr"] / (20 * saved["rot_rad"])
     assert saved["steadiness"] == pytest.approx(expected)
     assert cells[8] == ("-" if expected is None else f"{expected:.2f}")
+
+
+@pytest.mark.slow
+def test_recipes_score_a_policy_under_a_recipes_own_training_reward(warm_grasps):
+    """benchmarks/recipes.py's reward check: the return under the run record's env kwargs (its fall
+    penalty and weights), split into the rotation term and the penalties, with its standard error."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location("benchmarks_recipes", BENCHMARKS / "recipes.py")
+        recipes = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(recipes)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    record = {"env_kwargs": {"object": OBJECT, "wrist": "palm_up", "axis": "+z", "obs_mode": "privileged",
+                             "pose_penalty_weight": 5.0}}
+    heavy = recipes.training_returns(record, "random", 2)
+    light = recipes.training_returns({"env_kwargs": {**record["env_kwargs"], "pose_penalty_weight": 0.0}},
+                                     "random", 2)
+    for r in (heavy, light):
+        assert r["return"] == pytest.approx(r["rotate"] + r["penalties"]) and r["return_se"] >= 0.0
+    assert heavy["rotate"] == pytest.approx(light["rotate"])  # same seeded episodes ...
+    assert heavy["penalties"] < light["penalties"] < 0.0  # ... charged by the record's weights

@@ -247,6 +247,27 @@ def print_table(rows: list[dict]) -> None:
               f"{100 * r['above_clip']:.0f} | {100 * r['backwards']:.0f} |")
 
 
+def plot_rows(rows: list[dict], path: Path) -> Path:
+    """Each row as a point, Rot (rad per 20 s) against steadiness, both with their standard errors, and
+    the oracle targets (Rot >= 6, steadiness >= 0.6) as lines: where each policy trades one for the other."""
+    from baselines import plots
+
+    fig, ax = plots.figure(1, 1, size=(6.5, 4.5))
+    several_cells = len({(r["wrist"], r["object"]) for r in rows}) > 1
+    for r in (r for r in rows if r["steadiness"] is not None):
+        ax.errorbar(r["steadiness"], r["rot_rad"], xerr=r.get("steadiness_se") or 0, yerr=r["rot_rad_se"] or 0,
+                    fmt="o", capsize=3, ms=4)
+        label = f"{r['policy']} ({r['wrist']}, {r['object']})" if several_cells else r["policy"]
+        ax.annotate(label, (r["steadiness"], r["rot_rad"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.axhline(6.0, color="k", ls=":", lw=1)
+    ax.axvline(0.6, color="k", ls=":", lw=1)
+    ax.set_xlabel("steadiness = RotR / (20 Rot)")
+    ax.set_ylabel("Rot (rad per 20 s)")
+    ax.set_title("targets: Rot >= 6 rad, steadiness >= 0.6 (dotted)")
+    ax.grid(alpha=0.3)
+    return plots.save(fig, path, dpi=100)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policy", action="append", default=None, metavar="NAME=SPEC",
@@ -267,6 +288,7 @@ def main(argv: list[str] | None = None) -> None:
                              "a quick check, TTF staying a fraction of 20 s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write every row to this JSON file")
+    parser.add_argument("--plot", type=Path, default=None, help="plot Rot against steadiness per row to this PNG")
     args = parser.parse_args(argv)
     if args.policy and any("=" not in p for p in args.policy):
         parser.error("--policy takes NAME=SPEC, e.g. --policy 'hold still=hold'")
@@ -304,6 +326,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {name} | {rotr} | {ttf} |")
     if args.json:
         write_json(args.json, {"rows": rows, "skipped": skipped, "servo_cap_nm": SERVO_CAP})
+    if args.plot:
+        plot_rows(rows, args.plot)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,13 @@ def test_cells_run(policies, warm_grasps, tmp_path, capsys):
     assert cells[8] == ("-" if expected is None else f"{expected:.2f}")
 
 
+def test_the_plot_shows_rot_against_steadiness(policies, tmp_path):
+    rows = [{"policy": name, "wrist": "palm_up", "object": "cylinder", "rot_rad": rot, "rot_rad_se": 0.4,
+             "steadiness": st, "steadiness_se": 0.01} for name, rot, st in (("a", 6.7, 0.55), ("b", 5.3, 0.61))]
+    rows.append({**rows[0], "policy": "still", "steadiness": None})  # no rotation: no point
+    assert policies.plot_rows(rows, tmp_path / "f.png").stat().st_size > 1000
+
+
 @pytest.mark.slow
 def test_recipes_score_a_policy_under_a_recipes_own_training_reward(warm_grasps):
     """benchmarks/recipes.py's reward check: the return under the run record's env kwargs (its fall

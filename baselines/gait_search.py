@@ -17,6 +17,7 @@ policy, and that ``--policy`` accepts anywhere.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import multiprocessing
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from baselines.cputime import cpu_seconds
 from baselines.gait import PeriodicGaitSource
 from dexndm_envs.fileio import atomic_write, write_json
 from dexndm_envs.hand import NUM_JOINTS
@@ -87,7 +89,9 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, skew: fl
            overspeed_weight: float = 1.0, init: str | Path | None = None, progress: bool = True) -> dict:
     """Cross-entropy search over the (cos, sin) amplitudes of ``harmonics`` harmonics and the offsets,
     all in [-bound, bound] rad, scoring by ``fitness`` (:data:`FITNESS`); returns the gait (the final
-    mean, the distribution's best estimate) with the fitness history. ``skew`` makes the waves
+    mean, the distribution's best estimate) with the fitness history, the wall time (s) and
+    ``search_cpu_s``: the CPU seconds of this search and its workers plus those of the search ``init``
+    came from, so a gait carries what all its stages cost. ``skew`` makes the waves
     triangles that rise for that fraction of each cycle (:func:`baselines.gait.cos_like`).
 
     The search starts from zero amplitudes, or from the gait file ``init`` (its harmonics, the others
@@ -106,11 +110,13 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, skew: fl
                 "overspeed_weight": overspeed_weight,
                 "seed": seed}
     rng = np.random.default_rng(seed)
+    cpu_start, earlier_cpu = cpu_seconds(), 0.0
     dim = (2 * harmonics + 1) * NUM_JOINTS
     mean, std = np.zeros(dim), np.full(dim, init_std)
     if init is not None:
         mean = _initial_mean(init, harmonics)
         settings["init"] = str(init)
+        earlier_cpu = float(json.loads(Path(init).read_text()).get("search_cpu_s", 0.0))
     history = []
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
@@ -130,7 +136,8 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, skew: fl
             "env_kwargs": env_kwargs, "search": settings,
             "fitness": f"{fitness} (rad) in {steps} steps minus {fall_penalty} rad per fall, "
                        f"mean of {episodes} episodes",
-            "history": history, "wall_s": time.perf_counter() - start}
+            "history": history, "wall_s": time.perf_counter() - start,
+            "search_cpu_s": earlier_cpu + cpu_seconds() - cpu_start}
 
 
 def search_stages(env_kwargs: dict, stages: dict | list[dict], out: str | Path, *, seed: int = 0,

@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import multiprocessing
 import os
 import pickle
-import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
+from baselines.cputime import cpu_seconds
 from baselines.policy import RUN_RECORD, algo_class, read_run_record
 from baselines.residual_gait import DEFAULT_SCALE, GaitResidual, GaitResidualWrapper
 from dexndm_envs.fileio import atomic_write, write_json
@@ -66,20 +65,6 @@ def make_env(env_id: str, residual: dict | None = None, **kwargs):
 
     env = gym.make(env_id, **kwargs)
     return GaitResidualWrapper(env, residual["gait"], residual["scale"]) if residual else env
-
-
-def cpu_seconds() -> float:
-    """CPU time (user + system, s) of this process and of its child processes, finished or running
-    (a running one is read from ``/proc``; where there is none, only the finished ones count)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-    for child in multiprocessing.active_children():
-        try:
-            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime in ticks
-    return total
 
 
 def every_steps_callback(every: int, action: Callable[[], object]):

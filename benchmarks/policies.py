@@ -49,6 +49,7 @@ writes every row.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -151,13 +152,19 @@ def torque_clip(simulator: dict) -> float:
 
 
 def training_cpu_hours(policy: str) -> float | None:
-    """CPU hours an SB3 policy's training took, all its runs together (its run record's ``total_cpu_hours``);
-    None for any other policy and for a record written before that key (it holds only wall time)."""
+    """CPU hours an SB3 policy took, all its training runs together (its run record's ``total_cpu_hours``)
+    plus the search of the gait it is a residual over (the gait file's ``search_cpu_s``, every stage,
+    where the gait records it); None for any other policy and for a record written before that key (it
+    holds only wall time)."""
     if policy_kind(policy) != "sb3":
         return None
     record = read_run_record(Path(policy).parent)
     hours = record.info.get("total_cpu_hours") if record else None
-    return None if hours is None else float(hours)
+    if hours is None:
+        return None
+    gait = record.residual and Path(record.residual["gait"])
+    search_s = json.loads(gait.read_text()).get("search_cpu_s", 0.0) if gait and gait.is_file() else 0.0
+    return float(hours) + search_s / 3600
 
 
 def trained_on(policy: str | Path) -> dict:

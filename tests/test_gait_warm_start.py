@@ -187,6 +187,7 @@ def test_a_staged_search_starts_each_stage_from_the_last_and_keeps_the_stages(wa
     assert final == json.loads((tmp_path / "gait_stage1.json").read_text()) and path == tmp_path / "gait.json"
     assert final["search"]["init"] == str(tmp_path / "gait_stage0.json") and final["skew"] == 0.3
     assert final["env_kwargs"] == {**KWARGS, "rotate_reward_clip": 0.3} and first["env_kwargs"] == KWARGS
+    assert final["search_cpu_s"] > first["search_cpu_s"] > 0.0  # the final gait carries both stages' CPU
     (tmp_path / "gait_stage1.json").unlink()
     (tmp_path / "gait.json").unlink()
     search_stages(KWARGS, stages, tmp_path, progress=False)  # stopped after stage 1: only stage 2 runs again

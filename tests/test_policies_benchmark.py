@@ -85,6 +85,20 @@ def test_cells_run(policies, warm_grasps, tmp_path, capsys):
     assert cells[8] == ("-" if expected is None else f"{expected:.2f}")
 
 
+def test_a_residual_policys_cpu_hours_include_its_gaits_search(policies, tmp_path):
+    """The run record's training CPU hours plus the gait file's search_cpu_s (all its stages)."""
+    run = {"env": "DexNDM/LeapRotate-v0", "env_kwargs": {}, "total_cpu_hours": 0.5}
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "train.json").write_text(json.dumps(run))
+    assert policies.training_cpu_hours(str(tmp_path / "plain" / "model.zip")) == pytest.approx(0.5)
+    (tmp_path / "residual").mkdir()
+    (tmp_path / "residual" / "train.json").write_text(json.dumps({**run, "residual": {"gait": "gait.json",
+                                                                                        "scale": 0.2}}))
+    (tmp_path / "residual" / "gait.json").write_text(json.dumps({"search_cpu_s": 1800.0}))
+    assert policies.training_cpu_hours(str(tmp_path / "residual" / "model.zip")) == pytest.approx(1.0)
+    assert policies.training_cpu_hours("hold") is None
+
+
 def test_the_plot_shows_rot_against_steadiness(policies, tmp_path):
     rows = [{"policy": name, "wrist": "palm_up", "object": "cylinder", "rot_rad": rot, "rot_rad_se": 0.4,
              "steadiness": st, "steadiness_se": 0.01} for name, rot, st in (("a", 6.7, 0.55), ("b", 5.3, 0.61))]

@@ -14,17 +14,21 @@ from conftest import OBJECT
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def policies():
-    """benchmarks/policies.py as a module (it imports its sibling ``report`` as a script would)."""
+def benchmark_script(name: str):
+    """benchmarks/NAME.py as a module (it imports its siblings, ``report`` and the like, as a script would)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        spec = importlib.util.spec_from_file_location("benchmarks_policies", BENCHMARKS / "policies.py")
+        spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", BENCHMARKS / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(BENCHMARKS))
     return module
+
+
+@pytest.fixture(scope="module")
+def policies():
+    return benchmark_script("policies")
 
 
 def test_steadiness(policies):
@@ -110,13 +114,7 @@ def test_the_plot_shows_rot_against_steadiness(policies, tmp_path):
 def test_recipes_score_a_policy_under_a_recipes_own_training_reward(warm_grasps):
     """benchmarks/recipes.py's reward check: the return under the run record's env kwargs (its fall
     penalty and weights), split into the rotation term and the penalties, with its standard error."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location("benchmarks_recipes", BENCHMARKS / "recipes.py")
-        recipes = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(recipes)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    recipes = benchmark_script("recipes")
     record = {"env_kwargs": {"object": OBJECT, "wrist": "palm_up", "axis": "+z", "obs_mode": "privileged",
                              "pose_penalty_weight": 5.0}}
     heavy = recipes.training_returns(record, "random", 2)

@@ -62,8 +62,8 @@ class LeapRotateEnv(LeapHandEnv):
     paper's (their weights default to 0): the overspeed term charges the part of the rate the clip cuts
     off (either way), so a turn that comes in flicks costs where the clip alone only stops paying; the
     unsteady term charges the difference between the step's mean rate and the clipped rate sampled at
-    its end, which is zero for a steady turn slower than the clip and sums, over an episode, to what
-    steadiness (RotR / (20 Rot)) loses: a flick above the clip, a jerk inside the step; the action-rate
+    its end, which is zero for a steady turn slower than the clip and sums, over an episode, to at
+    least what steadiness (RotR / (20 Rot)) loses: a flick above the clip, a jerk inside the step; the action-rate
     term asks for steady target motion (a is the target's velocity, so it penalises the target's
     acceleration), and the fall term
     makes a drop cost more than the reward it forgoes (the public LEAP sim charges 10 for it, MuJoCo
@@ -306,7 +306,7 @@ class LeapRotateEnv(LeapHandEnv):
         mean_rate = step_metrics["rot_step"] * CONTROL_HZ
         raw = step_metrics["rate_step"] if instant else mean_rate
         rate = clip_rate(raw, self.rotate_reward_clip)
-        sampled = clip_rate(step_metrics["rate_step"], self.rotate_reward_clip)  # what RotR counts
+        sampled = step_metrics["rotr_step"]  # the clipped end-of-step rate RotR counts
         pose_error = q - self.q_init
         return {
             "reward_rotate": self.rotate_reward_weight * rate,

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from baselines.cputime import cpu_seconds
 from baselines.gait import PeriodicGaitSource
 from dexndm_envs.fileio import atomic_write, write_json
-from dexndm_envs.hand import NUM_JOINTS
+from dexndm_envs.hand import FINGERS, NUM_JOINTS
 from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS
 
 _ENV = None  # one env per worker process
@@ -86,7 +86,8 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, skew: fl
            generations: int = 25,
            population: int = 24, elite: int = 6, episodes: int = 6, steps: int = 160, init_std: float = 0.25,
            bound: float = 0.5, fall_penalty: float = 2.0, fitness: str = "rot", seed: int = 0, workers: int = 2,
-           overspeed_weight: float = 1.0, init: str | Path | None = None, progress: bool = True) -> dict:
+           overspeed_weight: float = 1.0, init: str | Path | None = None, fingers: list[str] | None = None,
+           progress: bool = True) -> dict:
     """Cross-entropy search over the (cos, sin) amplitudes of ``harmonics`` harmonics and the offsets,
     all in [-bound, bound] rad, scoring by ``fitness`` (:data:`FITNESS`); returns the gait (the final
     mean, the distribution's best estimate) with the fitness history, the wall time (s) and
@@ -96,9 +97,15 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, skew: fl
 
     The search starts from zero amplitudes, or from the gait file ``init`` (its harmonics, the others
     zero): a fitness that charges flicks, searched from zero, finds that holding still is safest, where
-    from a gait that turns it can trade speed for steadiness."""
+    from a gait that turns it can trade speed for steadiness. ``fingers`` (names of
+    :data:`dexndm_envs.hand.FINGERS`) searches only those fingers' joints and keeps every other joint's
+    waves and offset as the start has them: a finger the start leaves idle can learn a stroke of its own
+    without the search undoing the others'."""
     if fitness not in FITNESS:
         raise ValueError(f"unknown fitness {fitness!r}; allowed: {', '.join(FITNESS)}")
+    unknown = sorted(set(fingers or []) - set(FINGERS))
+    if unknown or fingers == []:
+        raise ValueError(f"fingers to search must be some of {', '.join(FINGERS)}; got {fingers}")
     if (not 1 <= steps <= EPISODE_STEPS or not 1 <= elite <= population or episodes < 1 or generations < 1
             or harmonics < 1 or (skew is not None and not 0 < skew < 1)):
         raise ValueError(f"need 1 <= steps <= {EPISODE_STEPS}, 1 <= elite <= population, episodes >= 1, "
@@ -107,12 +114,13 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, skew: fl
                          f"harmonics={harmonics}, skew={skew}")
     settings = {"generations": generations, "population": population, "elite": elite, "episodes": episodes,
                 "steps": steps, "init_std": init_std, "bound": bound, "fall_penalty": fall_penalty, "fitness": fitness,
-                "overspeed_weight": overspeed_weight,
-                "seed": seed}
+                "overspeed_weight": overspeed_weight, "fingers": fingers, "seed": seed}
     rng = np.random.default_rng(seed)
     cpu_start, earlier_cpu = cpu_seconds(), 0.0
     dim = (2 * harmonics + 1) * NUM_JOINTS
-    mean, std = np.zeros(dim), np.full(dim, init_std)
+    joints = [j for f in (fingers or FINGERS) for j in FINGERS[f]]
+    searched = np.isin(np.arange(dim) % NUM_JOINTS, joints)  # every harmonic's cos and sin, and the offset
+    mean, std = np.zeros(dim), np.where(searched, init_std, 0.0)
     if init is not None:
         mean = _initial_mean(init, harmonics)
         settings["init"] = str(init)
@@ -122,12 +130,13 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, skew: fl
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         for gen in tqdm(range(generations), desc="gait search", unit="generation", disable=not progress):
             candidates = np.clip(mean + std * rng.normal(size=(population, dim)), -bound, bound)
+            candidates[:, ~searched] = mean[~searched]  # the fingers not searched keep the start's waves
             seeds = rng.integers(2**31, size=episodes)  # the same episodes for every candidate
             jobs = [(env_kwargs, period, skew, c, int(s), steps, fall_penalty, fitness, overspeed_weight)
                     for c in candidates for s in seeds]
             scores = np.array(pool.map(_score, jobs)).reshape(population, episodes).mean(1)
             best = np.argsort(scores)[::-1][:elite]
-            mean, std = candidates[best].mean(0), np.maximum(candidates[best].std(0), 0.03)
+            mean, std = candidates[best].mean(0), np.where(searched, np.maximum(candidates[best].std(0), 0.03), 0.0)
             history.append({"generation": gen, "mean_fitness": float(scores.mean()),
                             "elite_fitness": float(scores[best].mean())})
     gait = PeriodicGaitSource.from_params(period, mean, skew)
@@ -194,6 +203,8 @@ def main() -> None:
     parser.add_argument("--init-std", type=float, default=0.25, help="initial sampling spread, rad")
     parser.add_argument("--overspeed-weight", type=float, default=1.0,
                         help="steady fitness: what a rad/s beyond the clip costs per step, against the clipped rate")
+    parser.add_argument("--fingers", nargs="+", choices=list(FINGERS), default=None,
+                        help="search only these fingers' joints; the others keep the --init gait's waves")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
@@ -203,7 +214,7 @@ def main() -> None:
                       generations=args.generations,
                       population=args.population, episodes=args.episodes, steps=args.steps, fitness=args.fitness,
                       init_std=args.init_std, seed=args.seed, workers=args.workers, init=args.init,
-                      overspeed_weight=args.overspeed_weight)
+                      overspeed_weight=args.overspeed_weight, fingers=args.fingers)
     except ValueError as e:
         raise SystemExit(f"gait_search: error: {e}") from None
     write_json(args.out, gait)

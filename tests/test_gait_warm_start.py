@@ -175,6 +175,23 @@ def test_the_search_can_start_from_a_gait_with_fewer_harmonics(warm_grasps, gait
         search(KWARGS, harmonics=1, init=two, progress=False)
 
 
+def test_a_search_over_some_fingers_keeps_the_other_fingers_waves(warm_grasps, gait_file):
+    """fingers=["thumb"]: only the thumb's amplitudes and offsets move; the other twelve joints keep
+    the start's waves exactly, in every harmonic."""
+    from baselines.gait_search import _initial_mean
+    from dexndm_envs.hand import FINGERS
+
+    start = _initial_mean(gait_file, 2)
+    gait = search(KWARGS, harmonics=2, init=gait_file, fingers=["thumb"], generations=2, population=4, elite=2,
+                  episodes=1, steps=4, workers=1, progress=False)
+    found = np.concatenate([gait["cos"], gait["sin"], gait["offset"]])
+    thumb = np.isin(np.arange(found.size) % NUM_JOINTS, FINGERS["thumb"])
+    np.testing.assert_array_equal(found[~thumb], start[~thumb])
+    assert np.abs(found[thumb] - start[thumb]).max() > 0.01 and gait["search"]["fingers"] == ["thumb"]
+    with pytest.raises(ValueError, match="fingers to search must be some of index, middle, ring, thumb; got"):
+        search(KWARGS, fingers=["pinky"], progress=False)
+
+
 def test_a_staged_search_starts_each_stage_from_the_last_and_keeps_the_stages(warm_grasps, tmp_path):
     """search_stages: stage 2 starts from stage 1's gait under its own settings and env kwargs; run again
     in the same folder after a stop between the stages, it reuses stage 1 instead of searching it again."""

@@ -62,6 +62,9 @@ def side_scaled(gain: float, side_gain_scale: float) -> np.ndarray:
 
 
 FINGERTIP_NAMES: tuple[str, ...] = ("index", "middle", "ring", "thumb")
+HAND_PARTS: tuple[str, ...] = (*FINGERTIP_NAMES, "palm")
+"""The parts of the hand a contact is attributed to: each finger (any of its links, named
+``<finger>_<link>``) and the palm (every other link)."""
 
 _FINGER_LIMITS = [(-1.047, 1.047), (-0.314, 2.23), (-0.506, 1.885), (-0.366, 2.042)]
 _THUMB_LIMITS = [(-0.349, 2.094), (-0.47, 2.443), (-1.20, 1.90), (-1.34, 1.88)]

@@ -8,7 +8,9 @@ per-test directory with ``monkeypatch``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -22,6 +24,19 @@ import dexndm_envs  # noqa: F401  (registers DexNDM/*)
 ENV_ID = "DexNDM/LeapRotate-v0"
 OBJECT = "cylinder_d55_ar20"
 """One small cylinder keeps every env test to a single grasp cache per wrist."""
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark_script(name: str):
+    """benchmarks/NAME.py as a module (it imports its siblings, ``report`` and the like, as a script would)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
 
 
 @pytest.fixture(scope="session", autouse=True)

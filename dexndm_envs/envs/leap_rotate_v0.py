@@ -345,6 +345,14 @@ class LeapRotateEnv(LeapHandEnv):
         return np.concatenate([proprio, pos - HAND_POSITION, quat, lin, ang, tips.ravel(), contacts,
                                physical]).astype(np.float32)
 
+    def touching_parts(self) -> np.ndarray:
+        """Which parts of the hand touch the object after the last step: a bool per
+        :data:`dexndm_envs.hand.HAND_PARTS` (index, middle, ring, thumb: any link of the finger; then the
+        palm), from the engine's contacts (PyBullet or MuJoCo alike)."""
+        part = {link: name.split("_")[0] for name, link in self.hand.link_index.items()}
+        touching = {part.get(link, "palm") for link in self.world.touching_links(self.objects.body, self.hand.body)}
+        return np.array([name in touching for name in hand.HAND_PARTS])
+
     # -- rendering ------------------------------------------------------------------------------------
     def _camera(self) -> tuple[np.ndarray, np.ndarray]:
         target = HAND_POSITION + self._wrist_rot @ self._grasp_pos_local

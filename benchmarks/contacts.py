@@ -115,7 +115,7 @@ def plot_profiles(profiles: dict[str, dict], path: Path) -> Path:
         top, bottom = axes[0, col], axes[1, col]
         top.bar(np.arange(p["period"]), p["rate"], color="tab:orange")
         top.axhline(0.5, color="grey", lw=0.8, ls="--", label="reward clip")
-        top.set_title(f"{name}: turning in {p['turning']:.0%} of steps", fontsize=9)
+        top.set_title(f"{name}\nturning in {p['turning']:.0%} of the steps", fontsize=9)
         top.set_ylabel("rate about the axis (rad/s)")
         top.legend(fontsize=7)
         image = bottom.imshow(p["touch"].T, aspect="auto", cmap="Greys", vmin=0, vmax=1, interpolation="nearest")

@@ -18,6 +18,7 @@ with :class:`~baselines.policy.PolicySource`, which runs a trained model on the 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import gymnasium as gym
@@ -94,3 +95,26 @@ class GaitResidualWrapper(gym.Wrapper):
                              f"got {action!r}")
         obs, reward, terminated, truncated, info = self.env.step(self.residual.action(residual))
         return self.residual.augment(obs), reward, terminated, truncated, info
+
+
+def rescale_residual_policy(model, old_scale: float, new_scale: float) -> None:
+    """Give a PPO residual policy (in place) the authority ``new_scale`` rad instead of ``old_scale``
+    while it keeps acting as it did: its mean residual action and its exploration noise's standard
+    deviation (gSDE's too), both in residual units, are multiplied by ``old_scale / new_scale``, so
+    ``new_scale x action`` moves the gait's targets as ``old_scale x action`` did. Only a mean beyond
+    the old clip (|action| > 1) now moves further, up to the new scale: the room PPO goes on to use.
+    A squashed (tanh) policy (SAC, TQC, CrossQ) cannot be rescaled this way; that is a ValueError."""
+    if not (math.isfinite(new_scale) and new_scale > 0 and math.isfinite(old_scale) and old_scale > 0):
+        raise ValueError(f"residual scales are positive numbers of radians; got {old_scale!r} -> {new_scale!r}")
+    policy = model.policy
+    if not (hasattr(policy, "action_net") and hasattr(policy, "log_std")):
+        raise ValueError(f"only a Gaussian (PPO) residual policy can change its residual scale when resumed; "
+                         f"{type(model).__name__} squashes its actions")
+    import torch
+
+    factor = old_scale / new_scale
+    with torch.no_grad():
+        policy.action_net.weight.mul_(factor)
+        policy.action_net.bias.mul_(factor)
+        policy.log_std.add_(math.log(factor))
+

@@ -37,7 +37,7 @@ import yaml
 
 from baselines.cputime import cpu_seconds
 from baselines.policy import RUN_RECORD, algo_class, read_run_record
-from baselines.residual_gait import DEFAULT_SCALE, GaitResidual, GaitResidualWrapper
+from baselines.residual_gait import DEFAULT_SCALE, GaitResidual, GaitResidualWrapper, rescale_residual_policy
 from dexndm_envs.fileio import atomic_write, write_json
 from dexndm_envs.metrics import EPISODE_STEPS
 
@@ -257,7 +257,9 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     core, at most ``n_envs``). ``warm_start`` (anything ``--policy`` accepts) is cloned into a new PPO
     model first (:mod:`baselines.warm_start`); ``residual_over`` (a gait file) makes the model a
     residual over that gait, moving its wanted targets by up to ``residual_scale`` rad
-    (:mod:`baselines.residual_gait`; the gait is copied into ``out``); ``residual_over="search"`` first
+    (:mod:`baselines.residual_gait`; the gait is copied into ``out``); resumed with another
+    ``residual_scale``, the residual policy is rescaled to act as before with the new authority
+    (:func:`~baselines.residual_gait.rescale_residual_policy`); ``residual_over="search"`` first
     searches the gait on the training env (:func:`baselines.gait_search.search_stages`, with ``gait_search``'s
     settings if given, or a list of them searched in turn, each stage's ``env_kwargs`` merged over the
     training env's for the search only; ~4 min per stage on 2 cores at the search's defaults) and writes
@@ -303,6 +305,14 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     if record and record.info.get("algo", "ppo") != algo:
         raise ValueError(f"--resume: {out} was trained with --algo {record.info.get('algo', 'ppo')}, not {algo}")
     residual = record.residual if record else None  # a resumed run keeps its gait
+    if residual_scale is not None and not residual and not residual_over:
+        raise ValueError("--residual-scale is the authority of a residual over a gait: it needs --residual-over, "
+                         "or --resume of a run trained with it")
+    rescale = None  # a resumed residual given a new scale: (old, new) rad
+    if residual and residual_scale is not None and residual_scale != residual["scale"]:
+        GaitResidual(residual["gait"], residual_scale)  # a bad scale fails here, before any env starts
+        rescale = (residual["scale"], float(residual_scale))
+        residual = {**residual, "scale": float(residual_scale)}
     if residual_over == GAIT_SEARCH:
         from baselines.gait_search import search_stages
 
@@ -332,6 +342,10 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     try:  # the envs hold worker processes: close them if the model cannot be built or warm-started
         if resume:
             model = model_cls.load(model_path, env=env, device="cpu", tensorboard_log=str(out / "tb"))
+            if rescale:
+                rescale_residual_policy(model, *rescale)
+                log.info("--residual-scale: the residual's authority goes from %.3g to %.3g rad, the policy "
+                         "rescaled to act as before", *rescale)
             if algo not in ON_POLICY and buffer_path.is_file():
                 model.load_replay_buffer(buffer_path)
             elif algo not in ON_POLICY:

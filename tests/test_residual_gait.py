@@ -13,7 +13,7 @@ from test_gait_warm_start import gait_file, tiny_config  # noqa: F401  (the fixt
 from baselines import cli
 from baselines.distill import read_teacher, rollouts
 from baselines.policy import PolicySource, load_policy
-from baselines.residual_gait import DEFAULT_SCALE, GaitResidualWrapper
+from baselines.residual_gait import DEFAULT_SCALE, GaitResidualWrapper, rescale_residual_policy
 from dexndm_envs.interface import ACTION_SCALE, PROPRIO_DIM, latest_target
 
 KWARGS = {"object": OBJECT, "wrist": "palm_up", "axis": "+z", "obs_mode": "privileged"}
@@ -97,6 +97,38 @@ def test_a_trained_residual_runs_with_its_gait_anywhere_a_policy_does(warm_grasp
     with pytest.raises(SystemExit, match="cannot be combined with --resume"):
         cli.main(["train", "--env-kwargs", json.dumps(KWARGS), "--out", str(out), "--resume",
                   "--residual-over", str(gait_file)])
+
+
+def test_resuming_with_a_new_residual_scale_keeps_what_the_policy_does(warm_grasps, gait_file, tmp_path):  # noqa: F811
+    """The rescaled policy moves the gait's targets as before (same actions on the same episode, the same
+    exploration in radians); resumed with --residual-scale, the run records and runs with the new scale."""
+    out = tmp_path / "run"
+    train = ["train", "--env-kwargs", json.dumps(KWARGS), "--steps", "64", "--n-envs", "1", "--out", str(out),
+             "--config", str(tiny_config(tmp_path))]
+    cli.main([*train, "--residual-over", str(gait_file), "--residual-scale", "0.1"])
+    before, after = PolicySource(out / "model.zip"), PolicySource(out / "model.zip")
+    rescale_residual_policy(after.model, 0.1, 0.3)
+    after.residual.scale = 0.3
+    np.testing.assert_allclose(0.3 * np.exp(after.model.policy.log_std.detach().numpy()),
+                               0.1 * np.exp(before.model.policy.log_std.detach().numpy()), rtol=1e-6)
+    env = gym.make("DexNDM/LeapRotate-v0", **KWARGS)
+    try:
+        actions = []
+        for policy in (before, after):
+            obs, _ = env.reset(seed=2)
+            policy.reset(None)
+            actions.append([])
+            for _ in range(10):
+                actions[-1].append(policy(obs))
+                obs, *_ = env.step(actions[-1][-1])
+        np.testing.assert_allclose(actions[1], actions[0], atol=1e-5)
+    finally:
+        env.close()
+    cli.main([*train, "--resume", "--residual-scale", "0.3"])
+    assert json.loads((out / "train.json").read_text())["residual"] == {"gait": "gait.json", "scale": 0.3}
+    assert PolicySource(out / "model.zip").residual.scale == 0.3
+    with pytest.raises(SystemExit, match="--residual-scale is the authority of a residual over a gait"):
+        cli.main(["train", "--out", str(tmp_path / "plain"), "--residual-scale", "0.3"])
 
 
 def test_a_bad_residual_gait_or_scale_is_a_clear_error(tmp_path, gait_file):  # noqa: F811

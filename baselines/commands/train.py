@@ -33,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "gait's phase and bends its targets; a zero residual is the gait. 'search' searches the gait "
                         "on the training env first (baselines/gait_search.py, ~4 min), into OUT/gait.json")
     p.add_argument("--residual-scale", type=float, default=None,
-                   help="radians the residual may move the gait's targets (default: 0.2)")
+                   help="radians the residual may move the gait's targets (default: 0.2); with --resume, a new "
+                        "authority for the run's residual, its policy rescaled to act as before")
     p.add_argument("--asymmetric", action="store_true",
                    help="PPO with a privileged critic and a proprioceptive actor (obs_mode privileged): the actor runs "
                         "on a real hand as it is, with no distillation")

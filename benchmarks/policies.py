@@ -89,10 +89,14 @@ DEFAULT_POLICIES = {
 CELL_OBJECTS = ("cylinder", "cuboid")
 """The object categories of ``--cells`` by default."""
 SERVO_CAP = SERVO_TORQUE_NM  # N m: the identified hand's Goal Current times its torque constant, rounded down
+ROT_TARGET, STEADINESS_TARGET = 6.0, 0.6  # rad per 20 s; dimensionless
+CORNER_ROTR = EPISODE_STEPS / CONTROL_HZ * ROT_TARGET * STEADINESS_TARGET
+"""RotR at the targets' corner (72): steadiness x 20 Rot, the least RotR a policy meeting both has."""
 TARGETS: dict[str, Callable[[dict], bool]] = {
-    "Rot >= 6 rad": lambda row: row["rot_rad"] >= 6.0,
+    f"Rot >= {ROT_TARGET:g} rad": lambda row: row["rot_rad"] >= ROT_TARGET,
     "TTF >= 0.85": lambda row: row["ttf"] >= 0.85,
-    "steadiness >= 0.6": lambda row: row["steadiness"] is not None and row["steadiness"] >= 0.6,
+    f"steadiness >= {STEADINESS_TARGET:g}": lambda row: (row["steadiness"] is not None
+                                                         and row["steadiness"] >= STEADINESS_TARGET),
     "RotP <= 1.5 rad/s": lambda row: row["rotp"] <= 1.5,
     f"torque clip <= {SERVO_CAP} N m": lambda row: row["within_servo_cap"],
 }
@@ -256,7 +260,9 @@ def print_table(rows: list[dict]) -> None:
 
 def plot_rows(rows: list[dict], path: Path) -> Path:
     """Each row as a point, Rot (rad per 20 s) against steadiness, both with their standard errors, and
-    the oracle targets (Rot >= 6, steadiness >= 0.6) as lines: where each policy trades one for the other."""
+    the oracle targets (Rot >= 6, steadiness >= 0.6) as lines, and the curve of RotR = :data:`CORNER_ROTR`
+    (a policy below it cannot reach the corner whatever it trades): where each policy trades one for the
+    other."""
     from baselines import plots
 
     fig, ax = plots.figure(1, 1, size=(6.5, 4.5))
@@ -266,11 +272,18 @@ def plot_rows(rows: list[dict], path: Path) -> Path:
                     fmt="o", capsize=3, ms=4)
         label = f"{r['policy']} ({r['wrist']}, {r['object']})" if several_cells else r["policy"]
         ax.annotate(label, (r["steadiness"], r["rot_rad"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.axhline(6.0, color="k", ls=":", lw=1)
-    ax.axvline(0.6, color="k", ls=":", lw=1)
+    ax.axhline(ROT_TARGET, color="k", ls=":", lw=1)
+    ax.axvline(STEADINESS_TARGET, color="k", ls=":", lw=1)
+    (lo, hi), ylim = ax.get_xlim(), ax.get_ylim()
+    s = np.linspace(max(lo, 0.05), max(hi, 0.06), 50)  # RotR = 20 Rot x steadiness: the least RotR at the corner
+    ax.plot(s, CORNER_ROTR / (EPISODE_STEPS / CONTROL_HZ * s), color="grey", ls="--", lw=1,
+            label=f"RotR {CORNER_ROTR:g}: the corner's")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(*ylim)
+    ax.legend(fontsize=8, loc="lower left")
     ax.set_xlabel("steadiness = RotR / (20 Rot)")
     ax.set_ylabel("Rot (rad per 20 s)")
-    ax.set_title("targets: Rot >= 6 rad, steadiness >= 0.6 (dotted)")
+    ax.set_title(f"targets: Rot >= {ROT_TARGET:g} rad, steadiness >= {STEADINESS_TARGET:g} (dotted)")
     ax.grid(alpha=0.3)
     return plots.save(fig, path, dpi=100)
 
@@ -296,7 +309,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write every row to this JSON file")
     parser.add_argument("--plot", type=Path, default=None, help="plot Rot against steadiness per row to this PNG")
+    parser.add_argument("--rows-from", nargs="+", type=Path, default=None, metavar="JSON",
+                        help="evaluate nothing: table and plot the rows of earlier --json files, in order")
     args = parser.parse_args(argv)
+    if args.rows_from and (args.policy or args.cells):
+        parser.error("--rows-from tables rows evaluated earlier; leave out --policy and --cells")
     if args.policy and any("=" not in p for p in args.policy):
         parser.error("--policy takes NAME=SPEC, e.g. --policy 'hold still=hold'")
     if args.cells and args.policy:
@@ -304,6 +321,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.policy_template and not args.cells:
         parser.error("--policy-template is for --cells")
 
+    header()
+    if args.rows_from:
+        try:
+            rows = [row for path in args.rows_from for row in json.loads(path.read_text())["rows"]]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            parser.error(f"--rows-from reads the JSON that --json writes ({{\"rows\": [...]}}): {e}")
+        print_table(rows)
+        if args.plot:
+            plot_rows(rows, args.plot)
+        return
     skipped = []
     if args.cells:
         jobs, skipped = cell_jobs(args.policy_template, args.wrists or list(WRISTS),
@@ -313,7 +340,6 @@ def main(argv: list[str] | None = None) -> None:
                     else {k: str(v) for k, v in DEFAULT_POLICIES.items() if not isinstance(v, Path) or v.is_file()})
         jobs = named_jobs(policies, args.wrists or ["palm_up"], args.objects or ["cylinder"], args.axis)
 
-    header()
     rows = []
     for name, policy, task in jobs:
         rows.append(evaluate_row(name, policy, task, args.episodes, args.steps, args.seed))

@@ -70,6 +70,14 @@ def test_cells_run(policies, warm_grasps, tmp_path, capsys):
     expected = None if saved["rot_rad"] <= 0 else saved["rotr"] / (20 * saved["rot_rad"])
     assert saved["steadiness"] == pytest.approx(expected)
     assert cells[8] == ("-" if expected is None else f"{expected:.2f}")
+    # --rows-from tables the saved rows again without evaluating, twice over for two files
+    policies.main(["--rows-from", str(out), str(out), "--plot", str(tmp_path / "again.png")])
+    again = capsys.readouterr().out
+    assert again.count(row) == 2 and "torque clip <= 0.29 N m: 0 of 2 rows" in again
+    with pytest.raises(SystemExit):
+        policies.main(["--rows-from", str(out), "--cells"])
+    with pytest.raises(SystemExit):
+        policies.main(["--rows-from", str(tmp_path / "missing.json")])
 
 
 def test_a_residual_policys_cpu_hours_include_its_gaits_search(policies, tmp_path):

@@ -117,4 +117,3 @@ def rescale_residual_policy(model, old_scale: float, new_scale: float) -> None:
         policy.action_net.weight.mul_(factor)
         policy.action_net.bias.mul_(factor)
         policy.log_std.add_(math.log(factor))
-

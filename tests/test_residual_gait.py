@@ -131,6 +131,16 @@ def test_resuming_with_a_new_residual_scale_keeps_what_the_policy_does(warm_gras
         cli.main(["train", "--out", str(tmp_path / "plain"), "--residual-scale", "0.3"])
 
 
+def test_only_a_gaussian_policy_with_positive_scales_is_rescaled():
+    from types import SimpleNamespace
+
+    squashed = SimpleNamespace(policy=SimpleNamespace(actor=None))  # SAC-like: no action_net, no log_std
+    with pytest.raises(ValueError, match="only a Gaussian \\(PPO\\) residual policy"):
+        rescale_residual_policy(squashed, 0.2, 0.4)
+    with pytest.raises(ValueError, match="positive numbers of radians"):
+        rescale_residual_policy(squashed, 0.2, 0.0)
+
+
 def test_a_bad_residual_gait_or_scale_is_a_clear_error(tmp_path, gait_file):  # noqa: F811
     bad = tmp_path / "bad.json"
     bad.write_text("{")

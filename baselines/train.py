@@ -342,6 +342,9 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     try:  # the envs hold worker processes: close them if the model cannot be built or warm-started
         if resume:
             model = model_cls.load(model_path, env=env, device="cpu", tensorboard_log=str(out / "tb"))
+            if model.seed != seed:  # loading re-seeds torch and the envs with the checkpoint's seed: ours wins
+                model.seed = seed
+                model.set_random_seed(seed)
             if rescale:
                 rescale_residual_policy(model, *rescale)
                 log.info("--residual-scale: the residual's authority goes from %.3g to %.3g rad, the policy "

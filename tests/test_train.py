@@ -282,3 +282,26 @@ def test_train_to_starts_resumes_and_then_leaves_a_finished_run_alone(warm_grasp
     assert second["total_env_steps"] == 256 and second["resumed"] and second["steps_this_run"] == 128
     again = train_to(256, "DexNDM/LeapRotate-v0", kwargs, out, config=config, progress=False)
     assert again == json.loads((out / "train.json").read_text()) and again["steps_this_run"] == 128
+
+
+def test_a_resumed_run_takes_its_own_seed_not_the_checkpoints(warm_grasps, tmp_path):
+    """Loading a model re-seeds torch and the envs with the seed it was saved with; --seed on --resume
+    wins: the same checkpoint resumed with two seeds learns two different models, each recording its seed."""
+    import shutil
+
+    import torch
+
+    from baselines.train import train
+
+    first, config = tmp_path / "first", tiny_ppo_config(tmp_path)
+    kwargs = json.loads(KWARGS)
+    train("DexNDM/LeapRotate-v0", kwargs, first, config=config, steps=64, progress=False)
+    weights = {}
+    for seed in (0, 1):
+        out = tmp_path / f"seed{seed}"
+        shutil.copytree(first, out)
+        record = train("DexNDM/LeapRotate-v0", kwargs, out, config=config, steps=64, resume=True, seed=seed,
+                       progress=False)
+        assert record["seed"] == seed
+        weights[seed] = torch.nn.utils.parameters_to_vector(PPO.load(out / "model.zip").policy.parameters())
+    assert not torch.equal(weights[0], weights[1])

@@ -14,10 +14,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from dexndm_envs.fileio import atomic_write  # noqa: E402
 
 
-def figure(rows: int = 1, columns: int = 1, *, size: tuple[float, float]):
+def figure(rows: int = 1, columns: int = 1, *, size: tuple[float, float], **subplots):
     """A new figure of ``size`` inches with a ``rows`` x ``columns`` grid of axes: ``(fig, axes)`` as
-    :func:`matplotlib.pyplot.subplots` returns them."""
-    return plt.subplots(rows, columns, figsize=size)
+    :func:`matplotlib.pyplot.subplots` returns them (``subplots``: its other keywords, e.g. ``sharex``)."""
+    return plt.subplots(rows, columns, figsize=size, **subplots)
 
 
 def colors() -> list[str]:

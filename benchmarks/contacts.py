@@ -22,11 +22,11 @@ line, so one run can set a policy in its own simulator beside the same policy on
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from policies import motion_profile
 from report import header
 from tqdm.auto import tqdm
 
@@ -34,13 +34,12 @@ import dexndm_envs  # noqa: F401  (registers the env ids)
 from baselines.episodes import episode_seeds, parse_env_kwargs
 from baselines.gait import PeriodicGaitSource
 from baselines.policy import load_policy, policy_env_kwargs, policy_simulator
+from dexndm_envs.dynamics.recording import record_episode
 from dexndm_envs.hand import HAND_PARTS
 from dexndm_envs.metrics import CONTROL_HZ, EPISODE_STEPS
 
 ENV_ID = "DexNDM/LeapRotate-v0"
 DEFAULT_PERIOD = 32
-TURNING = 0.05
-"""rad/s: a step faster than this about the axis turns the object (as in ``benchmarks/policies.py``)."""
 
 
 def gait_period(source) -> float | None:
@@ -52,40 +51,51 @@ def gait_period(source) -> float | None:
     return residual.gait.period if residual is not None else None
 
 
+class _Contacts(gym.Wrapper):
+    """Keeps, per step of the episode, the cumulative rotation about the axis (rad, ``info["rot"]``) and
+    which parts of the hand touch the object (:meth:`LeapRotateEnv.touching_parts`)."""
+
+    def reset(self, **kwargs):
+        self.rotation, self.touch = [0.0], []
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        out = self.env.step(action)
+        self.rotation.append(float(out[4]["rot"]))
+        self.touch.append(self.env.unwrapped.touching_parts())
+        return out
+
+
 def phase_profile(spec: str, env_kwargs: dict, period: float | None, episodes: int, steps: int,
                   seed: int) -> dict:
     """Roll ``spec`` out and fold its steps by phase (step index mod the period, rounded down to whole
     steps). Returns the period (steps), per phase the mean rate about the axis (rad/s) and each part's
     contact share ([P, len(HAND_PARTS)]), the step count per phase, each part's share over all steps and
-    the share of steps turning forward."""
+    the share of steps turning forward (:func:`policies.motion_profile`'s)."""
     source = load_policy(spec)
     period = period or gait_period(source) or DEFAULT_PERIOD
     bins = int(period)
     simulator = {} if "gap" in env_kwargs else policy_simulator(spec)  # a gap profile brings its own actuator
-    env = gym.make(ENV_ID, **policy_env_kwargs(source, ENV_ID, {**simulator, **env_kwargs}))
-    rate_sum, touch_sum, count = np.zeros(bins), np.zeros((bins, len(HAND_PARTS))), np.zeros(bins)
-    rates, touches = [], []
+    env = _Contacts(gym.make(ENV_ID, **policy_env_kwargs(source, ENV_ID, {**simulator, **env_kwargs})))
+    curves, phases, rates, touches = [], [], [], []
     try:
         for i in tqdm(range(episodes), desc="contacts", unit="episode", leave=False):
             env_seed, rng = episode_seeds(seed, i)
             source.reset(rng)
-            obs, _ = env.reset(seed=env_seed)
-            for t in range(steps):
-                obs, _, terminated, truncated, info = env.step(source(obs))
-                phase = int(t % period)
-                rate, touch = CONTROL_HZ * info["rot_step"], env.unwrapped.touching_parts()
-                rate_sum[phase] += rate
-                touch_sum[phase] += touch
-                count[phase] += 1
-                rates.append(rate)
-                touches.append(touch)
-                if terminated or truncated:
-                    break
+            record_episode(env, source, steps, seed=env_seed)
+            curves.append(np.array(env.rotation))
+            rates.append(np.diff(curves[-1]) * CONTROL_HZ)
+            phases.append((np.arange(len(env.touch)) % period).astype(int))
+            touches.extend(env.touch)
     finally:
         env.close()
+    phase, rate, touch = np.concatenate(phases), np.concatenate(rates), np.array(touches, dtype=float)
+    count = np.bincount(phase, minlength=bins).astype(float)
     seen = np.maximum(count, 1)
-    return {"period": bins, "rate": rate_sum / seen, "touch": touch_sum / seen[:, None], "count": count,
-            "touch_all": np.mean(touches, axis=0), "turning": float(np.mean(np.array(rates) > TURNING))}
+    touch_sum = np.stack([np.bincount(phase, weights=touch[:, k], minlength=bins) for k in range(len(HAND_PARTS))], 1)
+    return {"period": bins, "rate": np.bincount(phase, weights=rate, minlength=bins) / seen,
+            "touch": touch_sum / seen[:, None], "count": count, "touch_all": touch.mean(0),
+            "turning": motion_profile(curves)["turning"]}
 
 
 def print_profiles(profiles: dict[str, dict]) -> None:
@@ -104,12 +114,9 @@ def print_profiles(profiles: dict[str, dict]) -> None:
 
 def plot_profiles(profiles: dict[str, dict], path: Path) -> Path:
     """Per policy, the mean rate over the cycle above a heatmap of each part's contact share."""
-    import matplotlib
+    from baselines import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, len(profiles), figsize=(4.5 * len(profiles), 4.5), squeeze=False,
+    fig, axes = plots.figure(2, len(profiles), size=(4.5 * len(profiles), 4.5), squeeze=False,
                              gridspec_kw={"height_ratios": [1, 1.2]}, sharex="col", sharey="row")
     for col, (name, p) in enumerate(profiles.items()):
         top, bottom = axes[0, col], axes[1, col]
@@ -121,33 +128,28 @@ def plot_profiles(profiles: dict[str, dict], path: Path) -> Path:
         image = bottom.imshow(p["touch"].T, aspect="auto", cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
         bottom.set_yticks(range(len(HAND_PARTS)), HAND_PARTS)
         bottom.set_xlabel("phase (policy steps into the cycle)")
-    fig.colorbar(image, ax=axes[1, :].tolist(), label="share of steps touching", shrink=0.8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    fig.colorbar(image, ax=axes[1, -1], label="share of steps touching")
+    return plots.save(fig, path, dpi=110)
 
 
-def _policies(argv: list[str]) -> list[tuple[str, str, dict]]:
-    """(name, spec, env kwargs) per ``--policy``, each with the ``--env-kwargs`` given before it."""
-    tokens = [part for token in argv for part in (token.split("=", 1) if token.startswith("--") else [token])]
-    jobs, extra = [], {}
-    for flag, value in zip(tokens, tokens[1:], strict=False):
-        if flag == "--env-kwargs":
-            extra = parse_env_kwargs(value)
-        elif flag == "--policy":
-            name, sep, spec = value.partition("=")
-            if not sep or not name or not spec:
-                raise ValueError(f"--policy takes NAME=SPEC (a gait .json or an SB3 model.zip); got {value!r}")
-            jobs.append((name, spec, extra))
-    return jobs
+class _PolicyEntry(argparse.Action):
+    """``--env-kwargs JSON`` sets the env kwargs of the ``--policy`` entries after it; ``--policy
+    NAME=SPEC`` appends ``(name, spec, those env kwargs)``. A malformed entry is a ValueError."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        if self.dest == "env_kwargs":
+            namespace.env_kwargs = parse_env_kwargs(value)
+            return
+        name, sep, spec = value.partition("=")
+        if not sep or not name or not spec:
+            raise ValueError(f"--policy takes NAME=SPEC (a gait .json or an SB3 model.zip); got {value!r}")
+        namespace.policy = [*(namespace.policy or []), (name, spec, namespace.env_kwargs)]
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--policy", action="append", required=True, metavar="NAME=SPEC")
-    parser.add_argument("--env-kwargs", action="append", default=[], metavar="JSON",
+    parser.add_argument("--policy", action=_PolicyEntry, required=True, metavar="NAME=SPEC")
+    parser.add_argument("--env-kwargs", action=_PolicyEntry, default={}, metavar="JSON",
                         help="env kwargs over the policy's simulator, for the --policy entries after it")
     parser.add_argument("--wrist", default="palm_up")
     parser.add_argument("--object", default="cylinder")
@@ -157,16 +159,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=EPISODE_STEPS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", type=Path, default=None)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _policies(argv: list[str]) -> list[tuple[str, str, dict]]:
+    """(name, spec, env kwargs) per ``--policy`` of a command line, each with the ``--env-kwargs`` given
+    before it."""
+    return _parser().parse_args(argv).policy
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except ValueError as e:
+        parser.error(str(e))
     if args.episodes < 1 or not 1 <= args.steps <= EPISODE_STEPS or (args.period is not None and not args.period >= 2):
         parser.error(f"need --episodes >= 1, 1 <= --steps <= {EPISODE_STEPS} and --period >= 2; got "
                      f"{args.episodes}, {args.steps}, {args.period}")
+    task = {"wrist": args.wrist, "object": args.object, "axis": args.axis}
+    header()
     try:
-        jobs = _policies(argv)
-        task = {"wrist": args.wrist, "object": args.object, "axis": args.axis}
-        header()
         profiles = {name: phase_profile(spec, {**task, **extra}, args.period, args.episodes, args.steps, args.seed)
-                    for name, spec, extra in jobs}
+                    for name, spec, extra in args.policy}
     except ValueError as e:
         parser.error(str(e))
     print(f"\n{args.wrist}, {args.object}, axis {args.axis}; {args.episodes} episodes of up to {args.steps} steps, "

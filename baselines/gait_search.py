@@ -107,11 +107,12 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, skew: fl
     if unknown or fingers == []:
         raise ValueError(f"fingers to search must be some of {', '.join(FINGERS)}; got {fingers}")
     if (not 1 <= steps <= EPISODE_STEPS or not 1 <= elite <= population or episodes < 1 or generations < 1
-            or harmonics < 1 or (skew is not None and not 0 < skew < 1)):
+            or harmonics < 1 or (skew is not None and not 0 < skew < 1) or not fall_penalty >= 0):
         raise ValueError(f"need 1 <= steps <= {EPISODE_STEPS}, 1 <= elite <= population, episodes >= 1, "
-                         f"generations >= 1, harmonics >= 1 and 0 < skew < 1; got steps={steps}, elite={elite}, "
+                         f"generations >= 1, harmonics >= 1, 0 < skew < 1 and fall_penalty >= 0; got steps={steps}, "
+                         f"elite={elite}, "
                          f"population={population}, episodes={episodes}, generations={generations}, "
-                         f"harmonics={harmonics}, skew={skew}")
+                         f"harmonics={harmonics}, skew={skew}, fall_penalty={fall_penalty}")
     settings = {"generations": generations, "population": population, "elite": elite, "episodes": episodes,
                 "steps": steps, "init_std": init_std, "bound": bound, "fall_penalty": fall_penalty, "fitness": fitness,
                 "overspeed_weight": overspeed_weight, "fingers": fingers, "seed": seed}
@@ -199,6 +200,8 @@ def main() -> None:
     parser.add_argument("--fitness", choices=FITNESS, default="rot",
                         help="rot: rotation about the axis; rotr: the clipped end-of-step rate; steady: rotr less "
                              "the rate beyond the clip (a turn without flicks)")
+    parser.add_argument("--fall-penalty", type=float, default=2.0,
+                        help="rad charged to a candidate's episode in which the object drops (larger: holding first)")
     parser.add_argument("--init", type=Path, help="start from this gait file instead of zero amplitudes")
     parser.add_argument("--init-std", type=float, default=0.25, help="initial sampling spread, rad")
     parser.add_argument("--overspeed-weight", type=float, default=1.0,
@@ -214,7 +217,7 @@ def main() -> None:
                       generations=args.generations,
                       population=args.population, episodes=args.episodes, steps=args.steps, fitness=args.fitness,
                       init_std=args.init_std, seed=args.seed, workers=args.workers, init=args.init,
-                      overspeed_weight=args.overspeed_weight, fingers=args.fingers)
+                      overspeed_weight=args.overspeed_weight, fingers=args.fingers, fall_penalty=args.fall_penalty)
     except ValueError as e:
         raise SystemExit(f"gait_search: error: {e}") from None
     write_json(args.out, gait)

@@ -75,8 +75,10 @@ def test_bad_gait_files_are_clear_errors(tmp_path):
         search(KWARGS, steps=401, progress=False)
     with pytest.raises(ValueError, match="unknown fitness 'speed'; allowed: rot, rotr, steady"):
         search(KWARGS, fitness="speed", progress=False)
-    with pytest.raises(ValueError, match="harmonics >= 1 and 0 < skew < 1; got .*harmonics=0"):
+    with pytest.raises(ValueError, match="harmonics >= 1, 0 < skew < 1 and fall_penalty >= 0; got .*harmonics=0"):
         search(KWARGS, harmonics=0, progress=False)
+    with pytest.raises(ValueError, match="fall_penalty >= 0; got .*fall_penalty=-1"):
+        search(KWARGS, fall_penalty=-1.0, progress=False)
 
 
 def test_a_second_harmonic_adds_the_double_frequency_wave(tmp_path):
@@ -153,7 +155,7 @@ def test_a_skewed_gait_strokes_slowly_one_way_and_returns_quickly(tmp_path):
                                 "offset": [0.0] * NUM_JOINTS}))
     with pytest.raises(ValueError, match=r"skew is the rising fraction of each cycle, in \(0, 1\); got 1.0"):
         PeriodicGaitSource(path)
-    with pytest.raises(ValueError, match="0 < skew < 1; got .*skew=0"):
+    with pytest.raises(ValueError, match="0 < skew < 1 .*; got .*skew=0"):
         search(KWARGS, skew=0.0, progress=False)
 
 

@@ -11,8 +11,13 @@ holds ``--steps`` env steps is left alone and one cut short is resumed, so the g
 (stop it any time; run the same command again). Evaluate the result with
 ``python benchmarks/policies.py --cells --policy-template 'OUT/oracle_{wrist}_{object}_z/model.zip'``.
 
+``--per-wrist`` trains fewer policies: one per wrist for both categories (:func:`train_wrist_oracle`, the
+wrist's cylinder cell continued on cylinders and cuboids), the teachers ``dexndm distill`` needs for one
+generalist; evaluate them with ``--policy-template 'OUT/oracle_{wrist}_z/model.zip'``.
+
     python -m baselines.oracles --out runs/oracles [--steps 1000000] [--wrists palm_up ...]
         [--objects cylinder cuboid] [--env-kwargs '{"action_rate_penalty_weight": 0.05}']
+    python -m baselines.oracles --out runs/oracles --per-wrist [--wrist-steps 500000]
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import shutil
 from pathlib import Path
+
+import numpy as np
 
 from baselines.train import GAIT_SEARCH, train_to
 from dexndm_envs.gap import DEFAULT_HAND, load_gap
@@ -67,6 +75,40 @@ def train_cells(out: Path, steps: int, wrists: list[str], objects: list[str], ex
     return records
 
 
+WRIST_ORACLE_STEPS = 500_000
+"""Env steps a wrist's cylinder oracle continues for on both categories to become the wrist's oracle."""
+_NOT_CARRIED = ("checkpoints", "tb", "eval")  # a run's history, not what resuming it needs
+
+
+def wrist_oracle_dir(out: Path, wrist: str) -> Path:
+    """Where the oracle of ``wrist`` over both categories lives: ``out/oracle_<wrist>_z``."""
+    return Path(out) / f"oracle_{wrist}_z"
+
+
+def train_wrist_oracle(out: Path, wrist: str, steps: int, more_steps: int = WRIST_ORACLE_STEPS,
+                       extra: dict | None = None, seed: int = 0, **train_kwargs) -> dict:
+    """One policy for both categories at ``wrist``: the wrist's cylinder cell (:func:`train_cells`, ``steps``
+    env steps, trained first if it is not there) copied to :func:`wrist_oracle_dir` and continued for
+    ``more_steps`` env steps with an object drawn from every cylinder and cuboid each episode, over the
+    cylinder cell's gait; resumable like a cell. Its run record's CPU hours include the cylinder part.
+
+    Why one gait per wrist: the generalist reads the wrist and a gait clock but not the object, so two
+    teachers at one wrist with different gaits ask it for two different actions in the same state.
+    Distilled from per-category teachers at palm up and palm down it turned palm-down cylinders 0.74 rad
+    where its teacher turned 4.10; from one teacher per wrist it kept 91-100 % (BENCHMARKS.md)."""
+    cell, dest = out / f"oracle_{wrist}_cylinder_z", wrist_oracle_dir(out, wrist)
+    if not (dest / "model.zip").is_file():
+        train_cells(out, steps, [wrist], ["cylinder"], extra, seed, **train_kwargs)
+        partial = dest.with_name(f".{dest.name}.tmp")  # copied whole, then renamed: never half a run
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(cell, partial, ignore=lambda _, names: [n for n in names if n in _NOT_CARRIED])
+        partial.replace(dest)
+    logging.getLogger(__name__).info("wrist %s, both categories -> %s", wrist, dest)
+    kwargs = cell_kwargs(wrist, list(CATEGORIES), {**ORACLE_REWARD, **(extra or {})})
+    return train_to(steps + more_steps, "DexNDM/LeapRotate-v0", kwargs, dest, config=CONFIG, seed=seed,
+                    **train_kwargs)
+
+
 def main() -> None:
     from baselines.episodes import parse_env_kwargs
 
@@ -78,16 +120,26 @@ def main() -> None:
     parser.add_argument("--env-kwargs", default=None, help="JSON merged over every cell's env kwargs")
     parser.add_argument("--n-workers", type=int, default=None, help="training processes (default: one per core)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-wrist", action="store_true",
+                        help="one oracle per wrist for both categories (OUT/oracle_<wrist>_z): each wrist's cylinder "
+                             "cell continued on cylinders and cuboids for --wrist-steps (the generalist's teachers)")
+    parser.add_argument("--wrist-steps", type=int, default=WRIST_ORACLE_STEPS,
+                        help=f"env steps a wrist's oracle adds to its cylinder cell (default: {WRIST_ORACLE_STEPS:,})")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    extra = parse_env_kwargs(args.env_kwargs)
     try:
-        records = train_cells(args.out, args.steps, args.wrists, args.objects, parse_env_kwargs(args.env_kwargs),
-                              args.seed, n_workers=args.n_workers)
+        if args.per_wrist:
+            records = [train_wrist_oracle(args.out, w, args.steps, args.wrist_steps, extra, args.seed,
+                                          n_workers=args.n_workers) for w in args.wrists]
+        else:
+            records = train_cells(args.out, args.steps, args.wrists, args.objects, extra, args.seed,
+                                  n_workers=args.n_workers)
     except ValueError as e:
         raise SystemExit(f"baselines.oracles: error: {e}") from None
     for r in records:
         kw = r["env_kwargs"]
-        print(f"{kw['wrist']:>10} {kw['object']:>8}: {r['total_env_steps']:,} env steps, "
+        print(f"{kw['wrist']:>10} {'+'.join(np.atleast_1d(kw['object'])):>15}: {r['total_env_steps']:,} env steps, "
               f"{r['total_wall_s'] / 3600:.2f} h wall, {r['total_cpu_hours']:.2f} CPU h")
 
 

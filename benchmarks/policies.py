@@ -201,15 +201,21 @@ def evaluate_row(name: str, policy: str, task: dict, episodes: int, steps: int, 
     return row
 
 
+def _as_list(value: str | list[str]) -> list[str]:
+    """A task field as the list of values it covers: an env trained on an object list was made for each."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def named_jobs(policies: dict[str, str], wrists: list[str], objects: list[str], axis: str) -> list[Job]:
-    """(name, policy, task) for every named policy on every (wrist, object) it was made for."""
+    """(name, policy, task) for every named policy on every (wrist, object) it was made for (every object of
+    the list it trained on, if it trained on several)."""
     jobs = []
     for name, policy in policies.items():
         made_for = trained_on(policy)
         for wrist in wrists:
             for object in objects:
                 task = {"object": object, "wrist": wrist, "axis": axis}
-                if all(made_for.get(k, v) == v for k, v in task.items()):
+                if all(v in _as_list(made_for.get(k, v)) for k, v in task.items()):
                     jobs.append((name, policy, task))
     return jobs
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +33,24 @@ def test_a_cell_trains_with_the_oracle_recipe_and_a_second_call_leaves_it_alone(
     assert record["total_env_steps"] == 64 and (cell / "model.zip").is_file()
     [again] = train_cells(tmp_path, 64, **cells)
     assert again == record  # a finished cell is left alone
+
+
+@pytest.mark.slow
+def test_a_wrist_oracle_continues_the_cylinder_cell_on_both_categories(warm_grasps, tmp_path):
+    """--per-wrist: the wrist's cylinder cell is trained, copied and continued with
+    every cylinder and cuboid in the pool, over the cell's gait; the cell itself stays as it was, and a
+    second call leaves the finished wrist oracle alone."""
+    from baselines.oracles import train_wrist_oracle, wrist_oracle_dir
+    from baselines.policy import read_run_record
+
+    tiny = dict(gait_search=TINY_SEARCH, n_envs=1, n_workers=1, progress=False)
+    record = train_wrist_oracle(tmp_path, "palm_down", 64, 64, **tiny)
+    cell, wrist = tmp_path / "oracle_palm_down_cylinder_z", wrist_oracle_dir(tmp_path, "palm_down")
+    assert wrist == tmp_path / "oracle_palm_down_z"
+    assert record["env_kwargs"]["object"] == ["cylinder", "cuboid"] and record["env_kwargs"]["wrist"] == "palm_down"
+    assert record["total_env_steps"] == 128 and record["resumed"]
+    assert read_run_record(cell).info["total_env_steps"] == 64  # the cell is not touched
+    gait = read_run_record(wrist).residual["gait"]
+    assert Path(gait).parent == wrist and Path(gait).read_text() == (cell / "gait.json").read_text()  # the cell's
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert train_wrist_oracle(tmp_path, "palm_down", 64, 64, **tiny) == record

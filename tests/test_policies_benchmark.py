@@ -115,3 +115,16 @@ def test_recipes_score_a_policy_under_a_recipes_own_training_reward(warm_grasps)
         assert r["return"] == pytest.approx(r["rotate"] + r["penalties"]) and r["return_se"] >= 0.0
     assert heavy["rotate"] == pytest.approx(light["rotate"])  # same seeded episodes ...
     assert heavy["penalties"] < light["penalties"] < 0.0  # ... charged by the record's weights
+
+
+def test_a_policy_trained_on_both_categories_is_evaluated_on_each(policies, tmp_path):
+    """A wrist oracle (object list) gets a row per category it trained on; a one-category oracle one row."""
+    for name, obj in (("both", ["cylinder", "cuboid"]), ("one", "cylinder")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train.json").write_text(json.dumps(
+            {"env": "DexNDM/LeapRotate-v0", "env_kwargs": {"object": obj, "wrist": "palm_down", "axis": "+z"}}))
+        (tmp_path / name / "model.zip").write_bytes(b"")
+    jobs = policies.named_jobs({n: str(tmp_path / n / "model.zip") for n in ("both", "one")},
+                               ["palm_up", "palm_down"], ["cylinder", "cuboid"], "+z")
+    assert [(name, task["wrist"], task["object"]) for name, _, task in jobs] == [
+        ("both", "palm_down", "cylinder"), ("both", "palm_down", "cuboid"), ("one", "palm_down", "cylinder")]

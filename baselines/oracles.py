@@ -94,8 +94,8 @@ def train_wrist_oracle(out: Path, wrist: str, steps: int, more_steps: int = WRIS
 
     Why one gait per wrist: the generalist reads the wrist and a gait clock but not the object, so two
     teachers at one wrist with different gaits ask it for two different actions in the same state.
-    Distilled from per-category teachers at palm up and palm down it turned palm-down cylinders 0.74 rad
-    where its teacher turned 4.10; from one teacher per wrist it kept 91-100 % (BENCHMARKS.md)."""
+    Distilled from per-category teachers at palm up and palm down it turned palm-down cylinders 0.52 rad
+    where its teacher turned 4.10, from one teacher per wrist 2.62 (BENCHMARKS.md)."""
     cell, dest = out / f"oracle_{wrist}_cylinder_z", wrist_oracle_dir(out, wrist)
     if not (dest / "model.zip").is_file():
         train_cells(out, steps, [wrist], ["cylinder"], extra, seed, **train_kwargs)

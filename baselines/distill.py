@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 import dexndm_envs  # noqa: F401  (registers the env ids)
 from baselines.episodes import episode_seeds
+from baselines.gait import PeriodicGaitSource
 from baselines.generalist import GENERALIST_FORMAT, ResidualMLP, act, input_dim, student_input
 from baselines.policy import RUN_RECORD, PolicySource, read_run_record
 from dexndm_envs.dynamics.checkpoint import save_checkpoint
@@ -59,7 +60,14 @@ def read_teacher(path: str | Path) -> dict:
                          "(teachers are `dexndm train` outputs)")
     if record.obs_mode != "privileged":
         log.warning("%s was not trained on privileged observations; distilling it anyway", path)
-    return {"path": str(path), "env": record.env, "env_kwargs": record.env_kwargs}
+    period = PeriodicGaitSource(record.residual["gait"]).period if record.residual else None
+    return {"path": str(path), "env": record.env, "env_kwargs": record.env_kwargs, "gait_period": period}
+
+
+def off_clock_teachers(specs: list[dict], clock_period: float | None) -> list[str]:
+    """The teachers (:func:`read_teacher` dicts) whose gait period (policy steps) is not ``clock_period``:
+    a student clocked at another period reads a phase that drifts against theirs. None without a clock."""
+    return [s["path"] for s in specs if clock_period and s["gait_period"] not in (None, clock_period)]
 
 
 def rollouts(teacher: dict, student: ResidualMLP | None, episodes: int, seed: int, steps: int = EPISODE_STEPS,
@@ -141,12 +149,17 @@ def distill(teachers: list[str | Path], out: str | Path, *, episodes: int = 20, 
     """Distill ``teachers`` (SB3 ``model.zip`` paths) into one generalist saved at ``out``; returns the
     report (also stored in the checkpoint's ``info``): data per round, fit scores, student rollouts.
     ``clock_period`` (policy steps) gives the student the phase clock
-    (:func:`~baselines.generalist.student_input`); residual-gait teachers' gaits have period 16."""
+    (:func:`~baselines.generalist.student_input`); it should be the period of the residual-gait teachers'
+    gaits (each teacher's is in the report's ``gait_period``; a warning names those that differ)."""
     if episodes < 1 or dagger_rounds < 0:
         raise ValueError(f"episodes must be >= 1 and dagger_rounds >= 0; got {episodes}, {dagger_rounds}")
     if clock_period is not None and not clock_period > 0:
         raise ValueError(f"the clock period is a positive number of policy steps; got {clock_period}")
     specs = [read_teacher(t) for t in teachers]
+    off_clock = off_clock_teachers(specs, clock_period)
+    if off_clock:
+        log.warning("the clock's period (%s steps) is not the gait period of %s: the student's phase will not be "
+                    "its teachers'", clock_period, ", ".join(off_clock))
     sources = [PolicySource(spec["path"]) for spec in specs]  # loaded once, used by every rollout
     dagger_episodes = dagger_episodes or episodes
     start = time.perf_counter()

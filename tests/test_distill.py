@@ -172,3 +172,20 @@ def test_random_and_hold_baselines(warm_grasps):
     assert not hold(None).any()
     still = evaluate("DexNDM/LeapRotate-v0", kwargs, "hold", 1, steps=20, progress=False)
     assert abs(still["rot_rad"]) < 0.05 and still["ttf"] == pytest.approx(20 / 400)
+
+
+def test_a_residual_teachers_gait_period_is_read_and_a_clock_off_it_is_named(teacher, tmp_path):
+    from baselines.distill import off_clock_teachers, read_teacher
+    from dexndm_envs.hand import NUM_JOINTS
+
+    run = tmp_path / "residual"
+    run.mkdir()
+    (run / "model.zip").write_bytes(teacher.read_bytes())
+    (run / "gait.json").write_text(json.dumps({"period_steps": 32, "cos": [0.1] * NUM_JOINTS,
+                                               "sin": [0.0] * NUM_JOINTS, "offset": [0.0] * NUM_JOINTS}))
+    (run / "train.json").write_text(json.dumps({"env": "DexNDM/LeapRotate-v0", "env_kwargs": TEACHER_KWARGS,
+                                                "residual": {"gait": "gait.json", "scale": 0.2}}))
+    specs = [read_teacher(run / "model.zip"), read_teacher(teacher)]
+    assert [s["gait_period"] for s in specs] == [32.0, None]  # the plain teacher has no gait
+    assert off_clock_teachers(specs, 32) == [] and off_clock_teachers(specs, None) == []
+    assert off_clock_teachers(specs, 16) == [str(run / "model.zip")]

@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--blocks", type=int, default=2, help="residual blocks of the MLP")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--clock-period", type=float, default=None, metavar="STEPS",
-                   help="give the student a phase clock of this period (policy steps; the searched gaits' is 16), "
+                   help="give the student a phase clock of this period (policy steps): the teachers' gait period "
+                        "(the oracle gaits' is 32), "
                         "counted from each episode's start (default: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="generalist checkpoint (.pt) to write")

@@ -28,7 +28,9 @@ Columns (per row):
   the clipped rotation reward, one sample per step); **RotP** (rad/s, mean off-axis angular speed);
   :mod:`dexndm_envs.metrics` defines them.
 * **steadiness** = RotR / (20 x Rot) (:func:`steadiness`; dimensionless): 1 for a steady rotation slower
-  than the reward clip (0.5 rad/s), less for jerks and bursts above the clip; "-" where Rot <= 0.
+  than the reward clip (0.5 rad/s), less for jerks and bursts above the clip; "-" where Rot is not
+  clearly above zero (Rot <= 0, or within two standard errors of it): the ratio of a rotation that is
+  noise says nothing, and would count as a target met.
 * **clip** (N m): the torque clip of the policy's training simulator (:func:`torque_clip`; the ideal PD's
   default 0.5 N m unless its training named another), and whether it is within :data:`SERVO_CAP`, what
   the hand's servos can give: a policy trained with a larger clip may rely on torque the hand lacks.
@@ -110,16 +112,17 @@ PUBLISHED = [  # the DexNDM paper's tables: other simulators and hands, for scal
 ]
 
 
-def steadiness(rot_rad: float, rotr: float) -> float | None:
+def steadiness(rot_rad: float, rotr: float, rot_se: float | None = None) -> float | None:
     """RotR / (20 x Rot): how much of the rotation the clipped per-step reward samples see (dimensionless).
 
     ``rot_rad`` is Rot (rad, the net turn about the axis), ``rotr`` RotR (the sum over the 20 Hz control
     steps of the angular speed about the axis in rad/s, clipped at the reward clip). A rotation at a steady
     speed below the clip gives RotR = 20 x Rot, steadiness 1 (e.g. 4 rad turned, RotR 80); bursts faster
     than the clip, and jerks that flick the object forward within a step and let it spring back (sampled
-    moving backwards), give less. None where Rot <= 0: no rotation to compare with.
+    moving backwards), give less. None where Rot <= 0, or where it is within two of its standard error
+    ``rot_se`` (rad) of zero: no rotation to compare with.
     """
-    return rotr / (CONTROL_HZ * rot_rad) if rot_rad > 0 else None
+    return rotr / (CONTROL_HZ * rot_rad) if rot_rad > max(0.0, 2 * (rot_se or 0.0)) else None
 
 
 def steadiness_standard_error(rot_rad: np.ndarray, rotr: np.ndarray) -> float | None:
@@ -186,12 +189,14 @@ def evaluate_row(name: str, policy: str, task: dict, episodes: int, steps: int, 
     start = time.perf_counter()
     report = evaluate(ENV_ID, {**task, **simulator}, policy, episodes, seed=seed, steps=steps, progress=False)
     clip = torque_clip(simulator)
+    rot_se = rot_standard_error(report) if episodes >= 2 else None
+    steady = steadiness(report["rot_rad"], report["rotr"], rot_se)
     row = {"policy": name, "spec": policy, "label": policy_label(policy), **task, "episodes": episodes,
            "steps": steps, "seed": seed, **{k: report[k] for k in METRIC_KEYS},
-           "rot_rad_se": rot_standard_error(report) if episodes >= 2 else None,
-           "steadiness": steadiness(report["rot_rad"], report["rotr"]),
-           "steadiness_se": steadiness_standard_error([e["rot_rad"] for e in report["per_episode"]],
-                                                      [e["rotr"] for e in report["per_episode"]]),
+           "rot_rad_se": rot_se,
+           "steadiness": steady,
+           "steadiness_se": None if steady is None else steadiness_standard_error(
+               [e["rot_rad"] for e in report["per_episode"]], [e["rotr"] for e in report["per_episode"]]),
            "simulator": simulator,
            "obs_mode": report["env_kwargs"].get("obs_mode"),
            "torque_clip_nm": clip, "within_servo_cap": clip <= SERVO_CAP, "cpu_hours": training_cpu_hours(policy),

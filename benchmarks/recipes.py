@@ -109,7 +109,7 @@ def main() -> None:
         curves[name] = np.genfromtxt(out / CURVE_FILE, delimiter=",", names=True, ndmin=1)
         m = evaluate_recipe(out, args.episodes)
         rot, se = m["rot_rad"], rot_standard_error(m)
-        steadiness = policies.steadiness(rot, m["rotr"])
+        steadiness = policies.steadiness(rot, m["rotr"], se)
         steadiness = "-" if steadiness is None else f"{steadiness:.2f}"
         rows.append(f"| {name} | {record['algo']} | {rot:.2f} +- {se:.2f} | {m['ttf']:.2f} | {m['rotr']:.1f} "
                     f"| {m['rotp']:.2f} | {steadiness} | {record['total_env_steps'] / 1e6:.2f} M "

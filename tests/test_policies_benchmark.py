@@ -19,6 +19,9 @@ def test_steadiness(policies):
     assert policies.steadiness(4.0, 40.0) == pytest.approx(0.5)
     assert policies.steadiness(0.0, 10.0) is None
     assert policies.steadiness(-1.0, -20.0) is None
+    # a rotation within two standard errors of zero has no steadiness (here RotR / 20 Rot would be 4)
+    assert policies.steadiness(0.05, 4.0, rot_se=0.25) is None
+    assert policies.steadiness(4.0, 80.0, rot_se=0.5) == pytest.approx(1.0)
 
 
 def test_the_steadiness_standard_error_is_the_ratio_estimators(policies):

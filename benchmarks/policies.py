@@ -19,6 +19,13 @@ BENCHMARKS.md, with the published simulation figures below it for scale.
     python benchmarks/policies.py --cells --episodes 50                      # the shipped policy of each cell
     python benchmarks/policies.py --cells --policy-template 'runs/oracle_{wrist}_{object}/model.zip' \\
         --wrists palm_up palm_down --objects cylinder --json runs/cells.json
+    python benchmarks/policies.py --cells --policy-template runs/generalist.pt \\
+        --teacher-template 'runs/oracles/oracle_{wrist}_z/model.zip'      # a student against its teachers
+
+With ``--teacher-template`` each cell's teacher (the oracle a generalist was distilled from) is evaluated
+too, on the same episodes, and a second table sets the cell's policy against it with the generalist's
+targets (:data:`STUDENT_TARGETS`: at least 0.8 of the teacher's Rot and 4 rad, TTF >= 0.8, steadiness
+>= 0.6).
 
 Columns (per row):
 
@@ -103,6 +110,13 @@ TARGETS: dict[str, Callable[[dict], bool]] = {
     f"torque clip <= {SERVO_CAP} N m": lambda row: row["within_servo_cap"],
 }
 """The issue's targets for a rotation policy a real hand could run, each a test of a table row."""
+STUDENT_TARGETS: dict[str, Callable[[dict, dict], bool]] = {
+    "Rot >= 0.8 x the teacher's": lambda row, teacher: row["rot_rad"] >= 0.8 * teacher["rot_rad"],
+    "Rot >= 4 rad": lambda row, teacher: row["rot_rad"] >= 4.0,
+    "TTF >= 0.8": lambda row, teacher: row["ttf"] >= 0.8,
+    f"steadiness >= {STEADINESS_TARGET:g}": lambda row, teacher: TARGETS[f"steadiness >= {STEADINESS_TARGET:g}"](row),
+}
+"""The issue's targets for the generalist in a cell, each a test of its row against its teacher's row."""
 Job = tuple[str, str, dict]
 """(row name, policy, task: LeapRotate's object, wrist and axis)"""
 PUBLISHED = [  # the DexNDM paper's tables: other simulators and hands, for scale only
@@ -269,6 +283,29 @@ def print_table(rows: list[dict]) -> None:
               f"{100 * r['above_clip']:.0f} | {100 * r['backwards']:.0f} |")
 
 
+def print_student_table(rows: list[dict], teachers: list[dict]) -> None:
+    """Each cell's policy against the teacher of the same cell (rows matched by wrist and object; cells
+    without a teacher are left out): Rot +- se of both, their ratio, TTF and steadiness, the
+    :data:`STUDENT_TARGETS` met, then a line per target counting the cells that meet it."""
+    by_cell = {(t["wrist"], t["object"]): t for t in teachers}
+    pairs = [(r, by_cell[r["wrist"], r["object"]]) for r in rows if (r["wrist"], r["object"]) in by_cell]
+    print("\nEach cell's policy against its teacher (the generalist's targets):\n")
+    print("| policy | wrist | object | Rot (rad) | +- se | teacher | teacher's Rot | +- se | ratio | TTF | steadiness "
+          "| targets |")
+    print("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|")
+    for r, t in pairs:
+        met = [name for name, test in STUDENT_TARGETS.items() if test(r, t)]
+        missed = [name for name in STUDENT_TARGETS if name not in met]
+        ratio = r["rot_rad"] / t["rot_rad"] if t["rot_rad"] > 0 else None
+        print(f"| {r['policy']} | {r['wrist']} | {r['object']} | {r['rot_rad']:.2f} | {_number(r['rot_rad_se'], 2)} | "
+              f"{t['policy']} | {t['rot_rad']:.2f} | {_number(t['rot_rad_se'], 2)} | {_number(ratio, 2)} | "
+              f"{r['ttf']:.2f} | {_number(r['steadiness'], 2)} | {len(met)}/{len(STUDENT_TARGETS)}"
+              + (f" (not {'; '.join(missed)})" if missed else "") + " |")
+    print()
+    for name, test in STUDENT_TARGETS.items():
+        print(f"{name}: {sum(test(r, t) for r, t in pairs)} of {len(pairs)} cells")
+
+
 def plot_rows(rows: list[dict], path: Path) -> Path:
     """Each row as a point, Rot (rad per 20 s) against steadiness, both with their standard errors, and
     the oracle targets (Rot >= 6, steadiness >= 0.6) as lines, and the curve of RotR = :data:`CORNER_ROTR`
@@ -308,6 +345,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--policy-template", default=None, metavar="SPEC",
                         help="with --cells: the cell's policy, {wrist} and {object} filled in (e.g. "
                              "'runs/oracle_{wrist}_{object}/model.zip', or 'hold'); default: the shipped one")
+    parser.add_argument("--teacher-template", default=None, metavar="SPEC",
+                        help="with --cells: each cell's teacher too ({wrist} and {object} filled in), and a table of "
+                             "the cell's policy against it with the generalist's targets")
     parser.add_argument("--wrists", nargs="+", choices=list(WRISTS), default=None,
                         help="default: palm_up; all six with --cells")
     parser.add_argument("--objects", "--object", nargs="+", default=None,
@@ -329,32 +369,39 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--policy takes NAME=SPEC, e.g. --policy 'hold still=hold'")
     if args.cells and args.policy:
         parser.error("--cells evaluates each cell's own policy (--policy-template); leave out --policy")
-    if args.policy_template and not args.cells:
-        parser.error("--policy-template is for --cells")
+    if (args.policy_template or args.teacher_template) and not args.cells:
+        parser.error("--policy-template and --teacher-template are for --cells")
 
     header()
     if args.rows_from:
         try:
-            rows = [row for path in args.rows_from for row in json.loads(path.read_text())["rows"]]
+            saved = [json.loads(path.read_text()) for path in args.rows_from]
+            rows = [row for table in saved for row in table["rows"]]
+            teacher_rows = [row for table in saved for row in table.get("teacher_rows", [])]
         except (OSError, ValueError, KeyError, TypeError) as e:
             parser.error(f"--rows-from reads the JSON that --json writes ({{\"rows\": [...]}}): {e}")
-        print_table(rows)
+        print_table(rows + teacher_rows)
+        if teacher_rows:
+            print_student_table(rows, teacher_rows)
         if args.plot:
             plot_rows(rows, args.plot)
         return
-    skipped = []
+    skipped, teacher_jobs = [], []
     if args.cells:
-        jobs, skipped = cell_jobs(args.policy_template, args.wrists or list(WRISTS),
-                                  args.objects or list(CELL_OBJECTS), args.axis)
+        cells = (args.wrists or list(WRISTS), args.objects or list(CELL_OBJECTS), args.axis)
+        jobs, skipped = cell_jobs(args.policy_template, *cells)
+        if args.teacher_template:
+            teacher_jobs, no_teacher = cell_jobs(args.teacher_template, *cells)
+            skipped += [f"{line} (teacher)" for line in no_teacher]
     else:
         policies = (dict(p.split("=", 1) for p in args.policy) if args.policy
                     else {k: str(v) for k, v in DEFAULT_POLICIES.items() if not isinstance(v, Path) or v.is_file()})
         jobs = named_jobs(policies, args.wrists or ["palm_up"], args.objects or ["cylinder"], args.axis)
 
-    rows = []
-    for name, policy, task in jobs:
-        rows.append(evaluate_row(name, policy, task, args.episodes, args.steps, args.seed))
-        r = rows[-1]
+    rows, teacher_rows = [], []
+    for done, (name, policy, task) in [(rows, job) for job in jobs] + [(teacher_rows, job) for job in teacher_jobs]:
+        done.append(evaluate_row(name, policy, task, args.episodes, args.steps, args.seed))
+        r = done[-1]
         print(f"{name} / {task['wrist']} / {task['object']}: Rot {r['rot_rad']:.2f} rad, TTF {r['ttf']:.2f} "
               f"({r['seconds']:.0f} s)", flush=True)
     for line in skipped:
@@ -362,14 +409,17 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"\naxis {args.axis}, nominal sim (each policy's training simulator), {args.episodes} episodes of "
           f"{args.steps / CONTROL_HZ:g} s per row, seed {args.seed}\n")
-    print_table(rows)
+    print_table(rows + teacher_rows)
+    if args.teacher_template:
+        print_student_table(rows, teacher_rows)
     print("\nPublished (other simulators and hands; RotR, TTF):\n")
     print("| reference | RotR | TTF |")
     print("|---|---:|---:|")
     for name, rotr, ttf in PUBLISHED:
         print(f"| {name} | {rotr} | {ttf} |")
     if args.json:
-        write_json(args.json, {"rows": rows, "skipped": skipped, "servo_cap_nm": SERVO_CAP})
+        write_json(args.json, {"rows": rows, "teacher_rows": teacher_rows, "skipped": skipped,
+                               "servo_cap_nm": SERVO_CAP})
     if args.plot:
         plot_rows(rows, args.plot)
 

@@ -131,3 +131,37 @@ def test_a_policy_trained_on_both_categories_is_evaluated_on_each(policies, tmp_
                                ["palm_up", "palm_down"], ["cylinder", "cuboid"], "+z")
     assert [(name, task["wrist"], task["object"]) for name, _, task in jobs] == [
         ("both", "palm_down", "cylinder"), ("both", "palm_down", "cuboid"), ("one", "palm_down", "cylinder")]
+
+
+def test_the_student_table_sets_each_cell_against_its_teacher(policies, capsys):
+    """The generalist's targets per cell: 0.8 of the teacher's Rot and 4 rad, TTF 0.8, steadiness 0.6;
+    a cell without a teacher is left out."""
+    def row(policy, wrist, rot, ttf=0.9, steady=0.7):
+        return {"policy": policy, "wrist": wrist, "object": "cylinder", "rot_rad": rot, "rot_rad_se": 0.3,
+                "ttf": ttf, "steadiness": steady}
+
+    students = [row("g", "palm_up", 5.0), row("g", "palm_down", 3.0, ttf=0.7, steady=0.5), row("g", "base_up", 1.0)]
+    teachers = [row("t", "palm_up", 6.0), row("t", "palm_down", 4.0)]
+    policies.print_student_table(students, teachers)
+    out = capsys.readouterr().out
+    assert "| g | palm_up | cylinder | 5.00 | 0.30 | t | 6.00 | 0.30 | 0.83 | 0.90 | 0.70 | 4/4 |" in out
+    assert ("| g | palm_down | cylinder | 3.00 | 0.30 | t | 4.00 | 0.30 | 0.75 | 0.70 | 0.50 | 0/4 (not Rot >= 0.8 x "
+            "the teacher's; Rot >= 4 rad; TTF >= 0.8; steadiness >= 0.6) |") in out
+    assert "base_up" not in out
+    assert "Rot >= 0.8 x the teacher's: 1 of 2 cells" in out and "TTF >= 0.8: 1 of 2 cells" in out
+
+
+@pytest.mark.slow
+def test_cells_with_teachers_run_and_table_again_from_json(policies, warm_grasps, tmp_path, capsys):
+    out = tmp_path / "student.json"
+    policies.main(["--cells", "--wrists", "palm_up", "--objects", OBJECT, "--policy-template", "hold",
+                   "--teacher-template", "random", "--episodes", "2", "--steps", "10", "--json", str(out)])
+    printed = capsys.readouterr().out
+    line = next(x for x in printed.splitlines() if x.startswith(f"| hold | palm_up | {OBJECT} |") and "| random |" in x)
+    saved = json.loads(out.read_text())
+    assert [r["policy"] for r in saved["rows"]] == ["hold"]
+    assert [r["policy"] for r in saved["teacher_rows"]] == ["random"]
+    policies.main(["--rows-from", str(out)])
+    assert line in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        policies.main(["--teacher-template", "random"])

@@ -12,8 +12,9 @@ holds ``--steps`` env steps is left alone and one cut short is resumed, so the g
 ``python benchmarks/policies.py --cells --policy-template 'OUT/oracle_{wrist}_{object}_z/model.zip'``.
 
 ``--per-wrist`` trains fewer policies: one per wrist for both categories (:func:`train_wrist_oracle`, the
-wrist's cylinder cell continued on cylinders and cuboids), the teachers ``dexndm distill`` needs for one
-generalist; evaluate them with ``--policy-template 'OUT/oracle_{wrist}_z/model.zip'``.
+wrist's cylinder cell continued on cylinders and cuboids), a quarter of a cuboid cell's cost; evaluate
+them with ``--policy-template 'OUT/oracle_{wrist}_z/model.zip'``. Measured at palm up, a cell's own
+oracle turns its category further (BENCHMARKS.md).
 
     python -m baselines.oracles --out runs/oracles [--steps 1000000] [--wrists palm_up ...]
         [--objects cylinder cuboid] [--env-kwargs '{"action_rate_penalty_weight": 0.05}']
@@ -92,10 +93,11 @@ def train_wrist_oracle(out: Path, wrist: str, steps: int, more_steps: int = WRIS
     ``more_steps`` env steps with an object drawn from every cylinder and cuboid each episode, over the
     cylinder cell's gait; resumable like a cell. Its run record's CPU hours include the cylinder part.
 
-    Why one gait per wrist: the generalist reads the wrist and a gait clock but not the object, so two
-    teachers at one wrist with different gaits ask it for two different actions in the same state.
-    Distilled from per-category teachers at palm up and palm down it turned palm-down cylinders 0.52 rad
-    where its teacher turned 4.10, from one teacher per wrist 2.62 (BENCHMARKS.md)."""
+    What it is for: a trained policy for a wrist's cuboids at a quarter of a cuboid cell's cost (no gait
+    search, half the steps), where the cell's own search finds nothing to build on. It is not better than
+    the cells: at palm up it turned cylinders 5.61 rad and cuboids 1.04 where the cells' oracles turned
+    6.69 and 2.67, and a generalist distilled from it did no better than one distilled from the cylinder
+    cell (50 and 20 episodes, BENCHMARKS.md)."""
     cell, dest = out / f"oracle_{wrist}_cylinder_z", wrist_oracle_dir(out, wrist)
     if not (dest / "model.zip").is_file():
         train_cells(out, steps, [wrist], ["cylinder"], extra, seed, **train_kwargs)
@@ -122,7 +124,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-wrist", action="store_true",
                         help="one oracle per wrist for both categories (OUT/oracle_<wrist>_z): each wrist's cylinder "
-                             "cell continued on cylinders and cuboids for --wrist-steps (the generalist's teachers)")
+                             "cell continued on cylinders and cuboids for --wrist-steps")
     parser.add_argument("--wrist-steps", type=int, default=WRIST_ORACLE_STEPS,
                         help=f"env steps a wrist's oracle adds to its cylinder cell (default: {WRIST_ORACLE_STEPS:,})")
     args = parser.parse_args()

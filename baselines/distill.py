@@ -71,12 +71,15 @@ def off_clock_teachers(specs: list[dict], clock_period: float | None) -> list[st
 
 
 def rollouts(teacher: dict, student: ResidualMLP | None, episodes: int, seed: int, steps: int = EPISODE_STEPS,
-             progress: bool = True, clock_period: float | None = None) -> list[dict]:
+             progress: bool = True, clock_period: float | None = None, action_noise: float = 0.0) -> list[dict]:
     """``episodes`` episodes in the teacher's env, driven by the teacher (``student=None``) or by the
     student; every step is labelled with the teacher's action. ``teacher`` is :func:`read_teacher`'s
-    dict, optionally with its loaded ``"source"``. Returns per episode the student's inputs
-    [T, input_dim(clock_period)] (:func:`~baselines.generalist.student_input`), labels [T, 16] and
-    metrics (rot_rad, ttf, fell)."""
+    dict, optionally with its loaded ``"source"``. ``action_noise`` (the standard deviation of Gaussian
+    noise in LeapRotate's relative action units, [-1, 1]) perturbs the action the teacher drives with, not
+    its label, so the data holds states off the teacher's path and how it returns from them (DART,
+    Laskey et al. 2017); the noise is drawn from a generator seeded by the episode. Returns per episode
+    the student's inputs [T, input_dim(clock_period)] (:func:`~baselines.generalist.student_input`),
+    labels [T, 16] and metrics (rot_rad, ttf, fell)."""
     oracle = teacher.get("source") or PolicySource(teacher["path"])
     env = gym.make(teacher["env"], **teacher["env_kwargs"])
     out = []
@@ -85,6 +88,7 @@ def rollouts(teacher: dict, student: ResidualMLP | None, episodes: int, seed: in
                       disable=not progress):
             env_seed, rng = episode_seeds(seed, i)
             oracle.reset(rng)  # a residual teacher restarts its gait
+            noise = np.random.default_rng([env_seed, 1])
             obs, _ = env.reset(seed=env_seed)
             observations, labels = [], []
             fell = False
@@ -94,6 +98,8 @@ def rollouts(teacher: dict, student: ResidualMLP | None, episodes: int, seed: in
                 observations.append(x)
                 labels.append(label)
                 action = label if student is None else act(student, x)
+                if action_noise:
+                    action = np.clip(action + action_noise * noise.normal(size=NUM_JOINTS), -1.0, 1.0)
                 obs, _, terminated, truncated, _ = env.step(action)
                 if terminated or truncated:
                     fell = terminated
@@ -144,15 +150,17 @@ def fit_student(student: ResidualMLP, episodes: list[dict], *, epochs: int, batc
 def distill(teachers: list[str | Path], out: str | Path, *, episodes: int = 20, dagger_rounds: int = 2,
             dagger_episodes: int | None = None, min_rot: float = np.pi, hidden: int = 256, blocks: int = 2,
             epochs: int = 100, batch_size: int = 256, lr: float = 1e-3, patience: int = 10, seed: int = 0,
-            steps: int = EPISODE_STEPS, clock_period: float | None = None, threads: int | None = 1,
-            progress: bool = True) -> dict:
+            steps: int = EPISODE_STEPS, clock_period: float | None = None, action_noise: float = 0.0,
+            threads: int | None = 1, progress: bool = True) -> dict:
     """Distill ``teachers`` (SB3 ``model.zip`` paths) into one generalist saved at ``out``; returns the
     report (also stored in the checkpoint's ``info``): data per round, fit scores, student rollouts.
     ``clock_period`` (policy steps) gives the student the phase clock
     (:func:`~baselines.generalist.student_input`); it should be the period of the residual-gait teachers'
-    gaits (each teacher's is in the report's ``gait_period``; a warning names those that differ)."""
-    if episodes < 1 or dagger_rounds < 0:
-        raise ValueError(f"episodes must be >= 1 and dagger_rounds >= 0; got {episodes}, {dagger_rounds}")
+    gaits (each teacher's is in the report's ``gait_period``; a warning names those that differ).
+    ``action_noise`` perturbs the teachers' own rollouts (:func:`rollouts`), not the DAgger rounds'."""
+    if episodes < 1 or dagger_rounds < 0 or not action_noise >= 0:
+        raise ValueError(f"episodes must be >= 1, dagger_rounds >= 0 and action_noise >= 0; got {episodes}, "
+                         f"{dagger_rounds}, {action_noise}")
     if clock_period is not None and not clock_period > 0:
         raise ValueError(f"the clock period is a positive number of policy steps; got {clock_period}")
     specs = [read_teacher(t) for t in teachers]
@@ -165,13 +173,13 @@ def distill(teachers: list[str | Path], out: str | Path, *, episodes: int = 20, 
     start = time.perf_counter()
     torch.manual_seed(seed)
     student = ResidualMLP(in_dim=input_dim(clock_period), hidden=hidden, blocks=blocks)
-    report: dict = {"teachers": specs, "rounds": [], "clock_period": clock_period}
+    report: dict = {"teachers": specs, "rounds": [], "clock_period": clock_period, "action_noise": action_noise}
     with torch_threads(threads):
         data = []
         teacher_scores = []
         for k, spec in enumerate(specs):
             eps = rollouts({**spec, "source": sources[k]}, None, episodes, rollout_seed(seed, k, 0), steps, progress,
-                           clock_period)
+                           clock_period, action_noise)
             good = [e for e in eps if not e["fell"] and e["rot_rad"] >= min_rot]
             teacher_scores.append({"teacher": spec["path"], "episodes": len(eps), "successful": len(good),
                                    "rot_rad": float(np.mean([e["rot_rad"] for e in eps]))})

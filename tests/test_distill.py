@@ -189,3 +189,23 @@ def test_a_residual_teachers_gait_period_is_read_and_a_clock_off_it_is_named(tea
     assert [s["gait_period"] for s in specs] == [32.0, None]  # the plain teacher has no gait
     assert off_clock_teachers(specs, 32) == [] and off_clock_teachers(specs, None) == []
     assert off_clock_teachers(specs, 16) == [str(run / "model.zip")]
+
+
+def test_action_noise_moves_the_teachers_path_but_not_its_labels(teacher):
+    """DART: the teacher drives with noisy actions, reproducibly per seed, and each step is labelled with
+    its clean action, so the first label (same start state) is the noiseless rollout's first label."""
+    spec = {"path": str(teacher), "env": "DexNDM/LeapRotate-v0", "env_kwargs": TEACHER_KWARGS}
+    clean, noisy, again = (rollouts(spec, None, 1, 5, steps=STEPS, progress=False, action_noise=a)[0]
+                           for a in (0.0, 0.5, 0.5))
+    np.testing.assert_array_equal(noisy["obs"], again["obs"])
+    assert not np.allclose(noisy["obs"][1:], clean["obs"][1:len(noisy["obs"])])
+    # the teacher reads only the proprioceptive part (its privileged weights are zero): its clean action on
+    # each state the noisy rollout visited is that step's label
+    from baselines.policy import PolicySource
+
+    source = PolicySource(teacher)
+    extra = np.zeros(source.model.observation_space.shape[0] - PROPRIO_DIM, np.float32)
+    for x, label in zip(noisy["obs"], noisy["labels"]):
+        np.testing.assert_allclose(source(np.concatenate([x, extra])), label, atol=1e-6)
+    with pytest.raises(ValueError, match="action_noise >= 0; got .*-0.1"):
+        distill([teacher], "unused.pt", action_noise=-0.1)

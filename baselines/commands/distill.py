@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="give the student a phase clock of this period (policy steps): the teachers' gait period "
                         "(the oracle gaits' is 32), "
                         "counted from each episode's start (default: none)")
+    p.add_argument("--action-noise", type=float, default=0.0, metavar="SIGMA",
+                   help="Gaussian noise (relative action units) on the actions the teachers drive their own "
+                        "rollouts with, labels kept clean: data on how they recover (default: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="generalist checkpoint (.pt) to write")
     p.add_argument("--json", type=Path, default=None, help="write the distillation report here")
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace) -> None:
 
     report = distill(args.teachers, args.out, episodes=args.episodes, dagger_rounds=args.dagger_rounds,
                      min_rot=args.min_rot, hidden=args.hidden, blocks=args.blocks, epochs=args.epochs,
-                     clock_period=args.clock_period, seed=args.seed)
+                     clock_period=args.clock_period, action_noise=args.action_noise, seed=args.seed)
     if args.json:
         write_json(args.json, report)
     for t in report["teacher_rollouts"]:

@@ -24,6 +24,15 @@ def test_steadiness(policies):
     assert policies.steadiness(4.0, 80.0, rot_se=0.5) == pytest.approx(1.0)
 
 
+def test_the_steadiness_target_refuses_a_wobble_read_as_more_than_steady(policies):
+    """Steadiness above 1 beyond its error is rotation the samples saw and the object did not keep."""
+    assert policies.steady_enough({"steadiness": 0.64, "steadiness_se": 0.01})
+    assert not policies.steady_enough({"steadiness": 0.55, "steadiness_se": 0.01})
+    assert not policies.steady_enough({"steadiness": 3.98, "steadiness_se": 1.27})  # thumb up, 0.09 rad turned
+    assert policies.steady_enough({"steadiness": 1.05, "steadiness_se": 0.05})  # 1 within its error
+    assert not policies.steady_enough({"steadiness": None, "steadiness_se": None})
+
+
 def test_the_steadiness_standard_error_is_the_ratio_estimators(policies):
     """Zero when every episode has the same steadiness; for scattered episodes it matches the spread of
     the ratio over resampled sets of episodes."""

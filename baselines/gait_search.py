@@ -110,8 +110,7 @@ def search(env_kwargs: dict, *, period: float = 16, harmonics: int = 1, skew: fl
             or harmonics < 1 or (skew is not None and not 0 < skew < 1) or not fall_penalty >= 0):
         raise ValueError(f"need 1 <= steps <= {EPISODE_STEPS}, 1 <= elite <= population, episodes >= 1, "
                          f"generations >= 1, harmonics >= 1, 0 < skew < 1 and fall_penalty >= 0; got steps={steps}, "
-                         f"elite={elite}, "
-                         f"population={population}, episodes={episodes}, generations={generations}, "
+                         f"elite={elite}, population={population}, episodes={episodes}, generations={generations}, "
                          f"harmonics={harmonics}, skew={skew}, fall_penalty={fall_penalty}")
     settings = {"generations": generations, "population": population, "elite": elite, "episodes": episodes,
                 "steps": steps, "init_std": init_std, "bound": bound, "fall_penalty": fall_penalty, "fitness": fitness,

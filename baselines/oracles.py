@@ -29,8 +29,6 @@ import logging
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from baselines.train import GAIT_SEARCH, train_to
 from dexndm_envs.gap import DEFAULT_HAND, load_gap
 from dexndm_envs.poses import WRISTS
@@ -98,6 +96,8 @@ def train_wrist_oracle(out: Path, wrist: str, steps: int, more_steps: int = WRIS
     the cells: at palm up it turned cylinders 5.61 rad and cuboids 1.04 where the cells' oracles turned
     6.69 and 2.67, and a generalist distilled from it did no better than one distilled from the cylinder
     cell (50 and 20 episodes, BENCHMARKS.md)."""
+    if more_steps < 1:
+        raise ValueError(f"a wrist oracle continues its cylinder cell for at least 1 env step; got {more_steps}")
     cell, dest = out / f"oracle_{wrist}_cylinder_z", wrist_oracle_dir(out, wrist)
     if not (dest / "model.zip").is_file():
         train_cells(out, steps, [wrist], ["cylinder"], extra, seed, **train_kwargs)
@@ -111,14 +111,15 @@ def train_wrist_oracle(out: Path, wrist: str, steps: int, more_steps: int = WRIS
                     **train_kwargs)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     from baselines.episodes import parse_env_kwargs
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=1_000_000, help="env steps per cell (default: 1 M)")
     parser.add_argument("--wrists", nargs="+", choices=list(WRISTS), default=list(WRISTS))
-    parser.add_argument("--objects", nargs="+", choices=CATEGORIES, default=list(CATEGORIES))
+    parser.add_argument("--objects", nargs="+", choices=CATEGORIES, default=None,
+                        help="categories of the cells (default: all); not with --per-wrist, which covers both")
     parser.add_argument("--env-kwargs", default=None, help="JSON merged over every cell's env kwargs")
     parser.add_argument("--n-workers", type=int, default=None, help="training processes (default: one per core)")
     parser.add_argument("--seed", type=int, default=0)
@@ -127,21 +128,24 @@ def main() -> None:
                              "cell continued on cylinders and cuboids for --wrist-steps")
     parser.add_argument("--wrist-steps", type=int, default=WRIST_ORACLE_STEPS,
                         help=f"env steps a wrist's oracle adds to its cylinder cell (default: {WRIST_ORACLE_STEPS:,})")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.per_wrist and args.objects:
+        parser.error("--per-wrist trains one oracle per wrist for both categories; leave out --objects")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    extra = parse_env_kwargs(args.env_kwargs)
     try:
+        extra = parse_env_kwargs(args.env_kwargs)
         if args.per_wrist:
             records = [train_wrist_oracle(args.out, w, args.steps, args.wrist_steps, extra, args.seed,
                                           n_workers=args.n_workers) for w in args.wrists]
         else:
-            records = train_cells(args.out, args.steps, args.wrists, args.objects, extra, args.seed,
-                                  n_workers=args.n_workers)
+            records = train_cells(args.out, args.steps, args.wrists, args.objects or list(CATEGORIES), extra,
+                                  args.seed, n_workers=args.n_workers)
     except ValueError as e:
         raise SystemExit(f"baselines.oracles: error: {e}") from None
     for r in records:
         kw = r["env_kwargs"]
-        print(f"{kw['wrist']:>10} {'+'.join(np.atleast_1d(kw['object'])):>15}: {r['total_env_steps']:,} env steps, "
+        objects = kw["object"] if isinstance(kw["object"], str) else "+".join(kw["object"])
+        print(f"{kw['wrist']:>10} {objects:>15}: {r['total_env_steps']:,} env steps, "
               f"{r['total_wall_s'] / 3600:.2f} h wall, {r['total_cpu_hours']:.2f} CPU h")
 
 

@@ -54,3 +54,16 @@ def test_a_wrist_oracle_continues_the_cylinder_cell_on_both_categories(warm_gras
     assert Path(gait).parent == wrist and Path(gait).read_text() == (cell / "gait.json").read_text()  # the cell's
     assert not list(tmp_path.glob(".*.tmp"))
     assert train_wrist_oracle(tmp_path, "palm_down", 64, 64, **tiny) == record
+
+
+def test_bad_grid_arguments_are_clear_errors(tmp_path, capsys):
+    from baselines.oracles import main, train_wrist_oracle
+
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--per-wrist", "--objects", "cuboid"])
+    assert "--per-wrist trains one oracle per wrist for both categories; leave out --objects" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="baselines.oracles: error: --env-kwargs is not valid JSON"):
+        main(["--out", str(tmp_path), "--env-kwargs", "{wrist"])
+    with pytest.raises(ValueError, match="at least 1 env step; got 0"):
+        train_wrist_oracle(tmp_path, "palm_up", 64, 0)
+    assert not list(tmp_path.iterdir())  # nothing trained or copied

@@ -119,13 +119,13 @@ SIZES = {
 
 
 def default_policy(wrist: str, object: str, axis: str = "+z", deployable: bool = False) -> str:
-    """The shipped base policy for (wrist, object category, axis): the PPO oracle
-    (``checkpoints/oracle_<wrist>_<object>_<axis>/``) if one ships and privileged observations are
+    """The shipped base policy for (wrist, object category, axis): the PPO oracle trained within the
+    servos' torque (``checkpoints/oracle_<wrist>_<object>_<axis>_cap/``) if one ships and privileged observations are
     available (``deployable=False``: the in-process hand), else the distilled generalist if it was
     distilled for this wrist and object, else the searched gait (baselines/gaits/, :mod:`baselines.gait_search`),
     else ``scripted`` with a warning."""
     tag = axis.lstrip("+").replace("-", "neg")
-    oracle = CHECKPOINTS / f"oracle_{wrist}_{object}_{tag}" / "model.zip"
+    oracle = CHECKPOINTS / f"oracle_{wrist}_{object}_{tag}_cap" / "model.zip"
     generalist = CHECKPOINTS / "generalist" / "generalist.pt"
     gait = GAITS / f"{wrist}_{object}_{tag}.json"
     if not deployable and oracle.is_file():

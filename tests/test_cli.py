@@ -19,7 +19,7 @@ from baselines import cli
 from baselines.commands import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
-ORACLE = ROOT / "baselines" / "checkpoints" / "oracle_palm_up_cylinder_z" / "model.zip"
+ORACLE = ROOT / "baselines" / "checkpoints" / "oracle_palm_up_cylinder_z_cap" / "model.zip"
 
 
 def test_help_imports_no_heavy_library():

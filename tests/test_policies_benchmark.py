@@ -149,15 +149,18 @@ def test_the_student_table_sets_each_cell_against_its_teacher(policies, capsys):
         return {"policy": policy, "wrist": wrist, "object": "cylinder", "rot_rad": rot, "rot_rad_se": 0.3,
                 "ttf": ttf, "steadiness": steady}
 
-    students = [row("g", "palm_up", 5.0), row("g", "palm_down", 3.0, ttf=0.7, steady=0.5), row("g", "base_up", 1.0)]
-    teachers = [row("t", "palm_up", 6.0), row("t", "palm_down", 4.0)]
+    students = [row("g", "palm_up", 5.0), row("g", "palm_down", 3.0, ttf=0.7, steady=0.5), row("g", "base_up", 1.0),
+                row("g", "thumb_up", 0.1)]
+    teachers = [row("t", "palm_up", 6.0), row("t", "palm_down", 4.0), row("t", "thumb_up", -0.2)]
     policies.print_student_table(students, teachers)
     out = capsys.readouterr().out
     assert "| g | palm_up | cylinder | 5.00 | 0.30 | t | 6.00 | 0.30 | 0.83 | 0.90 | 0.70 | 4/4 |" in out
     assert ("| g | palm_down | cylinder | 3.00 | 0.30 | t | 4.00 | 0.30 | 0.75 | 0.70 | 0.50 | 0/4 (not Rot >= 0.8 x "
             "the teacher's; Rot >= 4 rad; TTF >= 0.8; steadiness >= 0.6) |") in out
     assert "base_up" not in out
-    assert "Rot >= 0.8 x the teacher's: 1 of 2 cells" in out and "TTF >= 0.8: 1 of 2 cells" in out
+    # a teacher that turns nothing sets no share to keep: holding still does not meet it
+    assert "| g | thumb_up | cylinder | 0.10 | 0.30 | t | -0.20 | 0.30 | - | 0.90 | 0.70 | 2/4 (not Rot >= 0.8 x" in out
+    assert "Rot >= 0.8 x the teacher's: 1 of 3 cells" in out and "TTF >= 0.8: 2 of 3 cells" in out
 
 
 @pytest.mark.slow

@@ -212,6 +212,17 @@ class MujocoWorld:
         mujoco.mj_comVel(m, d)
         self.stamp += 1
 
+    def detect_contacts(self) -> None:
+        """Find the contacts where the bodies stand now, as :meth:`dexndm_envs.world.World.detect_contacts`
+        (MuJoCo's forward pass, which every pose set here runs, has found them already; this finds them
+        again, changing nothing)."""
+        mujoco.mj_collision(self.m, self.data)
+
+    def clear_warmstart(self) -> None:
+        """Zero the constraint solver's warm start (the accelerations of the last step), so that the steps
+        from here depend only on the poses and velocities set since, not on the steps before them."""
+        self.data.qacc_warmstart[:] = 0.0
+
     def save_state(self) -> int:
         """Snapshot the simulation state in memory; returns its id."""
         state = np.empty(mujoco.mj_stateSize(self.m, _STATE))

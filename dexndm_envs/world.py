@@ -199,8 +199,14 @@ class World:
         """Apply a world-frame torque (N m) to a body's base for the next physics step only."""
         pb.applyExternalTorque(body, -1, torque, pb.WORLD_FRAME, physicsClientId=self.client)
 
+    def detect_contacts(self) -> None:
+        """Find the contacts of the bodies where they stand now (after a reset or a teleport), which the
+        engine otherwise finds only in the next step: until then :meth:`contacts` reports the last step's
+        (another episode's). It changes no motion: the next step starts from the same contacts."""
+        pb.performCollisionDetection(physicsClientId=self.client)
+
     def contacts(self, body_a: int, body_b: int) -> list:
-        """Contact points between two bodies after the last step (PyBullet tuples)."""
+        """Contact points between two bodies after the last step or :meth:`detect_contacts` (PyBullet tuples)."""
         return pb.getContactPoints(body_a, body_b, physicsClientId=self.client)
 
     def touching_links(self, body: int, other: int) -> set[int]:

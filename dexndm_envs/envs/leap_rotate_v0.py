@@ -208,6 +208,9 @@ class LeapRotateEnv(LeapHandEnv):
         self.world.set_body_pose(self.objects.bodies[obj], HAND_POSITION + rot @ grasps.object_pos[index],
                                  quat_multiply(wrist_quat, grasps.object_quat[index]))
         if self.world.simulator != World.simulator:  # grasps are made in PyBullet: let another engine's contacts settle
+            # from the grasp alone, whatever this env simulated before: no warm start, nominal object
+            self.world.clear_warmstart()
+            self.objects.activate(obj, self.objects[obj].mass, self.objects[obj].friction)
             self._grasp_actuator.reset(grasps.target[index])
             for _ in range(GRASP_SETTLE_STEPS):
                 self.hand.actuated_step(self._grasp_actuator, grasps.target[index])
@@ -241,6 +244,7 @@ class LeapRotateEnv(LeapHandEnv):
         self.q_init = grasps.q[index].copy()
         self._grasp_pos_local = grasps.object_pos[index].copy()
         self._start(grasps.target[index], self._observe_q(self.hand.joint_state()[0]))
+        self.world.detect_contacts()  # the grasp's contacts, not the last episode's, in the first observation
         pose = self.objects.pose()
         self._metrics = EpisodeMetrics(self.axis, reward_clip=self.rotate_reward_clip)
         self._metrics.reset(pose[1])

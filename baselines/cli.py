@@ -1,5 +1,5 @@
 """The ``dexndm`` command line. Subcommands: ``demo``, ``render``, ``objects``, ``emulate``,
-``collect``, ``train``, ``eval``, ``fit``, ``residual``, ``distill`` (one module each in
+``collect``, ``train``, ``train-grid``, ``eval``, ``fit``, ``residual``, ``distill`` (one module each in
 :mod:`baselines.commands`)."""
 
 from __future__ import annotations

@@ -10,17 +10,22 @@ The env is a sim env (with or without a gap profile), or the real / virtual hand
 RotR, RotP) and the rotation angle over time; it prints a table per condition (object, wrist), writes
 the JSON, a plot of the rotation angle over time beside it,
 optionally GIF videos, and optionally the rollouts in the dynamics dataset format (with actions) for
-Chaos Box replay.
+Chaos Box replay. With ``--ray`` the episodes run in Ray tasks (simulators only, no videos) and the
+report is the serial one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import load_env_creator
 from tqdm.auto import tqdm
 
 import dexndm_envs  # noqa: F401  (registers the env ids)
@@ -63,15 +68,28 @@ class _Frames(gym.Wrapper):
 def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port: str | None = None,
              correction: str | Path | None = None, seed: int = 0, steps: int = EPISODE_STEPS,
              video_dir: Path | None = None, video_episodes: int = 2, save_rollouts: Path | None = None,
-             progress: bool = True, before_episode: Callable[[int], None] | None = None) -> dict:
+             progress: bool = True, before_episode: Callable[[int], None] | None = None,
+             ray_address: str | None = None, num_cpus: int | None = None) -> dict:
     """Run ``episodes`` episodes and return the report (the JSON of ``dexndm eval``).
 
     ``before_episode`` is called with each episode's reset seed before its reset: on a hand, where a
     dropped object stays dropped, it puts the object back (a person asked by the pipeline, or the
     virtual hand's :meth:`~real.emulator.virtual_hand.VirtualHand.place_object`, which starts from the
-    grasp the simulator's reset with that seed starts from)."""
+    grasp the simulator's reset with that seed starts from).
+
+    ``ray_address`` (``dexndm eval --ray``: ``local``, ``auto`` or host:port, :mod:`baselines.cluster`;
+    ``num_cpus`` for ``local``) runs the episodes in Ray tasks, each worker with its own simulator, with
+    the loaded policy and correction shipped to the workers; the report (and ``save_rollouts``, written
+    here in episode order) is the serial one. A simulator only: no ``port``, ``video_dir`` or
+    ``before_episode``."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1; got {episodes}")
+    if ray_address is not None and (port is not None or before_episode is not None):
+        raise ValueError("--ray shards the episodes over many simulators, but --port is one hand: drop --ray to "
+                         "evaluate on a real or virtual hand")
+    if ray_address is not None and video_dir is not None:
+        raise ValueError("--video records in this process: drop --ray to record videos (or run them apart, with a "
+                         "few episodes)")
     if port is not None and "tracker" not in env_kwargs:
         raise ValueError("metrics on a real hand need its object tracker: --env-kwargs '{\"tracker\": \"host:port\"}' "
                          "(`dexndm emulate` prints the virtual hand's)")
@@ -79,41 +97,36 @@ def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port:
     env_kwargs = policy_env_kwargs(source, env_id, env_kwargs)
     kwargs = {**env_kwargs, **({"render_mode": "rgb_array"} if video_dir else {})}
     make_env, meta, _ = env_factory(env_id, kwargs, port)
-    env = make_env()
-    missing = missing_members(env.unwrapped, state=False)  # the sim/real contract evaluation relies on
+    missing = missing_members(load_env_creator(gym.spec(env_id).entry_point), state=False)  # what evaluation uses
     if missing:
-        env.close()
         raise ValueError(f"{env_id} has no rotation metrics to evaluate (it lacks {', '.join(missing)} of "
                          "dexndm_envs.interface.RotationEnv): use DexNDM/LeapRotate-v0 or DexNDM/LeapRotateReal-v0 "
                          "with a tracker")
+    residual = None
     if correction is not None:
-        from dexndm_envs.wrappers import NDMCorrection
+        from dexndm_envs.dynamics.residual import load_residual
 
-        env = NDMCorrection(env, correction)
-    env = _Frames(env, keep_frames=video_dir is not None)
+        residual = load_residual(correction)
+    make = functools.partial(_metrics_env, make_env, residual)
+    if ray_address is None:
+        stream = _serial_episodes(make, source, episodes, meta, seed=seed, steps=steps, video_dir=video_dir,
+                                  video_episodes=video_episodes, before_episode=before_episode)
+    else:
+        from baselines.cluster import map_in_order
+
+        stream = map_in_order(ray_address, _episode_task, range(episodes), uuid.uuid4().hex, make, source, seed,
+                              steps, meta, num_cpus=num_cpus)
     writer = EpisodeWriter(save_rollouts) if save_rollouts is not None else None
     results, curves = [], []
-    try:
-        for i in tqdm(range(episodes), desc="eval", unit="episode", disable=not progress):
-            env_seed, rng = episode_seeds(seed, i)
-            if before_episode is not None:
-                before_episode(env_seed)
-            source.reset(rng)
-            env.keep_frames = video_dir is not None and i < video_episodes
-            ep = record_episode(env, source, steps, seed=env_seed)
-            metrics = env.unwrapped.episode_metrics()
-            condition = {"object": ep["reset_info"].get("object", meta["object"]), "wrist": meta["wrist"]}
-            results.append({**condition, **{k: float(metrics[k]) for k in METRIC_KEYS}, "returns": dict(env.returns)})
-            curves.append(np.array(env.rotation))
+    with contextlib.closing(stream):
+        for i, ep in enumerate(tqdm(stream, total=episodes, desc="eval", unit="episode", disable=not progress)):
+            results.append(ep["result"])
+            curves.append(ep["rotation"])
             if writer is not None:
                 writer.write(ep["q"], ep["targets"], ep["timestamps"], actions=ep["actions"],
-                             meta={**meta, "object": condition["object"], "policy": source.name, "seed": seed,
+                             meta={**meta, "object": ep["result"]["object"], "policy": source.name, "seed": seed,
                                    "episode": i, "correction": None if correction is None else str(correction),
-                                   "metrics": results[-1]})
-            if env.keep_frames:
-                _write_gif(env.frames, video_dir / f"episode_{i:03d}.gif")
-    finally:
-        env.close()
+                                   "metrics": ep["result"]})
     report = {"policy": policy, "env": env_id, "env_kwargs": env_kwargs,
               "correction": None if correction is None else str(correction), "episodes": episodes, "seed": seed,
               **_mean(results), "returns": {k: float(np.mean([r["returns"][k] for r in results]))
@@ -121,6 +134,61 @@ def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port:
               "conditions": _conditions(results), "per_episode": results}
     report["_curves"] = curves
     return report
+
+
+def _metrics_env(make_env: Callable[[], gym.Env], residual) -> _Frames:
+    """The env an evaluation runs: ``make_env()``, under :class:`~dexndm_envs.wrappers.NDMCorrection` with
+    ``residual`` (a loaded residual policy) unless it is None, and :class:`_Frames` outermost."""
+    env = make_env()
+    if residual is not None:
+        from dexndm_envs.wrappers import NDMCorrection
+
+        env = NDMCorrection(env, residual)
+    return _Frames(env, keep_frames=False)
+
+
+def run_episode(env: _Frames, source, index: int, meta: dict, *, seed: int, steps: int) -> dict:
+    """Episode ``index`` of an evaluation with ``seed`` (the env and the source reset from
+    :func:`~baselines.episodes.episode_seeds` ``(seed, index)``, at most ``steps`` steps): the arrays of
+    :func:`~dexndm_envs.dynamics.recording.record_episode` (``q``, ``targets``, ``actions``,
+    ``timestamps``), ``rotation`` (the rotation about the axis after each step, rad, from 0) and
+    ``result``, the report's row: the condition (object, wrist), the metrics and the returns."""
+    env_seed, rng = episode_seeds(seed, index)
+    source.reset(rng)
+    ep = record_episode(env, source, steps, seed=env_seed)
+    metrics = env.unwrapped.episode_metrics()
+    condition = {"object": ep["reset_info"].get("object", meta["object"]), "wrist": meta["wrist"]}
+    result = {**condition, **{k: float(metrics[k]) for k in METRIC_KEYS}, "returns": dict(env.returns)}
+    return {**{k: ep[k] for k in ("q", "targets", "actions", "timestamps")}, "rotation": np.array(env.rotation),
+            "result": result}
+
+
+def _serial_episodes(make: Callable[[], _Frames], source, episodes: int, meta: dict, *, seed: int, steps: int,
+                     video_dir: Path | None, video_episodes: int,
+                     before_episode: Callable[[int], None] | None) -> Iterator[dict]:
+    """The episodes in this process, one env for all of them; the first ``video_episodes`` as GIFs into
+    ``video_dir`` (unless None)."""
+    env = make()
+    try:
+        for i in range(episodes):
+            if before_episode is not None:
+                before_episode(episode_seeds(seed, i)[0])
+            env.keep_frames = video_dir is not None and i < video_episodes
+            ep = run_episode(env, source, i, meta, seed=seed, steps=steps)
+            if env.keep_frames:
+                _write_gif(env.frames, video_dir / f"episode_{i:03d}.gif")
+            yield ep
+    finally:
+        env.close()
+
+
+def _episode_task(index: int, run: str, make: Callable[[], _Frames], source, seed: int, steps: int,
+                  meta: dict) -> dict:
+    """Episode ``index`` in a Ray task (:func:`evaluate` with ``ray_address``), in the env this worker
+    process keeps for the run ``run``."""
+    from baselines.cluster import worker_local
+
+    return run_episode(worker_local(run, make), source, index, meta, seed=seed, steps=steps)
 
 
 def rot_standard_error(report: dict) -> float:

@@ -30,6 +30,13 @@ takes over the simulator stages (sim evaluation, sim data, sim-pretrained models
 with the same wrist and object, and the hand's stages too (direct transfer, real data, fine-tuned
 models) from one on the same hand, so only the residual and its evaluation are run per residual form.
 Every row's wall time is what its results cost, shared stages included.
+
+With ``--ray ADDRESS`` (baselines/cluster.py: ``local``, ``auto`` or a cluster's address) the cells run in
+parallel as Ray tasks, one CPU each, in up to three waves so that they share as the serial grid does
+(:func:`share_waves`): first one cell per wrist and object, then one per hand (gap profile) of each, then
+the other residual forms. Each cell writes the same ``pipeline.json`` as in the serial grid and the
+table is the same, its rows printed in the grid's order as they are ready. On a cluster ``--workdir``
+must be a folder every node mounts.
 """
 
 from __future__ import annotations
@@ -40,12 +47,15 @@ import dataclasses
 import itertools
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from report import header
 
-from baselines.pipeline import SIZES, default_policy, run_pipeline
+from baselines.cluster import add_ray_argument, ray_session
+from baselines.pipeline import SIZES, Sizes, default_policy, run_pipeline
 from baselines.policy import policy_label
 from baselines.transfer_stats import format_figure
 from dexndm_envs.dynamics.residual import RESIDUALS
@@ -90,7 +100,68 @@ def emulated_hand(stack: contextlib.ExitStack, gap: str, wrist: str, obj: str) -
             "place_object": rotate.place_object, "ready": lambda instruction: None}
 
 
-def main() -> None:
+class Cell(NamedTuple):
+    """One cell of the grid: the hand's gap profile, the task, the correction's form, the base policy and
+    the folder of its run."""
+
+    gap: str
+    wrist: str
+    obj: str
+    residual: str
+    policy: str
+    workdir: Path
+
+
+def run_cell(cell: Cell, sizes: Sizes, seed: int, emulator: bool, share: list[Path]) -> dict:
+    """The result of one cell (``pipeline.json``): read back where an earlier run of the grid finished it,
+    else run (a cell cut short goes on from its last finished stage), taking over what the runs in
+    ``share`` computed. The one code path of a cell, serial or a Ray task."""
+    if (cell.workdir / "pipeline.json").is_file():
+        return json.loads((cell.workdir / "pipeline.json").read_text())
+    with contextlib.ExitStack() as stack:
+        hand = emulated_hand(stack, cell.gap, cell.wrist, cell.obj) if emulator else {"gap": cell.gap}
+        return run_pipeline(cell.policy, workdir=cell.workdir, size=sizes, wrist=cell.wrist, object=cell.obj,
+                            residual=cell.residual, seed=seed, progress=False, resume=cell.workdir.exists(),
+                            share=share, **hand)
+
+
+def share_waves(cells: list[Cell]) -> list[list[int]]:
+    """The cells' indices in waves whose cells run in parallel and take over what they share from the waves
+    before: first each wrist and object's first cell (the simulator's stages), then each hand's first
+    (the hand's stages), then the rest (only the residual differs). Each cell finds the run it shares the
+    most with in an earlier wave, as in the serial grid; empty waves are left out."""
+    waves: list[list[int]] = [[], [], []]
+    seen: set[tuple] = set()
+    for i, c in enumerate(cells):
+        task, hand = (c.wrist, c.obj, c.policy), (c.wrist, c.obj, c.policy, c.gap)
+        waves[0 if task not in seen else 1 if hand not in seen else 2].append(i)
+        seen |= {task, hand}
+    return [wave for wave in waves if wave]
+
+
+def grid_results(cells: list[Cell], sizes: Sizes, seed: int, emulator: bool = False, ray=None) -> Iterator[dict]:
+    """The cells' results (:func:`run_cell`) in their order: one after another, each sharing with the cells
+    before it, or with ``ray`` (the module, connected) as Ray tasks in :func:`share_waves`, each yielded as
+    soon as it and the cells before it are done."""
+    if ray is None:
+        for i, cell in enumerate(cells):
+            yield run_cell(cell, sizes, seed, emulator, [c.workdir for c in cells[:i]])
+        return
+    remote = ray.remote(num_cpus=1)(run_cell)
+    results: dict[int, dict] = {}
+    shown = 0
+    for wave in share_waves(cells):
+        share = [cells[i].workdir for i in sorted(results)]  # the earlier waves', all finished
+        pending = {remote.remote(cells[i], sizes, seed, emulator, share): i for i in wave}
+        while pending:
+            [ref], _ = ray.wait(list(pending))
+            results[pending.pop(ref)] = ray.get(ref)
+            while shown in results:  # the next cell in the grid's order is ready
+                yield results[shown]
+                shown += 1
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=list(SIZES), default="full")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=INT",
@@ -101,15 +172,25 @@ def main() -> None:
     parser.add_argument("--policy", default=None, help="base policy for every cell, where {wrist} and {object} "
                         "stand for the cell's (e.g. runs/oracle_{wrist}_{object}/model.zip); default: the "
                         "pipeline's for the cell's wrist and object, a deployable one with --emulator")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep every run's artefacts here")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep every run's artefacts here (with --ray on "
+                        "a cluster: a folder every node mounts)")
     parser.add_argument("--residuals", nargs="+", choices=list(RESIDUALS), default=[next(iter(RESIDUALS))],
                         help="the correction's forms, one grid cell each (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--emulator", action="store_true", help="the hand is the virtual LEAP hand over its serial "
                         "protocol (real time) instead of the in-process gap env")
-    args = parser.parse_args()
+    add_ray_argument(parser)
+    args = parser.parse_args(argv)
+    if args.ray not in (None, "local") and args.workdir is None:
+        parser.error(f"--ray {args.ray} runs the cells on a cluster's nodes: give --workdir, a folder all of them "
+                     "mount")
     sizes = parse_overrides(args.set, SIZES[args.size])
-    root = args.workdir or Path(tempfile.mkdtemp(prefix="dexndm_sim2real_"))
+    root = (args.workdir or Path(tempfile.mkdtemp(prefix="dexndm_sim2real_"))).resolve()  # absolute: for Ray tasks
+    cells = [Cell(gap, wrist, obj, residual,
+                  args.policy.format(wrist=wrist, object=obj) if args.policy
+                  else default_policy(wrist, obj, deployable=args.emulator),
+                  root / f"{Path(gap).stem}_{wrist}_{obj}_{residual}")  # a profile given as a JSON path: its file name
+             for gap, wrist, obj, residual in itertools.product(args.gaps, args.wrists, args.objects, args.residuals)]
     header()
     print(f"sizes: {dataclasses.asdict(sizes)}; artefacts in {root}")
     print("| gap | wrist | object | policy | residual | sim Rot | direct Rot | whole-hand Rot | joint-wise Rot "
@@ -117,23 +198,12 @@ def main() -> None:
           "| gap closed joint-wise [95 % CI] | gap closed whole-hand [95 % CI] | real transitions | wall time |")
     print("|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     closed: dict[str, list[float]] = {"joint_wise": [], "whole_hand": []}
-    cells: list[Path] = []
-    for gap, wrist, obj, residual in itertools.product(args.gaps, args.wrists, args.objects, args.residuals):
-        policy = (args.policy.format(wrist=wrist, object=obj) if args.policy
-                  else default_policy(wrist, obj, deployable=args.emulator))
-        cell = root / f"{Path(gap).stem}_{wrist}_{obj}_{residual}"  # a profile given as a JSON path: its file name
-        if (cell / "pipeline.json").is_file():  # finished by an earlier, interrupted run of the grid
-            result = json.loads((cell / "pipeline.json").read_text())
-        else:  # a cell cut short goes on from its last finished stage
-            with contextlib.ExitStack() as stack:
-                hand = emulated_hand(stack, gap, wrist, obj) if args.emulator else {"gap": gap}
-                result = run_pipeline(policy, workdir=cell, size=sizes, wrist=wrist, object=obj, residual=residual,
-                                      seed=args.seed, progress=False, resume=cell.exists(), share=cells, **hand)
-        cells.append(cell)
-        for k, v in result["gap_closed"].items():
-            if v is not None:
-                closed[k].append(v)
-        print(table_row(gap, wrist, obj, policy, result), flush=True)
+    with ray_session(args.ray) if args.ray else contextlib.nullcontext() as ray:
+        for cell, result in zip(cells, grid_results(cells, sizes, args.seed, args.emulator, ray)):
+            for k, v in result["gap_closed"].items():
+                if v is not None:
+                    closed[k].append(v)
+            print(table_row(cell.gap, cell.wrist, cell.obj, cell.policy, result), flush=True)
     print("mean gap closed over the cells where it is defined: "
           + ", ".join(f"{k.replace('_', '-')} {fmt(float(np.mean(v)) if v else None)} ({len(v)} cells)"
                       for k, v in closed.items()))

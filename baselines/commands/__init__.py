@@ -8,8 +8,21 @@ imports no torch, PyBullet or Gymnasium. A new command is a new module here and 
 :data:`COMMANDS`.
 """
 
-from baselines.commands import collect, demo, distill, emulate, evaluate, fit, objects, render, residual, train
+from baselines.commands import (
+    collect,
+    demo,
+    distill,
+    emulate,
+    evaluate,
+    fit,
+    objects,
+    render,
+    residual,
+    train,
+    train_grid,
+)
 
 COMMANDS = {"demo": demo, "render": render, "objects": objects, "emulate": emulate, "collect": collect,
-            "train": train, "eval": evaluate, "fit": fit, "residual": residual, "distill": distill}
+            "train": train, "train-grid": train_grid, "eval": evaluate, "fit": fit, "residual": residual,
+            "distill": distill}
 """Command name -> its module."""

@@ -9,6 +9,7 @@ HELP = "record episodes (Chaos Box data, rollouts) into a dataset directory, cra
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from baselines.cluster import add_ray_argument
     from baselines.policy import BASELINE_POLICIES
     from baselines.sources import WAVE_CHOICES
     from dexndm_envs.dynamics.dataset import SOURCES
@@ -34,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--object-label", default=None,
                    help="the dataset's 'object' metadata, e.g. chaos_box for a real hand in its box "
                         "(default: from the env)")
+    add_ray_argument(p)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -43,6 +45,9 @@ def run(args: argparse.Namespace) -> None:
     from baselines.sources import ReplaySource, WaveSource
     from dexndm_envs.dynamics.dataset import EpisodeWriter
 
+    if args.ray is not None and args.port is not None:
+        raise ValueError("--ray shards the episodes over many simulators, but --port is one hand: drop --ray to "
+                         "collect from a real or virtual hand")
     kwargs = parse_env_kwargs(args.env_kwargs)
     source = load_policy(args.policy) if args.policy else None
     if source is not None:  # an SB3 policy runs on the observation it was trained on
@@ -59,11 +64,12 @@ def run(args: argparse.Namespace) -> None:
     with sigterm_as_interrupt():
         try:
             result = collect(make_env, source, args.episodes, args.out, meta, seed=args.seed, steps=args.steps,
-                             resume=args.resume, faults=faults)
+                             resume=args.resume, faults=faults, ray_address=args.ray)
         except KeyboardInterrupt:
             done = EpisodeWriter(args.out, resume=True)
+            dropped = "the ones in progress were dropped" if args.ray else "the one in progress was dropped"
             raise SystemExit(f"dexndm collect: interrupted; {len(done)} finished episodes are on disk in "
-                             f"{args.out} (the one in progress was dropped); --resume continues") from None
+                             f"{args.out} ({dropped}); --resume continues") from None
         except (CollectionStopped, *faults) as e:
             raise SystemExit(f"dexndm collect: stopped: {e}") from None
     print(f"{result['episodes']} episodes ({result['transitions']} transitions, {result['faulty_episodes']} faulty) "

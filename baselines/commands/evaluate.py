@@ -9,6 +9,7 @@ HELP = "a policy's rotation metrics (Rot, TTF, RotR, RotP) per condition, JSON +
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from baselines.cluster import add_ray_argument
     from baselines.policy import BASELINE_POLICIES
 
     p.add_argument("--policy", required=True, help="an SB3 checkpoint (.zip; it runs on the obs_mode its train.json "
@@ -28,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--video", type=Path, default=None, help="write GIFs of the first two episodes into this directory")
     p.add_argument("--save-rollouts", type=Path, default=None,
                    help="save the episodes (with actions) in the dataset format, e.g. for Chaos Box replay")
+    add_ray_argument(p)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -37,7 +39,8 @@ def run(args: argparse.Namespace) -> None:
 
     kwargs = parse_env_kwargs(args.env_kwargs)
     report = evaluate(args.env, kwargs, args.policy, args.episodes, port=args.port, correction=args.correction,
-                      seed=args.seed, steps=args.steps, video_dir=args.video, save_rollouts=args.save_rollouts)
+                      seed=args.seed, steps=args.steps, video_dir=args.video, save_rollouts=args.save_rollouts,
+                      ray_address=args.ray)
     curves = report.pop("_curves")
     write_json(args.json, report)
     plot = plot_rotation(curves, args.json.with_suffix(".png"), f"{args.policy} on {args.env}")

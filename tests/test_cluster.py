@@ -1,0 +1,32 @@
+"""Reaching a Ray cluster (baselines/cluster.py): a wrong address is a clear error at once, not minutes
+of Ray retrying it."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from baselines import cli
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("address, message", [
+    ("nonsense", "give local, auto, or a cluster address host:port"),
+    ("127.0.0.1:{port}", "nothing answers there"),
+    ("ray://127.0.0.1:{port}", "nothing answers there"),
+])
+def test_a_wrong_cluster_address_is_a_clear_error_at_once(tmp_path, address, message):
+    address = address.format(port=_closed_port())
+    started = time.monotonic()
+    with pytest.raises(SystemExit, match=f"dexndm eval: error: --ray {address}: {message}"):
+        cli.main(["eval", "--policy", "random", "--episodes", "1", "--ray", address,
+                  "--json", str(tmp_path / "r.json")])
+    assert time.monotonic() - started < 30  # Ray alone retries a dead address for about 14 minutes
+    assert not (tmp_path / "r.json").exists()

@@ -212,12 +212,6 @@ class MujocoWorld:
         mujoco.mj_comVel(m, d)
         self.stamp += 1
 
-    def detect_contacts(self) -> None:
-        """Find the contacts where the bodies stand now, as :meth:`dexndm_envs.world.World.detect_contacts`
-        (MuJoCo's forward pass, which every pose set here runs, has found them already; this finds them
-        again, changing nothing)."""
-        mujoco.mj_collision(self.m, self.data)
-
     def clear_warmstart(self) -> None:
         """Zero the constraint solver's warm start (the accelerations of the last step), so that the steps
         from here depend only on the poses and velocities set since, not on the steps before them."""
@@ -313,6 +307,12 @@ class MujocoWorld:
         """Apply a world-frame torque (N m) to a body for the next step."""
         mujoco.mj_applyFT(self.m, self.data, np.zeros(3), np.asarray(torque, dtype=np.float64),
                           self.data.xipos[body].copy(), body, self.data.qfrc_applied)
+
+    def touching_links_at(self, state_id: int, body: int, other: int) -> set[int]:
+        """:meth:`touching_links` in the snapshot ``state_id`` the world was just restored to, as
+        :meth:`dexndm_envs.world.World.touching_links_at` (the forward pass of :meth:`restore_state` has
+        found its contacts already)."""
+        return self.touching_links(body, other)
 
     def touching_links(self, body: int, other: int) -> set[int]:
         """The bodies of ``other``'s tree (a hand's links, by body id) in contact with ``body`` at the

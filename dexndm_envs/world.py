@@ -199,19 +199,24 @@ class World:
         """Apply a world-frame torque (N m) to a body's base for the next physics step only."""
         pb.applyExternalTorque(body, -1, torque, pb.WORLD_FRAME, physicsClientId=self.client)
 
-    def detect_contacts(self) -> None:
-        """Find the contacts of the bodies where they stand now (after a reset or a teleport), which the
-        engine otherwise finds only in the next step: until then :meth:`contacts` reports the last step's
-        (another episode's). It changes no motion: the next step starts from the same contacts."""
-        pb.performCollisionDetection(physicsClientId=self.client)
-
     def contacts(self, body_a: int, body_b: int) -> list:
-        """Contact points between two bodies after the last step or :meth:`detect_contacts` (PyBullet tuples)."""
+        """Contact points between two bodies after the last step (PyBullet tuples)."""
         return pb.getContactPoints(body_a, body_b, physicsClientId=self.client)
 
     def touching_links(self, body: int, other: int) -> set[int]:
         """The links of ``other`` (by link index; -1 the base) in contact with ``body`` after the last step."""
         return {c[4] for c in self.contacts(body, other)}
+
+    def touching_links_at(self, state_id: int, body: int, other: int) -> set[int]:
+        """:meth:`touching_links` in the snapshot ``state_id`` the world was just restored to, which the
+        engine finds only in the next step (until then it reports the last step's contacts: another
+        episode's). A collision pass finds them, and is undone by restoring the snapshot again, so the
+        motion to come is what it would have been without it (the pass alone changes the contact cache
+        the solver starts from)."""
+        pb.performCollisionDetection(physicsClientId=self.client)
+        touching = self.touching_links(body, other)
+        self.restore_state(state_id)
+        return touching
 
     def free_spheres(self, centres: np.ndarray, radius: float, other: int, margin: float,
                      limit: int | None = None) -> np.ndarray:

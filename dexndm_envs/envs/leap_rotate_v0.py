@@ -195,12 +195,13 @@ class LeapRotateEnv(LeapHandEnv):
         pool.prepare_generation(obj)
         return world, robot, pool.bodies[obj]
 
-    def _restore_grasp(self, obj: int, wrist_key: str, wrist_quat: np.ndarray, index: int) -> None:
-        """Put the world in the saved state of one grasp (saving it the first time it is used)."""
+    def _restore_grasp(self, obj: int, wrist_key: str, wrist_quat: np.ndarray, index: int) -> int:
+        """Put the world in the saved state of one grasp (saving it the first time it is used); returns the
+        state's id."""
         key = (obj, wrist_key, index)
         if key in self._states:
             self.world.restore_state(self._states[key])
-            return
+            return self._states[key]
         grasps = self._grasps[(obj, wrist_key)]
         self.objects.park()
         rot = quat_to_matrix(wrist_quat)
@@ -216,6 +217,7 @@ class LeapRotateEnv(LeapHandEnv):
                 self.hand.actuated_step(self._grasp_actuator, grasps.target[index])
         self._states[key] = self.world.save_state()
         self.world.restore_state(self._states[key])
+        return self._states[key]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -229,7 +231,10 @@ class LeapRotateEnv(LeapHandEnv):
         grasps = self._grasp_set(obj, wrist_key)
         index = int(rng.integers(len(grasps)))
         self.grasps = grasps  # this episode's grasp set (its .stats say how it was generated)
-        self._restore_grasp(obj, wrist_key, wrist_quat, index)
+        state = self._restore_grasp(obj, wrist_key, wrist_quat, index)
+        # the grasp's contacts for the first privileged observation (the engine's are the last step's)
+        touching = (self.world.touching_links_at(state, self.objects.bodies[obj], self.hand.body)
+                    if self.obs_mode == "privileged" else None)
         self.wrist_name, self.wrist_quat = wrist_name, np.asarray(wrist_quat, dtype=np.float64)
         self._wrist_rot = quat_to_matrix(self.wrist_quat)
 
@@ -244,7 +249,6 @@ class LeapRotateEnv(LeapHandEnv):
         self.q_init = grasps.q[index].copy()
         self._grasp_pos_local = grasps.object_pos[index].copy()
         self._start(grasps.target[index], self._observe_q(self.hand.joint_state()[0]))
-        self.world.detect_contacts()  # the grasp's contacts, not the last episode's, in the first observation
         pose = self.objects.pose()
         self._metrics = EpisodeMetrics(self.axis, reward_clip=self.rotate_reward_clip)
         self._metrics.reset(pose[1])
@@ -252,7 +256,7 @@ class LeapRotateEnv(LeapHandEnv):
         if self.render_mode == "human":
             self.render()
         info = {"object": spec.name, "wrist": wrist_name, "axis": self.axis.copy(), "grasp_index": index}
-        return self._observation(pose), info
+        return self._observation(pose, touching=touching), info
 
     # -- stepping -------------------------------------------------------------------------------------
     def _observe_q(self, q: np.ndarray) -> np.ndarray:
@@ -333,16 +337,18 @@ class LeapRotateEnv(LeapHandEnv):
         """The object's position (3, m) and orientation (xyzw), world frame."""
         return self.objects.pose()
 
-    def _observation(self, pose: tuple[np.ndarray, np.ndarray],
-                     velocity: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-        """The observation, given the object's current pose (and velocity, read here when not given)."""
+    def _observation(self, pose: tuple[np.ndarray, np.ndarray], velocity: tuple[np.ndarray, np.ndarray] | None = None,
+                     touching: set[int] | None = None) -> np.ndarray:
+        """The observation, given the object's current pose (and velocity and the hand's links touching it,
+        read here when not given)."""
         proprio = self._history.observation(self.wrist_quat, self.axis)
         if self.obs_mode == "proprio":
             return proprio
         pos, quat = pose
         lin, ang = self.objects.velocity() if velocity is None else velocity
         tips = self.hand.fingertip_positions() - HAND_POSITION
-        touching = self.world.touching_links(self.objects.body, self.hand.body)
+        if touching is None:
+            touching = self.world.touching_links(self.objects.body, self.hand.body)
         contacts = [float(t in touching) for t in self.hand.tip_ids]
         p = self.params
         physical = [p.mass, p.friction, *p.com, *self.objects.spec.size]

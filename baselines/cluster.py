@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
@@ -40,6 +42,27 @@ def import_ray() -> ModuleType:
     return ray
 
 
+def ray_lost_the_run(error: BaseException) -> bool:
+    """Whether ``error`` is Ray losing a run (a node, the head, a task's worker beyond its retries), as
+    opposed to an exception raised by the work itself (``RayTaskError``: a bug to show in full)."""
+    if "ray" not in sys.modules:  # no Ray in this process: not its error
+        return False
+    from ray.exceptions import RayError, RayTaskError
+
+    return isinstance(error, RayError) and not isinstance(error, RayTaskError)
+
+
+def check_address(address: str) -> None:
+    """A ValueError, before anything is started or written, for an address no Ray can be reached at: empty,
+    malformed, or a cluster (given, or ``auto``'s ``RAY_ADDRESS``) where nothing answers
+    (:func:`check_listening`). ``local`` and ``auto`` without ``RAY_ADDRESS`` pass (Ray finds a cluster
+    ``ray start`` runs here, or says there is none)."""
+    if not address:
+        raise ValueError("--ray needs an address: local, auto or host:port")
+    if address != "local" and (address != "auto" or os.environ.get("RAY_ADDRESS")):
+        check_listening(os.environ["RAY_ADDRESS"] if address == "auto" else address)
+
+
 def check_listening(address: str, timeout_s: float = 5.0) -> None:
     """A ValueError unless something accepts a TCP connection at a cluster address (``host:port`` or
     ``ray://host:port``) within ``timeout_s`` seconds: Ray itself retries a dead address for minutes."""
@@ -60,17 +83,17 @@ def ray_session(address: str, num_cpus: int | None = None) -> Iterator[ModuleTyp
     ``address``: ``"local"`` starts a private Ray (``num_cpus`` CPUs, default all of this machine's) that
     is shut down when the block ends; ``"auto"`` or an address joins a running cluster (``num_cpus`` must
     be None: the cluster's nodes say what they have), which the block's end only disconnects from. A Ray
-    already initialised in this process (a test's, a notebook's) is used as it is and left running."""
-    if not address:
-        raise ValueError("--ray needs an address: local, auto or host:port")
+    already initialised in this process (a test's, a notebook's) is used as it is and left running.
+    SIGTERM keeps the handler the caller had (``ray.init`` installs one that exits at once, which would
+    skip the caller's clean-up: a collection's message of what is on disk)."""
     ray = import_ray()
     if ray.is_initialized():
         yield ray
         return
     if address != "local" and num_cpus is not None:
         raise ValueError("num_cpus is for a local Ray; a cluster's nodes declare their own CPUs (ray start --num-cpus)")
-    if address not in ("local", "auto"):
-        check_listening(address)
+    check_address(address)
+    previous_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         if address == "local":
             ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
@@ -80,6 +103,8 @@ def ray_session(address: str, num_cpus: int | None = None) -> Iterator[ModuleTyp
         raise ValueError(f"--ray {address}: no Ray cluster there, or one that refused us ({e}); start one with "
                          "`ray start --head`, give this machine the cluster's token (RAY_AUTH_MODE=token and the "
                          "head's ~/.ray/auth_token), or use --ray local") from None
+    if threading.current_thread() is threading.main_thread() and previous_sigterm is not None:
+        signal.signal(signal.SIGTERM, previous_sigterm)
     log.info("Ray %s: %s CPUs", address, ray.cluster_resources().get("CPU"))
     try:
         yield ray
@@ -105,15 +130,11 @@ def map_in_order(address: str, fn: Callable[..., T], indices: Sequence[int], *sh
     waiting for an earlier one, which bounds what the results hold in memory. A task whose worker or
     node dies is run again elsewhere (:data:`MAX_RETRIES` times), and each index's result is yielded
     once; an exception ``fn`` raises reaches the caller. When the caller stops early (an exception,
-    KeyboardInterrupt, closing the generator), the tasks not finished yet are cancelled. SIGTERM keeps
-    the handler the caller had (``ray.init`` would install one that exits)."""
+    KeyboardInterrupt, closing the generator), the tasks not finished yet are cancelled."""
     order = list(indices)
     if not order:  # nothing to do: no need to start or join a Ray
         return
-    previous_sigterm = signal.getsignal(signal.SIGTERM)
     with ray_session(address, num_cpus) as ray:
-        if threading.current_thread() is threading.main_thread() and previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, previous_sigterm)
         cpus = int(ray.cluster_resources().get("CPU", 0))
         if cpus < 1:
             raise ValueError(f"--ray {address}: the cluster has no CPUs to run tasks on; add a node with CPUs "
@@ -137,6 +158,14 @@ def map_in_order(address: str, fn: Callable[..., T], indices: Sequence[int], *sh
         finally:
             for ref in pending:
                 ray.cancel(ref)
+
+
+def episode_task(index: int, run: str, make: Callable[[], object], episode: Callable[..., T], source: object,
+                 seed: int, steps: int, meta: dict) -> T:
+    """The Ray task of one episode (``dexndm collect`` and ``dexndm eval`` with ``--ray``, through
+    :func:`map_in_order`): ``episode(env, source, index, meta, seed=seed, steps=steps)`` in the env this
+    worker process keeps for the run ``run`` (:func:`worker_local`, built by ``make``)."""
+    return episode(worker_local(run, make), source, index, meta, seed=seed, steps=steps)
 
 
 def worker_local(key: str, make: Callable[[], T]) -> T:

@@ -77,18 +77,22 @@ def collect(make_env: Callable[[], gym.Env], source: ActionSource, episodes: int
         raise ValueError(f"steps must be >= 1, episodes >= 0 and max_faults >= 1; got {steps}, {episodes}, "
                          f"{max_faults}")
     if ray_address is not None and faults:
-        raise ValueError("--ray shards the episodes over many simulators, but a real hand is one hand: collect "
-                         "from it without --ray")
+        raise ValueError("--ray shards the episodes over many simulators, but --port is one hand (real or "
+                         "virtual): drop --ray to collect from it")
+    if ray_address is not None:
+        from baselines.cluster import check_address
+
+        check_address(ray_address)  # before the dataset directory is made
     writer = EpisodeWriter(out, resume=resume)
     first, started, transitions = len(writer), time.perf_counter(), 0
     if ray_address is None:
         stream = _serial_episodes(make_env, source, first, episodes, out, meta, seed=seed, steps=steps,
                                   faults=faults, max_faults=max_faults)
     else:
-        from baselines.cluster import map_in_order
+        from baselines.cluster import episode_task, map_in_order
 
-        stream = map_in_order(ray_address, _episode_task, range(first, episodes), uuid.uuid4().hex, make_env,
-                              source, seed, steps, meta, num_cpus=num_cpus)
+        stream = map_in_order(ray_address, episode_task, range(first, episodes), uuid.uuid4().hex, make_env,
+                              record, source, seed, steps, meta, num_cpus=num_cpus)
     bar = tqdm(total=episodes * steps, initial=first * steps, desc=f"collect {source.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
     with bar, contextlib.closing(stream):
@@ -159,15 +163,6 @@ def _serial_episodes(make_env: Callable[[], gym.Env], source: ActionSource, firs
     finally:
         if env is not None:
             env.close()
-
-
-def _episode_task(index: int, run: str, make_env: Callable[[], gym.Env], source: ActionSource, seed: int,
-                  steps: int, meta: dict) -> dict:
-    """Episode ``index`` in a Ray task (:func:`collect` with ``ray_address``), in the simulator this worker
-    process keeps for the run ``run``."""
-    from baselines.cluster import worker_local
-
-    return record(worker_local(run, make_env), source, index, meta, seed=seed, steps=steps)
 
 
 def summary(writer: EpisodeWriter, new_transitions: int, seconds: float) -> dict:

@@ -90,6 +90,10 @@ def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port:
     if ray_address is not None and video_dir is not None:
         raise ValueError("--video records in this process: drop --ray to record videos (or run them apart, with a "
                          "few episodes)")
+    if ray_address is not None:
+        from baselines.cluster import check_address
+
+        check_address(ray_address)  # before a policy is loaded or a rollout directory made
     if port is not None and "tracker" not in env_kwargs:
         raise ValueError("metrics on a real hand need its object tracker: --env-kwargs '{\"tracker\": \"host:port\"}' "
                          "(`dexndm emulate` prints the virtual hand's)")
@@ -112,10 +116,10 @@ def evaluate(env_id: str, env_kwargs: dict, policy: str, episodes: int, *, port:
         stream = _serial_episodes(make, source, episodes, meta, seed=seed, steps=steps, video_dir=video_dir,
                                   video_episodes=video_episodes, before_episode=before_episode)
     else:
-        from baselines.cluster import map_in_order
+        from baselines.cluster import episode_task, map_in_order
 
-        stream = map_in_order(ray_address, _episode_task, range(episodes), uuid.uuid4().hex, make, source, seed,
-                              steps, meta, num_cpus=num_cpus)
+        stream = map_in_order(ray_address, episode_task, range(episodes), uuid.uuid4().hex, make, run_episode,
+                              source, seed, steps, meta, num_cpus=num_cpus)
     writer = EpisodeWriter(save_rollouts) if save_rollouts is not None else None
     results, curves = [], []
     with contextlib.closing(stream):
@@ -180,15 +184,6 @@ def _serial_episodes(make: Callable[[], _Frames], source, episodes: int, meta: d
             yield ep
     finally:
         env.close()
-
-
-def _episode_task(index: int, run: str, make: Callable[[], _Frames], source, seed: int, steps: int,
-                  meta: dict) -> dict:
-    """Episode ``index`` in a Ray task (:func:`evaluate` with ``ray_address``), in the env this worker
-    process keeps for the run ``run``."""
-    from baselines.cluster import worker_local
-
-    return run_episode(worker_local(run, make), source, index, meta, seed=seed, steps=steps)
 
 
 def rot_standard_error(report: dict) -> float:

@@ -434,6 +434,13 @@ def train(env_id: str, env_kwargs: dict, out: str | Path, *, algo: str = "ppo", 
     return summary
 
 
+def run_steps(out: str | Path) -> int:
+    """The env steps the run in ``out`` holds: its run record's total where it has a saved model, else 0."""
+    out = Path(out)
+    record = read_run_record(out) if (out / "model.zip").is_file() else None
+    return record.info.get("total_env_steps", 0) if record else 0
+
+
 def train_to(total_steps: int, env_id: str, env_kwargs: dict, out: str | Path, **kwargs) -> dict:
     """Train the run in ``out`` until it holds ``total_steps`` env steps: start it, or resume it where an
     earlier (interrupted) part left it, or do nothing when it is already there; returns its run record.
@@ -441,7 +448,7 @@ def train_to(total_steps: int, env_id: str, env_kwargs: dict, out: str | Path, *
     reused, not searched again."""
     out = Path(out)
     record = read_run_record(out) if (out / "model.zip").is_file() else None
-    done = record.info.get("total_env_steps", 0) if record else 0
+    done = run_steps(out)
     if done >= total_steps:
         return record.info
     if record:

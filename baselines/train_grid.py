@@ -54,7 +54,7 @@ from pathlib import Path
 import yaml
 
 from baselines.policy import read_run_record
-from baselines.train import CURVE_FILE, load_hyperparams, train, train_to
+from baselines.train import CURVE_FILE, load_hyperparams, run_steps, train, train_to
 from dexndm_envs.fileio import atomic_write, write_json
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,11 @@ class Grid:
     train_kwargs: dict
     """the other keyword arguments of :func:`baselines.train.train` (n_workers always set)"""
     cells: tuple[Cell, ...]
+
+
+class GridCellsFailed(RuntimeError):
+    """Cells of a grid on Tune failed or were interrupted; the others are kept, and running the grid again
+    resumes them."""
 
 
 class _GridLoader(yaml.SafeLoader):
@@ -208,7 +213,7 @@ def _check_env_kwargs(path: Path, env: str, env_kwargs: dict) -> None:
 def load_grid(path: str | Path) -> Grid:
     """Read and check a grid file (module docstring); a ValueError names the bad key or value and what is
     allowed."""
-    path = Path(path)
+    path = Path(path).resolve()  # its relative paths are then absolute: a trial on another node finds them
     if not path.is_file():
         raise ValueError(f"no grid file {path}")
     try:
@@ -276,12 +281,6 @@ def train_cell(grid: Grid, cell: Cell, out: str | Path, progress: bool = True) -
                         seed=cell.seed, progress=progress, **grid.train_kwargs)
 
 
-def cell_steps(run_dir: Path) -> int:
-    """The env steps the run in ``run_dir`` holds (0: none yet)."""
-    record = read_run_record(run_dir) if (run_dir / "model.zip").is_file() else None
-    return record.info.get("total_env_steps", 0) if record else 0
-
-
 def tune_trial(config: dict, grid: Grid, out: str) -> None:
     """The function trainable of a Tune trial: train the cell ``config["cell"]`` names (:func:`train_cell`)
     and report its final metrics."""
@@ -296,7 +295,7 @@ def tune_trial(config: dict, grid: Grid, out: str) -> None:
 
 def _train_on_tune(grid: Grid, cells: list[Cell], out: Path, address: str) -> None:
     """Train ``cells`` as Tune trials on the Ray at ``address``, ``grid.cpus_per_cell`` CPUs each; a
-    RuntimeError names the cells whose trial failed."""
+    :class:`GridCellsFailed` names the cells whose trial failed."""
     from baselines.cluster import ray_session
 
     with ray_session(address):
@@ -319,7 +318,7 @@ def _train_on_tune(grid: Grid, cells: list[Cell], out: Path, address: str) -> No
     failed = [f"{r.config['cell']} ({(str(r.error).strip().splitlines() or [type(r.error).__name__])[-1]})"
               for r in results if r.error]
     if failed:
-        raise RuntimeError(f"{len(failed)} of {len(cells)} cells failed: {'; '.join(failed)}; Tune's records are in "
+        raise GridCellsFailed(f"{len(failed)} of {len(cells)} cells failed: {'; '.join(failed)}; Tune's records are in "
                            f"{results.experiment_path}; run the grid again to resume them")
 
 
@@ -331,11 +330,15 @@ def run_grid(grid: Grid, out: str | Path, ray_address: str | None = None, progre
 
     out = Path(out).resolve()  # absolute: a trial runs elsewhere
     out.mkdir(parents=True, exist_ok=True)
-    before = {cell: cell_steps(out / cell.name) for cell in grid.cells}
+    before = {cell: run_steps(out / cell.name) for cell in grid.cells}
     pending = [cell for cell in grid.cells if before[cell] < grid.steps]
     log.info("%d cells, %d to train to %d env steps -> %s", len(grid.cells), len(pending), grid.steps, out)
-    if pending and ray_address:
+    if pending and ray_address is not None:
         _train_on_tune(grid, pending, out, ray_address)
+        unfinished = [cell.name for cell in pending if run_steps(out / cell.name) < grid.steps]
+        if unfinished:  # Tune returns from an interrupt (Ctrl-C) as from a finished grid
+            raise GridCellsFailed(f"interrupted: {len(unfinished)} cells short of {grid.steps} env steps "
+                                  f"({', '.join(unfinished)}); run the same command again to resume them")
     else:
         for cell in tqdm(pending, desc="train grid", unit="cell", disable=not progress):
             log.info("cell %s: %d of %d env steps held", cell.name, before[cell], grid.steps)

@@ -54,7 +54,7 @@ from typing import NamedTuple
 import numpy as np
 from report import header
 
-from baselines.cluster import add_ray_argument, ray_session
+from baselines.cluster import add_ray_argument, map_in_order, ray_session
 from baselines.pipeline import SIZES, Sizes, default_policy, run_pipeline
 from baselines.policy import policy_label
 from baselines.transfer_stats import format_figure
@@ -139,26 +139,31 @@ def share_waves(cells: list[Cell]) -> list[list[int]]:
     return [wave for wave in waves if wave]
 
 
-def grid_results(cells: list[Cell], sizes: Sizes, seed: int, emulator: bool = False, ray=None) -> Iterator[dict]:
+def cell_task(index: int, cells: list[Cell], sizes: Sizes, seed: int, emulator: bool, share: list[Path]) -> dict:
+    """Cell ``index`` of ``cells`` as a Ray task (:func:`grid_results`)."""
+    return run_cell(cells[index], sizes, seed, emulator, share)
+
+
+def grid_results(cells: list[Cell], sizes: Sizes, seed: int, emulator: bool = False,
+                 ray_address: str | None = None) -> Iterator[dict]:
     """The cells' results (:func:`run_cell`) in their order: one after another, each sharing with the cells
-    before it, or with ``ray`` (the module, connected) as Ray tasks in :func:`share_waves`, each yielded as
-    soon as it and the cells before it are done."""
-    if ray is None:
+    before it, or with ``ray_address`` as Ray tasks in :func:`share_waves`
+    (:func:`baselines.cluster.map_in_order` per wave), each yielded as soon as it and the cells before it
+    are done."""
+    if ray_address is None:
         for i, cell in enumerate(cells):
             yield run_cell(cell, sizes, seed, emulator, [c.workdir for c in cells[:i]])
         return
-    remote = ray.remote(num_cpus=1)(run_cell)
     results: dict[int, dict] = {}
     shown = 0
-    for wave in share_waves(cells):
-        share = [cells[i].workdir for i in sorted(results)]  # the earlier waves', all finished
-        pending = {remote.remote(cells[i], sizes, seed, emulator, share): i for i in wave}
-        while pending:
-            [ref], _ = ray.wait(list(pending))
-            results[pending.pop(ref)] = ray.get(ref)
-            while shown in results:  # the next cell in the grid's order is ready
-                yield results[shown]
-                shown += 1
+    with ray_session(ray_address):  # one Ray for every wave
+        for wave in share_waves(cells):
+            share = [cells[i].workdir for i in sorted(results)]  # the earlier waves', all finished
+            for i, result in zip(wave, map_in_order(ray_address, cell_task, wave, cells, sizes, seed, emulator, share)):
+                results[i] = result
+                while shown in results:  # the next cell in the grid's order is ready
+                    yield results[shown]
+                    shown += 1
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -198,12 +203,11 @@ def main(argv: list[str] | None = None) -> None:
           "| gap closed joint-wise [95 % CI] | gap closed whole-hand [95 % CI] | real transitions | wall time |")
     print("|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     closed: dict[str, list[float]] = {"joint_wise": [], "whole_hand": []}
-    with ray_session(args.ray) if args.ray else contextlib.nullcontext() as ray:
-        for cell, result in zip(cells, grid_results(cells, sizes, args.seed, args.emulator, ray)):
-            for k, v in result["gap_closed"].items():
-                if v is not None:
-                    closed[k].append(v)
-            print(table_row(cell.gap, cell.wrist, cell.obj, cell.policy, result), flush=True)
+    for cell, result in zip(cells, grid_results(cells, sizes, args.seed, args.emulator, args.ray)):
+        for k, v in result["gap_closed"].items():
+            if v is not None:
+                closed[k].append(v)
+        print(table_row(cell.gap, cell.wrist, cell.obj, cell.policy, result), flush=True)
     print("mean gap closed over the cells where it is defined: "
           + ", ".join(f"{k.replace('_', '-')} {fmt(float(np.mean(v)) if v else None)} ({len(v)} cells)"
                       for k, v in closed.items()))

@@ -30,3 +30,11 @@ def test_a_wrong_cluster_address_is_a_clear_error_at_once(tmp_path, address, mes
                   "--json", str(tmp_path / "r.json")])
     assert time.monotonic() - started < 30  # Ray alone retries a dead address for about 14 minutes
     assert not (tmp_path / "r.json").exists()
+
+
+def test_auto_with_a_dead_ray_address_is_a_clear_error_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{_closed_port()}")
+    started = time.monotonic()
+    with pytest.raises(SystemExit, match="dexndm collect: error: --ray 127.0.0.1:[0-9]+: nothing answers there"):
+        cli.main(["collect", "--waves", "--episodes", "1", "--ray", "auto", "--out", str(tmp_path / "box")])
+    assert time.monotonic() - started < 30

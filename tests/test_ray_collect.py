@@ -75,7 +75,7 @@ def test_a_ray_collection_writes_the_serial_files(local_ray, serial_box, tmp_pat
     make, meta, _ = env_factory(CHAOS, BOX, None)
     with caplog.at_level(logging.INFO, logger="baselines.cluster"):
         result = collect(make, WaveSource(), 4, tmp_path, meta, seed=7, steps=20, progress=False, ray_address="local")
-    assert "Ray: 4 tasks of _episode_task on 2 CPUs" in caplog.text  # it did run on Ray
+    assert "Ray: 4 tasks of episode_task on 2 CPUs" in caplog.text  # it did run on Ray
     assert result["episodes"] == 4 and result["transitions"] == result["new_transitions"] == 80
     assert_same_dataset(tmp_path, serial_box, 4)
 
@@ -313,7 +313,7 @@ def test_a_worker_node_lost_mid_collection_costs_no_episode_and_duplicates_none(
         try:
             # kill the node while it records an episode, after the first episode is on disk
             wait_for(lambda: (out / "episode_000000.npz").exists()
-                     and any(args.startswith("ray::_episode_task") for _, args in descendants(raylet)),
+                     and any(args.startswith("ray::episode_task") for _, args in descendants(raylet)),
                      180, "an episode on disk and one running on the doomed node", driver)
             victims = [raylet, *(pid for pid, _ in descendants(raylet))]
             for pid in victims:

@@ -74,7 +74,7 @@ def test_a_grid_trains_on_tune_the_same_as_here_resumes_and_leaves_complete_cell
     assert [d.name.startswith("train_grid_") for d in (out / "_tune").iterdir()] == [True]
     rows = summary(out)
     assert list(rows) == CELLS and {r["status"] for r in rows.values()} == {"new"}
-    assert all(r["env_steps"] == 128 and r["cpu_hours"] > 0 and r["ttf"] == 32 / 400 for r in rows.values())
+    assert all(r["env_steps"] == 128 and r["cpu_hours"] > 0 and 0 < r["ttf"] <= 32 / 400 for r in rows.values())
     assert (out / "summary.md").read_text().split("\n\n")[0] in printed and (out / "curves.png").stat().st_size > 0
 
     here = tmp_path / "here"  # the same grid in this process: the same cells

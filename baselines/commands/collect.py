@@ -39,15 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from baselines.cluster import ray_lost_the_run
     from baselines.collect import CollectionStopped, collect, sigterm_as_interrupt
     from baselines.episodes import env_factory, parse_env_kwargs
     from baselines.policy import load_policy, policy_env_kwargs
     from baselines.sources import ReplaySource, WaveSource
     from dexndm_envs.dynamics.dataset import EpisodeWriter
 
-    if args.ray is not None and args.port is not None:
-        raise ValueError("--ray shards the episodes over many simulators, but --port is one hand: drop --ray to "
-                         "collect from a real or virtual hand")
     kwargs = parse_env_kwargs(args.env_kwargs)
     source = load_policy(args.policy) if args.policy else None
     if source is not None:  # an SB3 policy runs on the observation it was trained on
@@ -72,6 +70,12 @@ def run(args: argparse.Namespace) -> None:
                              f"{args.out} ({dropped}); --resume continues") from None
         except (CollectionStopped, *faults) as e:
             raise SystemExit(f"dexndm collect: stopped: {e}") from None
+        except Exception as e:
+            if not ray_lost_the_run(e):
+                raise
+            done = EpisodeWriter(args.out, resume=True)
+            raise SystemExit(f"dexndm collect: Ray lost the run ({type(e).__name__}: {e}); {len(done)} finished "
+                             f"episodes are on disk in {args.out}; --resume continues") from None
     print(f"{result['episodes']} episodes ({result['transitions']} transitions, {result['faulty_episodes']} faulty) "
           f"in {args.out}; this run: {result['new_transitions']} transitions at {result['transitions_per_s']:.0f}/s; "
           f"disk {result['bytes'] / 1e6:.1f} MB, {result['bytes_per_episode'] / 1e3:.0f} kB per episode")

@@ -22,12 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from baselines.train_grid import format_summary, load_grid, run_grid
+    from baselines.train_grid import GridCellsFailed, format_summary, load_grid, run_grid
 
     out = args.out or Path("runs") / args.grid.stem
     try:
         rows = run_grid(load_grid(args.grid), out, args.ray)
-    except RuntimeError as e:  # cells failed on Tune; the others are kept
+    except GridCellsFailed as e:  # cells failed or were interrupted on Tune; the others are kept
         raise SystemExit(f"dexndm train-grid: error: {e}") from None
     print(format_summary(rows))
     plot = out / "curves.png"

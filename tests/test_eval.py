@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,3 +92,20 @@ def test_bad_eval_input_is_a_clear_error(tmp_path, argv, message):
     args = ["eval", "--json", str(tmp_path / "r.json"), "--episodes", "1", *argv]
     with pytest.raises(SystemExit, match=message):
         cli.main(args)
+
+
+@pytest.mark.parametrize("policy", ["generalist/generalist.pt", "oracle_palm_down_cylinder_z_cap/model.zip"])
+def test_the_report_does_not_depend_on_torchs_thread_count(warm_grasps, policy):
+    """A Ray worker runs torch on one thread, a serial run on all of this machine's: the policies' one
+    observation at a time must compute the same actions either way, or `--ray` would not give the serial
+    report."""
+    path = Path(__file__).resolve().parents[1] / "baselines" / "checkpoints" / policy
+    before, reports = torch.get_num_threads(), []
+    try:
+        for threads in (1, 4):
+            torch.set_num_threads(threads)
+            reports.append(evaluate("DexNDM/LeapRotate-v0", {"object": OBJECT, "wrist": "palm_down"}, str(path), 2,
+                                    seed=3, steps=40, progress=False)["per_episode"])
+    finally:
+        torch.set_num_threads(before)
+    assert reports[0] == reports[1]

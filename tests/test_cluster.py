@@ -38,3 +38,18 @@ def test_auto_with_a_dead_ray_address_is_a_clear_error_at_once(tmp_path, monkeyp
     with pytest.raises(SystemExit, match="dexndm collect: error: --ray 127.0.0.1:[0-9]+: nothing answers there"):
         cli.main(["collect", "--waves", "--episodes", "1", "--ray", "auto", "--out", str(tmp_path / "box")])
     assert time.monotonic() - started < 30
+
+
+def test_a_worker_keeps_one_simulator_per_run_and_closes_the_last_runs():
+    from baselines.cluster import worker_local
+
+    class Env:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    first = worker_local("run-a", Env)
+    assert worker_local("run-a", Env) is first  # every task of a run reuses its env
+    second = worker_local("run-b", Env)
+    assert second is not first and first.closed and not second.closed

@@ -136,6 +136,22 @@ def test_an_oracle_on_the_privileged_observation_gives_the_serial_report(local_r
     assert sharded == serial and serial["env_kwargs"]["obs_mode"] == "privileged"
 
 
+def test_an_exception_in_a_task_reaches_the_caller_as_itself(local_ray):
+    """A task that raises (here: its env cannot be made on the worker) stops the run with that exception,
+    which the caller can catch as what it is; it is the work's error, not Ray losing the run."""
+    import functools
+
+    import gymnasium as gym
+
+    from baselines.cluster import episode_task, map_in_order, ray_lost_the_run
+    from baselines.collect import record
+
+    make = functools.partial(gym.make, "DexNDM/NoSuchEnv-v0")
+    with pytest.raises(gym.error.Error, match="NoSuchEnv") as err:
+        list(map_in_order("local", episode_task, range(3), uuid.uuid4().hex, make, record, None, 0, 5, {}))
+    assert not ray_lost_the_run(err.value)
+
+
 # -- the command line ---------------------------------------------------------------------------------------
 def test_the_ray_flag_of_eval_and_of_collect_with_replayed_rollouts(local_ray, warm_grasps, tmp_path):
     for mode, extra in (("serial", []), ("ray", ["--ray", "local"])):

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import gymnasium as gym
@@ -142,3 +144,15 @@ def l_stl(tmp_path) -> Path:
 def hull_count(path: Path) -> int:
     """Convex hulls in a collision OBJ: one object group (``o ...``) each."""
     return sum(1 for line in path.read_text().splitlines() if line.startswith("o "))
+
+
+def wait_for(condition, timeout: float, proc: subprocess.Popen | None = None, what: str = "") -> None:
+    """Poll ``condition()`` until it holds; an AssertionError naming ``what`` after ``timeout`` seconds, or
+    as soon as ``proc`` (the process expected to make it hold) has exited."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{proc.args[:6]} exited ({proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)

@@ -14,6 +14,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import wait_for
 
 from baselines import cli
 from baselines.collect import CollectionStopped, collect
@@ -58,16 +59,6 @@ def start_cli(log: Path, *args: str) -> subprocess.Popen:
     with open(log, "wb") as f:
         return subprocess.Popen([*CLI, *args], cwd=ROOT, env=dict(os.environ), stdout=f, stderr=subprocess.STDOUT,
                                 preexec_fn=_default_sigint)  # noqa: PLW1509 (no threads start children here)
-
-
-def wait_for(condition, timeout: float, proc: subprocess.Popen | None = None, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the collection exited ({proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def check_dataset(path: Path, n: int, meta: dict, steps: int | None = None) -> EpisodeDataset:

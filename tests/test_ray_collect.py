@@ -12,13 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import OBJECT
+from conftest import OBJECT, wait_for
 
 from baselines import cli
 from baselines.collect import collect
@@ -213,16 +212,6 @@ def descendants(pid: int) -> list[tuple[int, str]]:
     return found
 
 
-def wait_for(condition, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{proc.args[:6]} exited ({proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def running(pids: list[int]) -> list[int]:
     """Those of ``pids`` that are still running (zombies, waiting to be reaped, are not)."""
     rows = subprocess.run(["ps", "-eo", "pid=,stat="], capture_output=True, text=True, check=True).stdout
@@ -241,7 +230,7 @@ def test_sigterm_stops_a_ray_collection_with_its_episodes_on_disk_and_its_ray_sh
                                  "--episodes", "1000", "--steps", "20", "--seed", "4", "--out", str(out),
                                  "--ray", "local"], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: (out / "episode_000001.npz").exists(), 180, "two finished episodes", proc)
+        wait_for(lambda: (out / "episode_000001.npz").exists(), 180, proc, "two finished episodes")
         private_ray = [pid for pid, _ in descendants(proc.pid)]
         assert any("raylet/raylet " in args for _, args in descendants(proc.pid))
         proc.send_signal(signal.SIGTERM)
@@ -259,7 +248,7 @@ def test_sigterm_stops_a_ray_collection_with_its_episodes_on_disk_and_its_ray_sh
     assert 2 <= n < 1000 and match.group(2) == str(out)
     assert sorted(p.name for p in out.iterdir()) == [*(f"episode_{i:06d}.npz" for i in range(n)), "index.json"]
     assert len(EpisodeDataset(out)) == n
-    wait_for(lambda: not running(private_ray), 30, "the private Ray to be gone")
+    wait_for(lambda: not running(private_ray), 30, what="the private Ray to be gone")
     # --resume goes on from there, and the result is one uninterrupted serial collection
     make, meta, _ = env_factory(CHAOS, json.loads(kwargs), None)
     collect(make, WaveSource(), n + 1, out, meta, seed=4, steps=20, progress=False, resume=True)
@@ -288,7 +277,7 @@ def ray_cluster(temp_dir: Path, logs: Path, worker_nodes: int):
         with open(log, "wb") as f:
             proc = subprocess.Popen([*ray_cli, *args], env=env, stdout=f, stderr=subprocess.STDOUT)
         nodes.append(proc)
-        wait_for(lambda: b"Ray runtime started" in log.read_bytes(), 120, f"Ray node {name}", proc)
+        wait_for(lambda: b"Ray runtime started" in log.read_bytes(), 120, proc, f"Ray node {name}")
         return proc
 
     try:
@@ -330,7 +319,7 @@ def test_a_worker_node_lost_mid_collection_costs_no_episode_and_duplicates_none(
             # kill the node while it records an episode, after the first episode is on disk
             wait_for(lambda: (out / "episode_000000.npz").exists()
                      and any(args.startswith("ray::episode_task") for _, args in descendants(raylet)),
-                     180, "an episode on disk and one running on the doomed node", driver)
+                     180, driver, "an episode on disk and one running on the doomed node")
             victims = [raylet, *(pid for pid, _ in descendants(raylet))]
             for pid in victims:
                 os.kill(pid, signal.SIGKILL)
